@@ -1,0 +1,155 @@
+"""GPU layers: a grid encoding, spherical harmonics and the fully fused MLP on a Device.
+
+Each layer owns its parameter buffers and knows the GLSL `#define`s and buffer bindings its include
+file (shaders/lib/*.glsl) expects. A kernel that includes the layer's GLSL, standalone or fused with
+other stages, takes `layer.defines()` and `layer.bindings()`; that is how the unfused and fused paths
+share one implementation. `encode()` / `forward()` run the standalone kernel on numpy arrays, for
+checks, tests and small jobs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import SH_OUTPUTS, GridConfig, MLPConfig
+
+ACTIVATION_CODES = {"none": 0, "relu": 1, "sigmoid": 2, "exp": 3}
+
+
+def run_kernel(device, kernel, n: int, inputs: dict, outputs: dict, push: dict | None = None) -> dict:
+    """Run `kernel` once over `n` items: `inputs` maps binding names to numpy arrays or Buffers,
+    `outputs` maps binding names to (shape) of float32 results; returns the outputs as arrays."""
+    owned = []
+    try:
+        bound = {}
+        for name, value in inputs.items():
+            if isinstance(value, np.ndarray):
+                value = device.buffer_from(np.ascontiguousarray(value, dtype=np.float32), name)
+                owned.append(value)
+            bound[name] = value
+        for name, shape in outputs.items():
+            buffer = device.buffer(max(int(np.prod(shape)) * 4, 4), name)
+            owned.append(buffer)
+            bound[name] = buffer
+        with device.sequence() as sequence:
+            sequence.dispatch(kernel, n, bound, {"n": n, **(push or {})})
+            sequence.run()
+        return {name: bound[name].download(np.float32, shape) for name, shape in outputs.items()}
+    finally:
+        for buffer in owned:
+            buffer.close()
+
+
+class GridEncoding:
+    """A multi-resolution grid encoding (hashgrid, densegrid or lowres) with its parameters."""
+
+    def __init__(self, device, config: GridConfig, params: np.ndarray | None = None):
+        self.device = device
+        self.config = config
+        self.levels = device.buffer_from(config.level_table(), "grid_levels")
+        self.params = device.buffer(config.n_params * 4, "grid_params")
+        if params is not None:
+            self.set_params(params)
+
+    def set_params(self, params: np.ndarray) -> None:
+        params = np.asarray(params, dtype=np.float32)
+        if params.size != self.config.n_params:
+            raise ValueError(f"{self.config.summary()}: expected {self.config.n_params} parameters, got {params.size}")
+        self.params.upload(params)
+
+    def get_params(self) -> np.ndarray:
+        return self.params.download(np.float32, (self.config.n_entries, self.config.n_features))
+
+    def defines(self) -> dict:
+        c = self.config
+        return {"GRID_DIMS": c.n_dims, "GRID_LEVELS": c.n_levels, "GRID_FEATURES": c.n_features}
+
+    def bindings(self) -> dict:
+        return {"grid_levels": self.levels, "grid_params": self.params}
+
+    def kernel(self):
+        return self.device.kernel("grid_encode.comp", self.defines())
+
+    def encode(self, positions: np.ndarray) -> np.ndarray:
+        """[N, D] positions in [0, 1] -> [N, L * F] features."""
+        positions = np.asarray(positions, dtype=np.float32)
+        n = len(positions)
+        out = run_kernel(
+            self.device, self.kernel(), n, {"positions": positions, **self.bindings()}, {"encoded": (n, self.config.n_output)}
+        )
+        return out["encoded"]
+
+    def close(self) -> None:
+        self.levels.close()
+        self.params.close()
+
+
+class SphericalHarmonics:
+    """Degree-4 spherical harmonics of directions (no parameters)."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def defines(self) -> dict:
+        return {}
+
+    def bindings(self) -> dict:
+        return {}
+
+    def encode(self, directions: np.ndarray) -> np.ndarray:
+        """[N, 3] unit directions -> [N, 16]."""
+        directions = np.asarray(directions, dtype=np.float32)
+        n = len(directions)
+        kernel = self.device.kernel("sh_encode.comp")
+        return run_kernel(self.device, kernel, n, {"directions": directions}, {"encoded": (n, SH_OUTPUTS)})["encoded"]
+
+    def close(self) -> None:
+        pass
+
+
+class MLP:
+    """A fully fused MLP with its weights."""
+
+    def __init__(self, device, config: MLPConfig, params: np.ndarray | None = None):
+        self.device = device
+        self.config = config
+        self.weights = device.buffer(config.n_params * 4, "mlp_weights")
+        if params is not None:
+            self.set_params(params)
+
+    def set_params(self, params: np.ndarray) -> None:
+        params = np.asarray(params, dtype=np.float32)
+        if params.size != self.config.n_params:
+            raise ValueError(f"{self.config.summary()}: expected {self.config.n_params} parameters, got {params.size}")
+        self.weights.upload(params)
+
+    def get_params(self) -> np.ndarray:
+        return self.weights.download(np.float32, (self.config.n_params,))
+
+    def defines(self) -> dict:
+        c = self.config
+        return {
+            "MLP_INPUTS": c.n_input,
+            "MLP_WIDTH": c.width,
+            "MLP_OUTPUTS": c.n_output,
+            "MLP_HIDDEN_LAYERS": c.n_hidden_layers,
+            "MLP_OUTPUT_ACTIVATION": ACTIVATION_CODES[c.output_activation],
+        }
+
+    def bindings(self) -> dict:
+        return {"mlp_weights": self.weights}
+
+    def kernel(self):
+        return self.device.kernel("mlp_forward.comp", self.defines())
+
+    def forward(self, inputs: np.ndarray) -> np.ndarray:
+        """[N, n_input] -> [N, n_output]."""
+        inputs = np.asarray(inputs, dtype=np.float32)
+        n = len(inputs)
+        out = run_kernel(
+            self.device, self.kernel(), n, {"inputs": inputs, **self.bindings()}, {"outputs": (n, self.config.n_output)}
+        )
+        return out["outputs"]
+
+    def close(self) -> None:
+        self.weights.close()

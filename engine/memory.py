@@ -1,0 +1,148 @@
+"""Buffer: storage buffers in device memory, and the copies of numpy arrays into and out of them.
+
+Where device memory is host memory (a CPU driver such as lavapipe, an integrated GPU) a buffer is
+mapped once and read and written directly. Elsewhere it lives in device-local memory and each upload or
+download goes through a temporary host-visible staging buffer. Either way the caller sees numpy arrays.
+Writing a buffer that a submitted sequence is still using is the caller's hazard: wait first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._vulkan import vk
+from .errors import NgvkError
+
+WHOLE_SIZE = 0xFFFFFFFFFFFFFFFF  # VK_WHOLE_SIZE as a VkDeviceSize (the package's constant is -1)
+
+
+class Buffer:
+    """A storage buffer of at least `nbytes` bytes (rounded up to a multiple of 4)."""
+
+    USAGE = (
+        vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT
+        | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
+        | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
+    )
+
+    def __init__(self, device, nbytes: int, name: str = "buffer", host_visible: bool | None = None):
+        nbytes = int(nbytes)
+        if nbytes <= 0:
+            raise ValueError(f"buffer {name!r}: size must be positive, got {nbytes}")
+        self.device = device
+        self.name = name
+        self.nbytes = (nbytes + 3) // 4 * 4  # vkCmdFillBuffer and copies work in 4-byte words
+        self.handle = None
+        self.memory = None
+        self._mapped: np.ndarray | None = None
+        if host_visible is None:
+            host_visible = device.info.unified_memory
+        self.host_visible = host_visible
+
+        limit = device.info.max_memory_allocation
+        if limit and self.nbytes > limit:
+            raise NgvkError(
+                f"{name} needs {self.nbytes / 2**20:.1f} MiB but the device allows at most "
+                f"{limit / 2**20:.0f} MiB in one allocation: use a smaller configuration"
+            )
+        handle = device.handle
+        self.handle = vk.vkCreateBuffer(
+            handle,
+            vk.VkBufferCreateInfo(size=self.nbytes, usage=self.USAGE, sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE),
+            None,
+        )
+        requirements = vk.vkGetBufferMemoryRequirements(handle, self.handle)
+        if host_visible:
+            required = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
+            # Cached memory makes downloads (host reads) fast.
+            preferred = vk.VK_MEMORY_PROPERTY_HOST_CACHED_BIT
+        else:
+            required = vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT
+            preferred = 0
+        memory_type = device.memory_type(requirements.memoryTypeBits, required, preferred)
+        try:
+            self.memory = vk.vkAllocateMemory(
+                handle,
+                vk.VkMemoryAllocateInfo(allocationSize=requirements.size, memoryTypeIndex=memory_type),
+                None,
+            )
+        except (vk.VkErrorOutOfDeviceMemory, vk.VkErrorOutOfHostMemory):
+            vk.vkDestroyBuffer(handle, self.handle, None)
+            self.handle = None
+            raise NgvkError(
+                f"out of device memory allocating {name} ({self.nbytes / 2**20:.1f} MiB): "
+                "use a smaller resolution or model"
+            ) from None
+        vk.vkBindBufferMemory(handle, self.handle, self.memory, 0)
+        if host_visible:
+            mapped = vk.vkMapMemory(handle, self.memory, 0, self.nbytes, 0)
+            self._mapped = np.frombuffer(mapped, dtype=np.uint8, count=self.nbytes)
+        device._track(self)
+
+    def upload(self, array, offset: int = 0) -> None:
+        """Copy the bytes of `array` into the buffer at byte `offset`."""
+        data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        end = offset + data.nbytes
+        if offset < 0 or end > self.nbytes:
+            raise ValueError(f"{self.name}: writing bytes {offset}..{end} of a {self.nbytes}-byte buffer")
+        if data.nbytes == 0:
+            return
+        if self._mapped is not None:
+            self._mapped[offset:end] = data
+            return
+        staging = Buffer(self.device, data.nbytes, f"{self.name} staging", host_visible=True)
+        try:
+            staging._mapped[: data.nbytes] = data
+            region = vk.VkBufferCopy(srcOffset=0, dstOffset=offset, size=data.nbytes)
+            self.device.run_once(lambda cb: vk.vkCmdCopyBuffer(cb, staging.handle, self.handle, 1, [region]))
+        finally:
+            staging.close()
+
+    def download(self, dtype=np.float32, shape=None, offset: int = 0) -> np.ndarray:
+        """A copy of the buffer's contents from byte `offset` as an array of `dtype` and `shape`
+        (all that fits when `shape` is None)."""
+        dtype = np.dtype(dtype)
+        if shape is None:
+            count = (self.nbytes - offset) // dtype.itemsize
+            shape = (count,)
+        shape = tuple(int(s) for s in np.atleast_1d(shape))
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        end = offset + nbytes
+        if offset < 0 or end > self.nbytes:
+            raise ValueError(f"{self.name}: reading bytes {offset}..{end} of a {self.nbytes}-byte buffer")
+        if self._mapped is not None:
+            return self._mapped[offset:end].copy().view(dtype).reshape(shape)
+        staging = Buffer(self.device, max(nbytes, 4), f"{self.name} staging", host_visible=True)
+        try:
+            region = vk.VkBufferCopy(srcOffset=offset, dstOffset=0, size=nbytes)
+            self.device.run_once(lambda cb: vk.vkCmdCopyBuffer(cb, self.handle, staging.handle, 1, [region]))
+            return staging._mapped[:nbytes].copy().view(dtype).reshape(shape)
+        finally:
+            staging.close()
+
+    def fill(self, word: int = 0) -> None:
+        """Set every 32-bit word of the buffer to `word` (0 clears it; also 0.0 as float)."""
+        self.device.run_once(lambda cb: vk.vkCmdFillBuffer(cb, self.handle, 0, self.nbytes, word))
+
+    def close(self) -> None:
+        """Release the buffer and its memory (idempotent)."""
+        handle = self.device.handle
+        if self._mapped is not None:
+            self._mapped = None
+            vk.vkUnmapMemory(handle, self.memory)
+        if self.handle is not None:
+            vk.vkDestroyBuffer(handle, self.handle, None)
+            self.handle = None
+        if self.memory is not None:
+            vk.vkFreeMemory(handle, self.memory, None)
+            self.memory = None
+        self.device._untrack(self)
+
+    def __enter__(self) -> "Buffer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Buffer({self.name!r}, {self.nbytes} bytes)"

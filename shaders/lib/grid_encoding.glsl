@@ -1,0 +1,93 @@
+// Multi-resolution grid encoding (hashgrid, densegrid, lowres), as tcnn's GridEncoding computes it.
+// Specification: engine/reference.py grid_encode(); the level table comes from
+// engine/config.py GridConfig.level_table(), so host and shader share one definition of the grid.
+//
+// Before including, define:
+//   GRID_DIMS      2 or 3
+//   GRID_LEVELS    number of levels L
+//   GRID_FEATURES  features per level F
+// include lib/grid_types.glsl (the GridLevel struct) and declare these buffers (the names are the
+// interface):
+//   GridLevel grid_levels[]   one entry per level (see struct below)
+//   float     grid_params[]   [n_entries, F]: level l's entries start at grid_levels[l].offset
+
+#ifndef NGVK_GRID_ENCODING_GLSL
+#define NGVK_GRID_ENCODING_GLSL
+
+#include "lib/grid_types.glsl"
+
+// tcnn's coherent prime hash; uint multiplication wraps exactly like the reference's uint32.
+uint grid_hash(uint cell[GRID_DIMS]) {
+    const uint primes[3] = uint[3](1u, 2654435761u, 805459861u);
+    uint h = 0u;
+    for (int d = 0; d < GRID_DIMS; ++d) {
+        h ^= cell[d] * primes[d];
+    }
+    return h;
+}
+
+uint grid_entry(GridLevel level, uint cell[GRID_DIMS]) {
+    uint index = 0u;
+    if (level.hashed != 0u) {
+        index = grid_hash(cell);
+    } else {
+        uint stride = 1u;
+        for (int d = 0; d < GRID_DIMS; ++d) {
+            index += cell[d] * stride;
+            stride *= level.resolution;
+        }
+    }
+    return level.offset + index % level.size;
+}
+
+// Where a position falls on one level: the lower grid point and the fractional offset from it.
+void grid_locate(GridLevel level, float pos[GRID_DIMS], out uint cell[GRID_DIMS], out float frac[GRID_DIMS]) {
+    for (int d = 0; d < GRID_DIMS; ++d) {
+        // `precise` keeps x * scale + 0.5 two roundings, as in the reference (no fused multiply-add).
+        precise float p = pos[d] * level.scale + 0.5;
+        float lower = floor(p);
+        frac[d] = p - lower;
+        cell[d] = uint(int(lower));
+    }
+}
+
+// d-linear weight of corner `corner` (bit d set: the upper neighbour along d).
+float grid_corner_weight(uint corner, float frac[GRID_DIMS], inout uint cell[GRID_DIMS]) {
+    float weight = 1.0;
+    for (int d = 0; d < GRID_DIMS; ++d) {
+        if ((corner & (1u << d)) != 0u) {
+            weight *= frac[d];
+            cell[d] += 1u;
+        } else {
+            weight *= 1.0 - frac[d];
+        }
+    }
+    return weight;
+}
+
+// The encoded features of one position: GRID_OUTPUTS floats, level-major.
+void grid_encode(float pos[GRID_DIMS], out float encoded[GRID_OUTPUTS]) {
+    for (int l = 0; l < GRID_LEVELS; ++l) {
+        GridLevel level = grid_levels[l];
+        uint cell[GRID_DIMS];
+        float frac[GRID_DIMS];
+        grid_locate(level, pos, cell, frac);
+        float features[GRID_FEATURES];
+        for (int f = 0; f < GRID_FEATURES; ++f) {
+            features[f] = 0.0;
+        }
+        for (uint corner = 0u; corner < GRID_CORNERS; ++corner) {
+            uint corner_cell[GRID_DIMS] = cell;
+            float weight = grid_corner_weight(corner, frac, corner_cell);
+            uint entry = grid_entry(level, corner_cell) * GRID_FEATURES;
+            for (int f = 0; f < GRID_FEATURES; ++f) {
+                features[f] += weight * grid_params[entry + f];
+            }
+        }
+        for (int f = 0; f < GRID_FEATURES; ++f) {
+            encoded[l * GRID_FEATURES + f] = features[f];
+        }
+    }
+}
+
+#endif
