@@ -1,11 +1,12 @@
 # The two commands of README.md, each self-contained on a fresh Debian 12 machine (run as root so
 # missing system packages can be installed):
-#   make demo   the main job: device info and every kernel checked against its NumPy reference
+#   make demo   the main job: device info, every kernel checked against its NumPy reference, and
+#               the shipped image model rendered headless, fused and unfused (PNGs in out/)
 #   make test   the test suite, with Vulkan validation layers on
 VENV := .venv
 NGVK := $(VENV)/bin/ngvk
 
-.PHONY: setup demo test
+.PHONY: setup demo test assets
 
 setup:
 	@tools/setup.sh
@@ -13,6 +14,13 @@ setup:
 demo: setup
 	$(NGVK) info
 	$(NGVK) check
+	mkdir -p out
+	$(NGVK) render image --out out/image_fused.png
+	$(NGVK) render image --out out/image_unfused.png --unfused
 
 test: setup
 	$(VENV)/bin/python -m pytest
+
+# Re-fit the shipped models (about 10 minutes on a 2-core CPU with lavapipe).
+assets: setup
+	tools/fit_assets.sh

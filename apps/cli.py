@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from engine.errors import NgvkError
 
@@ -98,6 +99,167 @@ def cmd_check(args) -> int:
     return 1 if failed else 0
 
 
+def _write_json(path: str, data: dict) -> None:
+    from .imageio import write_atomically
+
+    text = json.dumps(data, indent=2) + "\n"
+
+    def write(temporary):
+        with open(temporary, "w") as out:
+            out.write(text)
+
+    write_atomically(path, write)
+
+
+def _device_record(device) -> dict:
+    info = device.info
+    return {"name": info.name, "type": info.type, "driver": f"{info.driver_name} {info.driver_info}".strip(),
+            "api_version": info.api_version}
+
+
+def _check_output_path(path: str, suffixes: tuple[str, ...], what: str) -> None:
+    """Fail before any work when an output could not be written."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        raise NgvkError(f"{what} {path}: use a {' or '.join(suffixes)} file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise NgvkError(f"cannot write {path}: folder {folder} does not exist")
+    if target.is_dir():
+        raise NgvkError(f"cannot write {path}: it is a folder")
+
+
+def _format_times(timings: dict) -> str:
+    return ", ".join(f"{stage} {ms:.2f} ms" for stage, ms in timings.items())
+
+
+def cmd_fit(args) -> int:
+    import sys as _sys
+
+    from engine.device import Device
+
+    from . import get_app
+
+    app = get_app(args.app)
+    _check_output_path(args.out, (".npz",), "model")
+    if args.json:
+        _check_output_path(args.json, (".json",), "metrics")
+    if args.steps is not None and args.steps < 1:
+        raise NgvkError("--steps must be at least 1")
+    if args.batch_size < 256:
+        raise NgvkError("--batch-size must be at least 256")
+    data = app.load_data(args.data)
+    with Device() as device:
+        grid, network = app.model_configs(args.encoding, *app.data_resolution(data))
+        steps = args.steps or app.DEFAULT_STEPS[args.encoding]
+        print(f"fitting {args.app} to {args.data} on {device.info.name}: {steps} steps of {args.batch_size} samples")
+        print(f"  {grid.summary()}")
+        print(f"  {network.summary()}")
+        bar = None
+        if _sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=steps, unit="step", file=_sys.stderr, dynamic_ncols=True)
+        last = {"psnr": None}
+
+        def progress(step, loss, psnr):
+            if psnr is not None:
+                last["psnr"] = psnr
+            if bar is not None:
+                postfix = {"loss": f"{loss:.4g}"}
+                if last["psnr"] is not None:
+                    postfix["psnr"] = f"{last['psnr']:.2f} dB"
+                bar.set_postfix(postfix, refresh=False)
+                bar.update(1)
+
+        try:
+            result = app.fit(
+                device, data, args.encoding, steps=steps, batch_size=args.batch_size, seed=args.seed,
+                source=args.data, progress=progress,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        result.model.save(args.out)
+        print(
+            f"fitted in {result.seconds:.1f} s: PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f}; "
+            f"model written to {args.out}"
+        )
+        if args.json:
+            _write_json(args.json, {
+                "app": args.app,
+                "data": args.data,
+                "model": args.out,
+                "encoding": result.model.encoding.to_dict(),
+                "network": {k: v.to_dict() for k, v in result.model.networks.items()},
+                "steps": result.steps,
+                "batch_size": args.batch_size,
+                "seconds": result.seconds,
+                "psnr": result.psnr,
+                "ssim": result.ssim,
+                "history": result.history,
+                "step_ms": result.model.training.get("step_ms", {}),
+                "device": _device_record(device),
+            })
+    return 0
+
+
+def cmd_render(args) -> int:
+    from engine.camera import load_camera
+    from engine.device import Device
+    from engine.render import check_frame_size
+
+    from . import get_app
+    from .imageio import save_png
+
+    app = get_app(args.app)
+    _check_output_path(args.out, (".png",), "image")
+    model = app.load(args.model)
+    camera = load_camera(args.camera) if args.camera else None
+    width, height = app.default_resolution(model)
+    width = args.width if args.width is not None else width
+    height = args.height if args.height is not None else height
+    with Device() as device:
+        check_frame_size(device, width, height, 4)
+        renderer = app.Renderer(device, model)
+        try:
+            camera = camera or renderer.default_camera(width, height)
+            started = time.perf_counter()
+            renderer.prepare(camera, fused=not args.unfused)
+            prepared = time.perf_counter() - started
+            frame = renderer.render(camera, width, height, fused=not args.unfused)
+        finally:
+            renderer.close()
+        save_png(args.out, frame.rgb)
+        mode = "unfused" if args.unfused else "fused"
+        print(f"rendered {args.app} {width}x{height} ({mode}) on {device.info.name} -> {args.out}")
+        print(f"  GPU time {frame.total_ms:.2f} ms: {_format_times(frame.timings)}")
+        print(f"  (kernels prepared in {prepared:.2f} s before timing)")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from engine.device import Device
+
+    from . import get_app
+
+    app = get_app(args.app)
+    if args.json:
+        _check_output_path(args.json, (".json",), "metrics")
+    model = app.load(args.model)
+    data = app.load_data(args.data)
+    with Device() as device:
+        result = app.evaluate(device, model, data)
+        print(f"{args.app} model {args.model} against {args.data} on {device.info.name}:")
+        print(f"  PSNR {result['psnr']:.3f} dB, SSIM {result['ssim']:.4f}")
+        if args.json:
+            _write_json(args.json, {"app": args.app, "model": args.model, "data": args.data, **result,
+                                    "device": _device_record(device)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ngvk",
@@ -114,6 +276,38 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run every kernel against its NumPy reference")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=cmd_check)
+
+    from . import APP_NAMES
+    from engine.config import ENCODINGS
+
+    fit = commands.add_parser("fit", help="fit a model to data (an image for the image app)")
+    fit.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
+    fit.add_argument("data", metavar="DATA", help="training data: an image file, or skimage:NAME for a "
+                     "photo bundled with scikit-image (e.g. skimage:astronaut)")
+    fit.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.npz)")
+    fit.add_argument("--encoding", choices=ENCODINGS, default="hashgrid", help="input encoding (default: hashgrid)")
+    fit.add_argument("--steps", type=int, metavar="N", help="training steps (default: the app's, 500 for image hashgrid)")
+    fit.add_argument("--batch-size", type=int, default=1 << 16, metavar="B", help="samples per step (default: 65536)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed for initialisation and batches (default: 0)")
+    fit.add_argument("--json", metavar="OUT", help="also write the metrics (PSNR, SSIM, time, history) as JSON")
+    fit.set_defaults(func=cmd_fit)
+
+    render = commands.add_parser("render", help="render a frame headless to a PNG file")
+    render.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
+    render.add_argument("--model", metavar="MODEL", help="model file (default: the one shipped in assets/)")
+    render.add_argument("--out", default="render.png", metavar="PNG", help="output image (default: render.png)")
+    render.add_argument("--width", type=int, metavar="W", help="frame width (default: the model's source size)")
+    render.add_argument("--height", type=int, metavar="H", help="frame height (default: the model's source size)")
+    render.add_argument("--camera", metavar="CAM.json", help="camera file (default: the app's default view)")
+    render.add_argument("--unfused", action="store_true", help="one dispatch per stage instead of one fused dispatch")
+    render.set_defaults(func=cmd_render)
+
+    evaluate = commands.add_parser("eval", help="measure a model against data (PSNR, SSIM)")
+    evaluate.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
+    evaluate.add_argument("--model", required=True, metavar="MODEL", help="model file")
+    evaluate.add_argument("data", metavar="DATA", help="the data to compare with (an image for the image app)")
+    evaluate.add_argument("--json", metavar="OUT", help="also write the metrics as JSON")
+    evaluate.set_defaults(func=cmd_eval)
     return parser
 
 

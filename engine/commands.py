@@ -126,17 +126,19 @@ class Sequence:
         packed = kernel.pack_push(push)
         if 0 in groups:
             return
-        limit = self.device.info.max_storage_buffer_range
+        limits = self.device.info
         descriptor_set = self._descriptor_set(kernel)
         infos, writes = [], []
         for b in kernel.bindings:
             buffer = buffers[b.name]
             if buffer.handle is None:
                 raise ValueError(f"{kernel.shader}: buffer {b.name} was released")
-            if b.storage and buffer.nbytes > limit:
+            limit = limits.max_storage_buffer_range if b.storage else limits.max_uniform_buffer_range
+            if buffer.nbytes > limit:
                 raise NgvkError(
                     f"{buffer.name} is {buffer.nbytes / 2**20:.1f} MiB but this device binds at most "
-                    f"{limit / 2**20:.0f} MiB per buffer: use a smaller table size or resolution"
+                    f"{limit / 2**20:.2f} MiB per {'storage' if b.storage else 'uniform'} buffer: "
+                    "use a smaller table size or resolution"
                 )
             info = vk.VkDescriptorBufferInfo(buffer=buffer.handle, offset=0, range=buffer.nbytes)
             infos.append(info)

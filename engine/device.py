@@ -75,8 +75,10 @@ class DeviceInfo:
     driver_name: str
     driver_info: str
     subgroup_size: int
+    subgroup_arithmetic: bool
     max_shared_memory: int
     max_storage_buffer_range: int
+    max_uniform_buffer_range: int
     max_workgroup_invocations: int
     max_workgroup_count: tuple[int, int, int]
     max_push_constants: int
@@ -324,8 +326,13 @@ class Device:
             driver_name=_c_string(driver.driverName) if has_12 else "",
             driver_info=_c_string(driver.driverInfo) if has_12 else "",
             subgroup_size=subgroup.subgroupSize,
+            subgroup_arithmetic=bool(
+                subgroup.supportedOperations & vk.VK_SUBGROUP_FEATURE_ARITHMETIC_BIT
+                and subgroup.supportedStages & vk.VK_SHADER_STAGE_COMPUTE_BIT
+            ),
             max_shared_memory=limits.maxComputeSharedMemorySize,
             max_storage_buffer_range=limits.maxStorageBufferRange,
+            max_uniform_buffer_range=limits.maxUniformBufferRange,
             max_workgroup_invocations=limits.maxComputeWorkGroupInvocations,
             max_workgroup_count=tuple(limits.maxComputeWorkGroupCount),
             max_push_constants=limits.maxPushConstantsSize,

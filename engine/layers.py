@@ -9,6 +9,8 @@ checks, tests and small jobs.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .config import SH_OUTPUTS, GridConfig, MLPConfig
@@ -16,9 +18,35 @@ from .config import SH_OUTPUTS, GridConfig, MLPConfig
 ACTIVATION_CODES = {"none": 0, "relu": 1, "sigmoid": 2, "exp": 3}
 
 
-def run_kernel(device, kernel, n: int, inputs: dict, outputs: dict, push: dict | None = None) -> dict:
+def items_per_invocation(device, training: bool = False) -> int:
+    """Samples each MLP invocation evaluates (MLP_ITEMS in lib/mlp.glsl).
+
+    On a CPU driver an invocation is one SIMD lane and each weight load is a gather, so several
+    samples share every load (lavapipe, 2 cores, 32-64-64-4 forward with weights in a uniform
+    buffer: 34 GFLOP/s with 4, 46 with 8, against 2.3 for the first one-sample kernel). The cost is
+    pipeline-creation time, which grows faster than linearly (1.7 s with 4, 4.2 s with 8), so the
+    larger training kernels take 4. GPUs have threads to spare and registers to save: 1.
+    `NGVK_MLP_ITEMS` overrides.
+    """
+    override = os.environ.get("NGVK_MLP_ITEMS")
+    if override:
+        return max(1, int(override))
+    if device.info.type != "CPU":
+        return 1
+    return 4 if training else 8
+
+
+def float_atomics(device) -> int:
+    """NGVK_FLOAT_ATOMICS for lib/atomics.glsl: 1 where buffers take float atomicAdd."""
+    return int(device.info.float_atomic_add)
+
+
+def run_kernel(
+    device, kernel, n: int, inputs: dict, outputs: dict, push: dict | None = None, invocations: int | None = None
+) -> dict:
     """Run `kernel` once over `n` items: `inputs` maps binding names to numpy arrays or Buffers,
-    `outputs` maps binding names to (shape) of float32 results; returns the outputs as arrays."""
+    `outputs` maps binding names to (shape) of float32 results; returns the outputs as arrays.
+    `invocations` (default n) is for kernels that take several items per invocation."""
     owned = []
     try:
         bound = {}
@@ -32,7 +60,7 @@ def run_kernel(device, kernel, n: int, inputs: dict, outputs: dict, push: dict |
             owned.append(buffer)
             bound[name] = buffer
         with device.sequence() as sequence:
-            sequence.dispatch(kernel, n, bound, {"n": n, **(push or {})})
+            sequence.dispatch(kernel, n if invocations is None else invocations, bound, {"n": n, **(push or {})})
             sequence.run()
         return {name: bound[name].download(np.float32, shape) for name, shape in outputs.items()}
     finally:
@@ -69,6 +97,10 @@ class GridEncoding:
 
     def kernel(self):
         return self.device.kernel("grid_encode.comp", self.defines())
+
+    def record_encode(self, sequence, positions, encoded, n: int) -> None:
+        """Record the encoding of `n` positions from buffer `positions` into buffer `encoded`."""
+        sequence.dispatch(self.kernel(), n, {"positions": positions, "encoded": encoded, **self.bindings()}, {"n": n})
 
     def encode(self, positions: np.ndarray) -> np.ndarray:
         """[N, D] positions in [0, 1] -> [N, L * F] features."""
@@ -113,7 +145,10 @@ class MLP:
     def __init__(self, device, config: MLPConfig, params: np.ndarray | None = None):
         self.device = device
         self.config = config
-        self.weights = device.buffer(config.n_params * 4, "mlp_weights")
+        # Whole vec4s: a uniform-buffer binding reads the weights as std140 vec4 (lib/mlp_weights.glsl).
+        self.weight_vec4s = -(-config.n_params // 4)
+        self.weights = device.buffer(self.weight_vec4s * 16, "mlp_weights")
+        self.weights.fill(0)
         if params is not None:
             self.set_params(params)
 
@@ -134,6 +169,9 @@ class MLP:
             "MLP_OUTPUTS": c.n_output,
             "MLP_HIDDEN_LAYERS": c.n_hidden_layers,
             "MLP_OUTPUT_ACTIVATION": ACTIVATION_CODES[c.output_activation],
+            "MLP_ITEMS": items_per_invocation(self.device),
+            "MLP_WEIGHTS_UNIFORM": int(self.weights.nbytes <= self.device.info.max_uniform_buffer_range),
+            "MLP_WEIGHT_VEC4S": self.weight_vec4s,
         }
 
     def bindings(self) -> dict:
@@ -147,9 +185,19 @@ class MLP:
         inputs = np.asarray(inputs, dtype=np.float32)
         n = len(inputs)
         out = run_kernel(
-            self.device, self.kernel(), n, {"inputs": inputs, **self.bindings()}, {"outputs": (n, self.config.n_output)}
+            self.device,
+            self.kernel(),
+            n,
+            {"inputs": inputs, **self.bindings()},
+            {"outputs": (n, self.config.n_output)},
+            invocations=-(-n // items_per_invocation(self.device)),
         )
         return out["outputs"]
+
+    def record_forward(self, sequence, inputs, outputs, n: int) -> None:
+        """Record the forward pass of `n` samples from buffer `inputs` into buffer `outputs`."""
+        items = items_per_invocation(self.device)
+        sequence.dispatch(self.kernel(), -(-n // items), {"inputs": inputs, "outputs": outputs, **self.bindings()}, {"n": n})
 
     def close(self) -> None:
         self.weights.close()

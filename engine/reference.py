@@ -42,19 +42,18 @@ def grid_cell_index(cells: np.ndarray, resolution: int, size: int, hashed: bool)
     return index % np.uint32(size)
 
 
-def grid_encode(config: GridConfig, params: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Encode `positions` [N, D] in [0, 1] with grid `params` [n_entries, F]: [N, L * F], level-major.
+def grid_corners(config: GridConfig, positions: np.ndarray):
+    """For each level and each of the 2^D grid points around every position: (level, entry index
+    [N] into the parameters, d-linear weight [N]).
 
-    Per level: pos = x * scale + 0.5, cell = floor(pos), and the features of the 2^D surrounding grid
-    points are blended with d-linear weights (frac or 1 - frac per dimension).
+    Per level: pos = x * scale + 0.5 in float32, cell = floor(pos); corner bit d set means the upper
+    neighbour along d, with weight frac_d, else the lower one with 1 - frac_d.
     """
     positions = np.asarray(positions, dtype=np.float32)
-    params = np.asarray(params, dtype=np.float32).reshape(-1, config.n_features)
     n, dims = positions.shape
     assert dims == config.n_dims
     table = config.level_table()
     scales = config.scales()
-    out = np.zeros((n, config.n_levels, config.n_features), dtype=np.float64)
     with np.errstate(over="ignore"):  # uint32 products wrap on purpose
         for level in range(config.n_levels):
             offset, size, resolution = (int(table[level, c]) for c in (LEVEL_OFFSET, LEVEL_SIZE, LEVEL_RESOLUTION))
@@ -72,8 +71,18 @@ def grid_encode(config: GridConfig, params: np.ndarray, positions: np.ndarray) -
                         corner_cell[:, dim] += np.uint32(1)
                     else:
                         weight *= 1.0 - frac[:, dim]
-                index = grid_cell_index(corner_cell, resolution, size, hashed)
-                out[:, level, :] += weight[:, None] * params[offset + index.astype(np.int64)]
+                index = offset + grid_cell_index(corner_cell, resolution, size, hashed).astype(np.int64)
+                yield level, index, weight
+
+
+def grid_encode(config: GridConfig, params: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Encode `positions` [N, D] in [0, 1] with grid `params` [n_entries, F]: [N, L * F], level-major.
+    Each level's features are the d-linear blend of its 2^D surrounding grid points' features."""
+    params = np.asarray(params, dtype=np.float32).reshape(-1, config.n_features)
+    n = len(positions)
+    out = np.zeros((n, config.n_levels, config.n_features), dtype=np.float64)
+    for level, index, weight in grid_corners(config, positions):
+        out[:, level, :] += weight[:, None] * params[index]
     return out.reshape(n, config.n_output)
 
 
@@ -147,3 +156,117 @@ def mlp_forward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray) -> np
     for w in weights[:-1]:
         h = np.maximum(h @ w.T.astype(np.float64), 0.0)
     return activation(config.output_activation, h @ weights[-1].T.astype(np.float64))
+
+
+def activation_derivative(name: str, y: np.ndarray) -> np.ndarray:
+    """d activation / d input, written in terms of the activation's output y."""
+    if name == "none":
+        return np.ones_like(y)
+    if name == "relu":
+        return (y > 0).astype(y.dtype)
+    if name == "sigmoid":
+        return y * (1.0 - y)
+    if name == "exp":
+        return y
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def mlp_forward_train(config: MLPConfig, params: np.ndarray, inputs: np.ndarray):
+    """The forward pass keeping what the backward pass needs: ([a_1 .. a_H], outputs), where a_l is
+    the ReLU output of hidden layer l, each [N, width]."""
+    h = np.asarray(inputs, dtype=np.float64)
+    weights = mlp_weights(config, params)
+    activations = []
+    for w in weights[:-1]:
+        h = np.maximum(h @ w.T.astype(np.float64), 0.0)
+        activations.append(h)
+    return activations, activation(config.output_activation, h @ weights[-1].T.astype(np.float64))
+
+
+def mlp_backward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, d_outputs: np.ndarray):
+    """Gradients of a loss given dL/d outputs [N, n_output]: (dL/d inputs [N, n_input], dL/d params
+    flat in the parameter layout). Backpropagation through ReLU and the output activation."""
+    x = np.asarray(inputs, dtype=np.float64)
+    weights = [w.astype(np.float64) for w in mlp_weights(config, params)]
+    activations, outputs = mlp_forward_train(config, params, x)
+    delta = np.asarray(d_outputs, dtype=np.float64) * activation_derivative(config.output_activation, outputs)
+    layer_inputs = [x] + activations  # what each weight matrix multiplies
+    grads = [None] * len(weights)
+    for layer in range(len(weights) - 1, -1, -1):
+        grads[layer] = delta.T @ layer_inputs[layer]
+        upstream = delta @ weights[layer]
+        if layer > 0:
+            delta = upstream * (activations[layer - 1] > 0)
+    return upstream, np.concatenate([g.reshape(-1) for g in grads])
+
+
+def grid_backward(config: GridConfig, positions: np.ndarray, d_encoded: np.ndarray) -> np.ndarray:
+    """dL/d grid params [n_entries, F] given dL/d encoded [N, L * F]: each sample scatters its
+    feature gradients to the 2^D grid points it interpolated, with the same d-linear weights."""
+    d_encoded = np.asarray(d_encoded, dtype=np.float64).reshape(len(positions), config.n_levels, config.n_features)
+    grads = np.zeros((config.n_entries, config.n_features), dtype=np.float64)
+    for level, index, weight in grid_corners(config, positions):
+        np.add.at(grads, index, weight[:, None] * d_encoded[:, level, :])
+    return grads
+
+
+# ---- losses and the optimizer ---------------------------------------------------------------------
+
+LOSSES = ("l2", "relative_l2")
+RELATIVE_L2_EPSILON = 0.01
+
+
+def loss(name: str, outputs: np.ndarray, targets: np.ndarray):
+    """(loss per sample [N], dL/d outputs [N, C]) of the mean over all N * C elements.
+
+    l2: (y - t)^2. relative_l2 (instant-ngp's image and NeRF loss): (y - t)^2 / (y^2 + 0.01), with
+    the denominator treated as a constant, as tcnn does.
+    """
+    y = np.asarray(outputs, dtype=np.float64)
+    t = np.asarray(targets, dtype=np.float64)
+    total = y.size
+    diff = y - t
+    if name == "l2":
+        scale = np.ones_like(y)
+    elif name == "relative_l2":
+        scale = 1.0 / (y * y + RELATIVE_L2_EPSILON)
+    else:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return (diff * diff * scale).sum(axis=1) / total, 2.0 * diff * scale / total
+
+
+def adam_step(params, grads, first, second, steps, *, learning_rate, beta1, beta2, epsilon, l2_reg, is_matrix):
+    """One step of tcnn's Adam on one parameter group; returns (params, first, second, steps).
+
+    Matrix (MLP) parameters get L2 regularisation; other (grid) parameters skip the update where the
+    gradient is exactly zero, so entries no sample touched keep their moments and step counts. Each
+    parameter counts its own steps for the bias correction, as tcnn does.
+    """
+    p = np.asarray(params, dtype=np.float64).copy()
+    g = np.asarray(grads, dtype=np.float64).copy()
+    m = np.asarray(first, dtype=np.float64).copy()
+    v = np.asarray(second, dtype=np.float64).copy()
+    t = np.asarray(steps, dtype=np.int64).copy()
+    active = np.ones(p.shape, bool) if is_matrix else g != 0
+    if is_matrix:
+        g += l2_reg * p
+    m[active] = beta1 * m[active] + (1 - beta1) * g[active]
+    v[active] = beta2 * v[active] + (1 - beta2) * g[active] ** 2
+    t[active] += 1
+    tt = t[active].astype(np.float64)
+    rate = learning_rate * np.sqrt(1 - beta2**tt) / (1 - beta1**tt)
+    p[active] -= rate / (np.sqrt(v[active]) + epsilon) * m[active]
+    return p, m, v, t
+
+
+# ---- colour ---------------------------------------------------------------------------------------
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    c = np.asarray(c, dtype=np.float64)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    c = np.clip(np.asarray(c, dtype=np.float64), 0.0, 1.0)
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1 / 2.4) - 0.055)

@@ -149,6 +149,11 @@ def reflect(spirv: bytes) -> Reflection:
                 spec_ids.get(x, constants.get(x, 1)) for x in constituents
             )
 
+    # The workgroup size is set through Kernel(local_size=...), not as a named constant.
+    reflection.spec_constants = {
+        name: spec_id for name, spec_id in reflection.spec_constants.items() if spec_id not in reflection.local_size_ids
+    }
+
     for pointer_type, var_id, storage_class in variables:
         if storage_class not in (SC_UNIFORM, SC_STORAGE_BUFFER, SC_PUSH_CONSTANT):
             continue

@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 
+import numpy as np
+
 from conftest import ngvk_command
 
 
@@ -57,3 +59,100 @@ def test_no_loader_is_a_one_line_error(tmp_path):
 def test_unknown_device_choice_lists_the_devices():
     result = run("info", env={"NGVK_DEVICE": "no-such-gpu"})
     assert_one_line_error(result, "NGVK_DEVICE=no-such-gpu", "devices:")
+
+
+# ---- the apps' commands: bad input gets one line, a non-zero exit, and no output file ----------
+
+
+def test_render_writes_png_and_times(tmp_path):
+    out = tmp_path / "a.png"
+    result = run("render", "image", "--out", str(out), "--width", "64", "--height", "48", "--unfused")
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and "preprocess" in result.stdout and "mlp" in result.stdout
+
+
+def test_render_with_a_camera_file(tmp_path):
+    camera = tmp_path / "c.json"
+    camera.write_text('{"position": [0.2, 0, 1], "look_at": [0.2, 0, 0], "orthographic_height": 0.5}')
+    out = tmp_path / "a.png"
+    result = run("render", "image", "--out", str(out), "--width", "40", "--height", "40", "--camera", str(camera))
+    assert result.returncode == 0, result.stderr and out.is_file()
+
+
+def test_bad_render_inputs(tmp_path):
+    out = tmp_path / "out.png"
+    truncated = tmp_path / "truncated.npz"
+    from apps.image import default_model_path
+
+    data = default_model_path().read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    cases = {
+        "no such model": (["--model", str(tmp_path / "none.npz")], "does not exist"),
+        "truncated model": (["--model", str(truncated)], "truncated"),
+        "zero width": (["--width", "0", "--height", "10"], "at least 1"),
+        "beyond the device": (["--width", "16000", "--height", "16000"], "MiB"),
+        "bad camera": (["--camera", str(tmp_path / "none.json")], "camera file"),
+    }
+    for name, (args, words) in cases.items():
+        result = run("render", "image", "--out", str(out), *args)
+        assert_one_line_error(result, words)
+        assert not out.exists(), name
+    assert list(tmp_path.iterdir()) == [truncated]  # nothing half-written
+
+
+def test_another_apps_model_is_refused_by_render(tmp_path):
+    from apps.image import load
+
+    model = load()
+    model.app = "volume"
+    path = tmp_path / "volume.npz"
+    model.save(path)
+    result = run("render", "image", "--model", str(path), "--out", str(tmp_path / "x.png"))
+    assert_one_line_error(result, "'volume' app")
+
+
+def test_bad_fit_inputs(tmp_path):
+    out = tmp_path / "m.npz"
+    not_an_image = tmp_path / "fake.png"
+    not_an_image.write_text("not a png")
+    cases = {
+        "missing image": ([str(tmp_path / "none.png")], "does not exist"),
+        "unreadable image": ([str(not_an_image)], "not an image"),
+        "unknown sample": (["skimage:nonesuch"], "no bundled sample"),
+        "zero steps": (["skimage:astronaut", "--steps", "0"], "at least 1"),
+    }
+    for name, (args, words) in cases.items():
+        result = run("fit", "image", *args, "--out", str(out))
+        assert_one_line_error(result, words)
+        assert not out.exists(), name
+
+
+def test_apps_that_do_not_exist_yet():
+    result = run("render", "nerf")
+    assert_one_line_error(result, "not available yet")
+
+
+def test_eval_json(tmp_path):
+    from apps.image import default_model_path
+
+    out = tmp_path / "metrics.json"
+    result = run("eval", "image", "--model", str(default_model_path()), "skimage:astronaut", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(out.read_text())
+    assert metrics["psnr"] > 30 and 0 < metrics["ssim"] <= 1 and metrics["device"]["name"]
+
+
+def test_fit_writes_model_and_metrics(tmp_path):
+    # A tiny fit through the command line (the app's own tests check what fitting learns).
+    from PIL import Image
+
+    image = tmp_path / "small.png"
+    Image.fromarray((np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)).save(image)
+    out, metrics = tmp_path / "m.npz", tmp_path / "m.json"
+    result = run("fit", "image", str(image), "--out", str(out), "--steps", "3", "--batch-size", "1024",
+                 "--encoding", "lowres", "--json", str(metrics))
+    assert result.returncode == 0, result.stderr
+    assert "lowres: L=2 F=8" in result.stdout and "MLP 16 -> 64 -> 64 -> 3" in result.stdout
+    record = json.loads(metrics.read_text())
+    assert record["steps"] == 3 and record["encoding"]["encoding"] == "lowres"
+    assert out.is_file()

@@ -127,3 +127,69 @@ def test_mlp_config_shapes():
 def test_invalid_configurations_are_rejected(make):
     with pytest.raises(ValueError):
         make()
+
+
+# ---- backward passes, losses, Adam: the references against finite differences and formulas ----
+
+
+def test_mlp_backward_reference_matches_finite_differences(rng):
+    config = MLPConfig(5, 3, 16, 2, "sigmoid")
+    params = config.init_params(rng).astype(np.float64)
+    x = rng.normal(size=(7, 5))
+    g = rng.normal(size=(7, 3))
+
+    def objective(p, inputs):
+        return float(np.sum(g * reference.mlp_forward(config, p, inputs)))
+
+    d_inputs, d_params = reference.mlp_backward(config, params, x, g)
+    eps = 1e-6
+    for index in rng.choice(config.n_params, 25, replace=False):
+        step = np.zeros_like(params)
+        step[index] = eps
+        numeric = (objective(params + step, x) - objective(params - step, x)) / (2 * eps)
+        assert abs(numeric - d_params[index]) < 1e-6 * max(1.0, abs(numeric))
+    for i, k in [(0, 0), (3, 4), (6, 2)]:
+        step = np.zeros_like(x)
+        step[i, k] = eps
+        numeric = (objective(params, x + step) - objective(params, x - step)) / (2 * eps)
+        assert abs(numeric - d_inputs[i, k]) < 1e-6 * max(1.0, abs(numeric))
+
+
+@pytest.mark.parametrize("dims,hashed", [(2, True), (3, False)])
+def test_grid_backward_reference_is_the_transpose_of_the_encoding(dims, hashed, rng):
+    # The encoding is linear in its parameters: <d_enc, E(v)> must equal <backward(d_enc), v>.
+    config = GridConfig("hashgrid" if hashed else "densegrid", dims, 3, 2, 4, 2.0, 8 if hashed else None)
+    positions = rng.random((300, dims), dtype=np.float32)
+    d_encoded = rng.normal(size=(300, config.n_output))
+    v = rng.normal(size=(config.n_entries, 2))
+    lhs = np.sum(d_encoded * reference.grid_encode(config, v, positions))
+    rhs = np.sum(reference.grid_backward(config, positions, d_encoded) * v)
+    assert lhs == pytest.approx(rhs, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["l2", "relative_l2"])
+def test_loss_reference_gradient(name, rng):
+    y = rng.random((6, 3))
+    t = rng.random((6, 3))
+    per_sample, grad = reference.loss(name, y, t)
+    if name == "l2":
+        assert per_sample.sum() == pytest.approx(np.mean((y - t) ** 2))
+        np.testing.assert_allclose(grad, 2 * (y - t) / y.size)
+    else:  # tcnn's relative L2: the denominator is a constant of the step
+        assert per_sample.sum() == pytest.approx(np.mean((y - t) ** 2 / (y * y + 0.01)))
+        np.testing.assert_allclose(grad, 2 * (y - t) / (y * y + 0.01) / y.size)
+
+
+def test_adam_reference_step():
+    p, g = np.array([1.0, -2.0, 0.5]), np.array([0.1, 0.0, -0.3])
+    zero = np.zeros(3)
+    hyper = dict(learning_rate=0.01, beta1=0.9, beta2=0.99, epsilon=1e-15, l2_reg=0.0)
+    # Grid parameters: the zero-gradient entry is left alone entirely.
+    q, m, v, t = reference.adam_step(p, g, zero, zero, np.zeros(3, int), is_matrix=False, **hyper)
+    assert list(t) == [1, 0, 1] and q[1] == p[1] and m[1] == 0
+    # First step: the bias-corrected update is lr * sign(g).
+    np.testing.assert_allclose(q[[0, 2]], p[[0, 2]] - 0.01 * np.sign(g[[0, 2]]), rtol=1e-9)
+    # Matrix parameters step everywhere and add l2_reg * w to the gradient.
+    q, m, v, t = reference.adam_step(p, g, zero, zero, np.zeros(3, int), is_matrix=True, **{**hyper, "l2_reg": 1.0})
+    assert list(t) == [1, 1, 1]
+    np.testing.assert_allclose(m, 0.1 * (g + p))

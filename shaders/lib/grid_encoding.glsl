@@ -8,8 +8,12 @@
 //   GRID_FEATURES  features per level F
 // include lib/grid_types.glsl (the GridLevel struct) and declare these buffers (the names are the
 // interface):
-//   GridLevel grid_levels[]   one entry per level (see struct below)
+//   GridLevel grid_levels[]   one entry per level (see lib/grid_types.glsl)
 //   float     grid_params[]   [n_entries, F]: level l's entries start at grid_levels[l].offset
+// For the backward pass grid_backward(), also define GRID_BACKWARD (or GRID_BACKWARD_ONLY, for a
+// kernel without grid_params) and declare, with
+// FLOAT_ATOMIC_BUFFER from lib/atomics.glsl,
+//   grid_gradients[]          [n_entries, F], accumulated into
 
 #ifndef NGVK_GRID_ENCODING_GLSL
 #define NGVK_GRID_ENCODING_GLSL
@@ -65,6 +69,7 @@ float grid_corner_weight(uint corner, float frac[GRID_DIMS], inout uint cell[GRI
     return weight;
 }
 
+#ifndef GRID_BACKWARD_ONLY
 // The encoded features of one position: GRID_OUTPUTS floats, level-major.
 void grid_encode(float pos[GRID_DIMS], out float encoded[GRID_OUTPUTS]) {
     for (int l = 0; l < GRID_LEVELS; ++l) {
@@ -89,5 +94,28 @@ void grid_encode(float pos[GRID_DIMS], out float encoded[GRID_OUTPUTS]) {
         }
     }
 }
+
+#endif
+
+#if defined(GRID_BACKWARD) || defined(GRID_BACKWARD_ONLY)
+// Scatter dL/d encoded back to the grid points each level interpolated, with the same weights.
+// Specification: engine/reference.py grid_backward().
+void grid_backward(float pos[GRID_DIMS], float d_encoded[GRID_OUTPUTS]) {
+    for (int l = 0; l < GRID_LEVELS; ++l) {
+        GridLevel level = grid_levels[l];
+        uint cell[GRID_DIMS];
+        float frac[GRID_DIMS];
+        grid_locate(level, pos, cell, frac);
+        for (uint corner = 0u; corner < GRID_CORNERS; ++corner) {
+            uint corner_cell[GRID_DIMS] = cell;
+            float weight = grid_corner_weight(corner, frac, corner_cell);
+            uint entry = grid_entry(level, corner_cell) * GRID_FEATURES;
+            for (int f = 0; f < GRID_FEATURES; ++f) {
+                ATOMIC_ADD_FLOAT(grid_gradients, entry + f, weight * d_encoded[l * GRID_FEATURES + f]);
+            }
+        }
+    }
+}
+#endif
 
 #endif

@@ -1,21 +1,39 @@
-// Fully fused MLP forward pass in tcnn's form: no biases, ReLU after every hidden layer, then the
-// output activation. One invocation evaluates one sample; activations stay in private memory and
-// only the inputs and outputs touch buffers. Specification: engine/reference.py mlp_forward().
+// Fully fused MLP in tcnn's form: no biases, ReLU after every hidden layer, then the output
+// activation. Forward pass and the backward propagation of gradients through it.
+// Specification: engine/reference.py mlp_forward(), mlp_forward_train(), mlp_backward().
+//
+// Each invocation evaluates MLP_ITEMS samples at once: every weight it loads serves all of them.
+// On a CPU driver, where one invocation is one SIMD lane and a weight load is a gather, this is what
+// makes the MLP fast; on GPUs MLP_ITEMS is 1. Rows run in a loop and columns are unrolled, so the
+// activations are read at constant indices (registers) without unrolling whole layers, which would
+// make pipeline creation take minutes on LLVM.
 //
 // Before including, define:
-//   MLP_INPUTS, MLP_WIDTH, MLP_OUTPUTS, MLP_HIDDEN_LAYERS
+//   MLP_INPUTS, MLP_WIDTH, MLP_OUTPUTS, MLP_HIDDEN_LAYERS, MLP_ITEMS
 //   MLP_OUTPUT_ACTIVATION   0 none, 1 relu, 2 sigmoid, 3 exp (engine/layers.py ACTIVATION_CODES)
-// and declare
-//   float mlp_weights[]   the weight matrices one after another, input layer first, each row-major
-//                         [rows = outputs][columns = inputs] (engine/config.py MLPConfig.layer_shapes)
+//   MLP_WEIGHTS_UNIFORM, MLP_WEIGHT_VEC4S   (lib/mlp_weights.glsl)
+// and declare the weights with MLP_WEIGHTS_BUFFER from lib/mlp_weights.glsl: the weight matrices
+// one after another, input layer first, each row-major [rows = outputs][columns = inputs]
+// (engine/config.py MLPConfig.layer_shapes).
+// Optionally define MLP_STORE_ACTIVATIONS(layer, h) to see each hidden layer's output (training).
 
 #ifndef NGVK_MLP_GLSL
 #define NGVK_MLP_GLSL
 
 #extension GL_EXT_control_flow_attributes : require
 
+#define MLP_INPUT_WEIGHTS (MLP_WIDTH * MLP_INPUTS)
 #define MLP_HIDDEN_WEIGHTS (MLP_WIDTH * MLP_WIDTH)
-#define MLP_OUTPUT_OFFSET (MLP_WIDTH * MLP_INPUTS + (MLP_HIDDEN_LAYERS - 1) * MLP_HIDDEN_WEIGHTS)
+// First weight of layer l: 0 is the input layer, MLP_HIDDEN_LAYERS the output layer.
+#define MLP_LAYER_OFFSET(l) ((l) == 0 ? 0 : MLP_INPUT_WEIGHTS + ((l) - 1) * MLP_HIDDEN_WEIGHTS)
+#define MLP_OUTPUT_OFFSET MLP_LAYER_OFFSET(MLP_HIDDEN_LAYERS)
+
+#ifndef MLP_STORE_ACTIVATIONS
+#define MLP_STORE_ACTIVATIONS(layer, h)
+#endif
+
+float mlp_relu(float v) { return max(v, 0.0); }
+float mlp_identity(float v) { return v; }
 
 float mlp_output_activation(float v) {
 #if MLP_OUTPUT_ACTIVATION == 1
@@ -29,40 +47,102 @@ float mlp_output_activation(float v) {
 #endif
 }
 
-void mlp_forward(float x[MLP_INPUTS], out float y[MLP_OUTPUTS]) {
-    float h[MLP_WIDTH];
-    float next[MLP_WIDTH];
-    // Input layer.
-    [[dont_unroll]] for (int r = 0; r < MLP_WIDTH; ++r) {
-        float acc = 0.0;
-        uint row = uint(r * MLP_INPUTS);
-        for (int c = 0; c < MLP_INPUTS; ++c) {
-            acc += mlp_weights[row + c] * x[c];
-        }
-        h[r] = max(acc, 0.0);
+// Derivative of the output activation, from its output y.
+float mlp_output_activation_derivative(float y) {
+#if MLP_OUTPUT_ACTIVATION == 1
+    return y > 0.0 ? 1.0 : 0.0;
+#elif MLP_OUTPUT_ACTIVATION == 2
+    return y * (1.0 - y);
+#elif MLP_OUTPUT_ACTIVATION == 3
+    return y;
+#else
+    return 1.0;
+#endif
+}
+
+// y[s][r] = activate(sum_c W[r][c] x[s][c]) for every sample s, W at `offset`, [rows][cols].
+#define MLP_MATVEC(offset, rows, cols, x, y, activate)                                  \
+    [[dont_unroll]] for (int r = 0; r < (rows); ++r) {                                  \
+        float acc[MLP_ITEMS];                                                           \
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = 0.0;                    \
+        uint row = uint((offset) + r * (cols));                                         \
+        [[unroll]] for (int c = 0; c < (cols); ++c) {                                   \
+            float w = MLP_WEIGHT(row + uint(c));                                        \
+            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] += w * x[s][c];       \
+        }                                                                               \
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) y[s][r] = activate(acc[s]);      \
     }
-    // Hidden layers.
-    for (int layer = 1; layer < MLP_HIDDEN_LAYERS; ++layer) {
-        uint base = uint(MLP_WIDTH * MLP_INPUTS + (layer - 1) * MLP_HIDDEN_WEIGHTS);
-        [[dont_unroll]] for (int r = 0; r < MLP_WIDTH; ++r) {
-            float acc = 0.0;
-            uint row = base + uint(r * MLP_WIDTH);
-            for (int c = 0; c < MLP_WIDTH; ++c) {
-                acc += mlp_weights[row + c] * h[c];
-            }
-            next[r] = max(acc, 0.0);
-        }
-        h = next;
+
+// g[s][c] = sum_r W[r][c] d[s][r]: the transposed product that carries gradients backwards.
+#define MLP_MATVEC_TRANSPOSED(offset, rows, cols, d, g)                                 \
+    [[dont_unroll]] for (int c = 0; c < (cols); ++c) {                                  \
+        float acc[MLP_ITEMS];                                                           \
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = 0.0;                    \
+        [[unroll]] for (int r = 0; r < (rows); ++r) {                                   \
+            float w = MLP_WEIGHT(uint((offset) + r * (cols) + c));                      \
+            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] += w * d[s][r];       \
+        }                                                                               \
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) g[s][c] = acc[s];                \
     }
-    // Output layer.
-    [[dont_unroll]] for (int r = 0; r < MLP_OUTPUTS; ++r) {
-        float acc = 0.0;
-        uint row = uint(MLP_OUTPUT_OFFSET + r * MLP_WIDTH);
-        for (int c = 0; c < MLP_WIDTH; ++c) {
-            acc += mlp_weights[row + c] * h[c];
-        }
-        y[r] = mlp_output_activation(acc);
+
+// Hidden layers alternate between two arrays (no whole-array copies: those make LLVM-based drivers
+// take many times longer to create the pipeline). Up to 8 hidden layers.
+#if MLP_HIDDEN_LAYERS > 8
+#error "lib/mlp.glsl supports at most 8 hidden layers"
+#endif
+#define MLP_HIDDEN(layer, from, to)                                                         \
+    MLP_MATVEC(MLP_LAYER_OFFSET(layer), MLP_WIDTH, MLP_WIDTH, from, to, mlp_relu)           \
+    MLP_STORE_ACTIVATIONS(layer, to);
+
+// x[s][k] = buffer[offset + (first + s) * size + k]: samples past n repeat the last one.
+// Unrolled, so that x is indexed by constants: on lavapipe a private array indexed by a variable is
+// lowered to an if-ladder over all its elements at every access (nir_lower_indirect_derefs).
+#define MLP_LOAD_ITEMS(x, buffer, offset, first, n, size)                               \
+    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                    \
+        uint item_ = (offset) + min((first) + uint(s), (n) - 1u) * uint(size);          \
+        [[unroll]] for (int k = 0; k < (size); ++k) x[s][k] = buffer[item_ + k];        \
     }
+
+// buffer[offset + (first + s) * size + k] = x[s][k] for the samples below n.
+#define MLP_STORE_ITEMS(buffer, offset, x, first, n, size)                              \
+    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                    \
+        if ((first) + uint(s) < (n)) {                                                  \
+            uint item_ = (offset) + ((first) + uint(s)) * uint(size);                   \
+            [[unroll]] for (int k = 0; k < (size); ++k) buffer[item_ + k] = x[s][k];    \
+        }                                                                               \
+    }
+
+void mlp_forward(float x[MLP_ITEMS][MLP_INPUTS], out float y[MLP_ITEMS][MLP_OUTPUTS]) {
+    float a[MLP_ITEMS][MLP_WIDTH];
+    float b[MLP_ITEMS][MLP_WIDTH];
+    MLP_MATVEC(0, MLP_WIDTH, MLP_INPUTS, x, a, mlp_relu)
+    MLP_STORE_ACTIVATIONS(0, a);
+#if MLP_HIDDEN_LAYERS > 1
+    MLP_HIDDEN(1, a, b)
+#endif
+#if MLP_HIDDEN_LAYERS > 2
+    MLP_HIDDEN(2, b, a)
+#endif
+#if MLP_HIDDEN_LAYERS > 3
+    MLP_HIDDEN(3, a, b)
+#endif
+#if MLP_HIDDEN_LAYERS > 4
+    MLP_HIDDEN(4, b, a)
+#endif
+#if MLP_HIDDEN_LAYERS > 5
+    MLP_HIDDEN(5, a, b)
+#endif
+#if MLP_HIDDEN_LAYERS > 6
+    MLP_HIDDEN(6, b, a)
+#endif
+#if MLP_HIDDEN_LAYERS > 7
+    MLP_HIDDEN(7, a, b)
+#endif
+#if MLP_HIDDEN_LAYERS % 2 == 1
+    MLP_MATVEC(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, a, y, mlp_output_activation)
+#else
+    MLP_MATVEC(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, b, y, mlp_output_activation)
+#endif
 }
 
 #endif

@@ -1,0 +1,131 @@
+"""Cameras: the one camera file format of `ngvk render --camera` and `ngvk view --camera`, and the
+rays a frame's pixels shoot.
+
+A camera file is JSON:
+
+    {"position": [x, y, z], "look_at": [x, y, z], "up": [x, y, z],
+     "fov_y": 45.0,                    perspective: vertical field of view in degrees
+     "orthographic_height": null}      or orthographic: the world height the frame shows
+
+World space is right-handed with y up. The image app puts its image on the plane z = 0, centred on
+the origin, one unit high; 3D apps put their scene in the unit cube. `Camera.rays()` is the NumPy
+reference of lib/camera.glsl's camera_ray(): pixel (x, y) of a W x H frame, row 0 at the top, shoots
+through its centre.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NgvkError
+
+
+@dataclass
+class Camera:
+    position: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    look_at: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    up: tuple[float, float, float] = (0.0, 1.0, 0.0)
+    fov_y: float = 45.0
+    orthographic_height: float | None = None
+
+    def __post_init__(self):
+        self.position = tuple(float(v) for v in self.position)
+        self.look_at = tuple(float(v) for v in self.look_at)
+        self.up = tuple(float(v) for v in self.up)
+        if len(self.position) != 3 or len(self.look_at) != 3 or len(self.up) != 3:
+            raise NgvkError("camera: position, look_at and up take three numbers each")
+        forward = np.subtract(self.look_at, self.position)
+        if np.linalg.norm(forward) < 1e-9:
+            raise NgvkError("camera: position and look_at must differ")
+        if np.linalg.norm(np.cross(forward, self.up)) < 1e-9 * np.linalg.norm(forward):
+            raise NgvkError("camera: up must not be parallel to the viewing direction")
+        if self.orthographic_height is not None:
+            self.orthographic_height = float(self.orthographic_height)
+            if not self.orthographic_height > 0:
+                raise NgvkError("camera: orthographic_height must be positive")
+        elif not 0 < self.fov_y < 180:
+            raise NgvkError("camera: fov_y must be between 0 and 180 degrees")
+
+    @property
+    def orthographic(self) -> bool:
+        return self.orthographic_height is not None
+
+    def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(right, up, forward) unit vectors."""
+        forward = np.subtract(self.look_at, self.position).astype(np.float64)
+        forward /= np.linalg.norm(forward)
+        right = np.cross(forward, self.up)
+        right /= np.linalg.norm(right)
+        up = np.cross(right, forward)
+        return right, up, forward
+
+    def half_extents(self, width: int, height: int) -> tuple[float, float]:
+        """Half the frame's extent at unit distance (perspective) or in world units (orthographic)."""
+        half_height = self.orthographic_height / 2 if self.orthographic else math.tan(math.radians(self.fov_y) / 2)
+        return half_height * width / height, half_height
+
+    def push_constants(self, width: int, height: int) -> dict:
+        """The camera block lib/camera.glsl reads, by push-constant member name."""
+        right, up, forward = self.basis()
+        half_x, half_y = self.half_extents(width, height)
+        return {
+            "camera_position": (*self.position, 1.0 if self.orthographic else 0.0),
+            "camera_right": (*(right * half_x), 0.0),
+            "camera_up": (*(up * half_y), 0.0),
+            "camera_forward": (*forward, 0.0),
+            "frame_width": width,
+            "frame_height": height,
+        }
+
+    def rays(self, width: int, height: int, pixels: np.ndarray | None = None):
+        """(origins [N, 3], directions [N, 3]) of `pixels` (indices y * width + x; default all), in
+        float32 as the shader computes them."""
+        if pixels is None:
+            pixels = np.arange(width * height)
+        pixels = np.asarray(pixels, dtype=np.int64)
+        push = self.push_constants(width, height)
+        f32 = np.float32
+        position = np.array(push["camera_position"][:3], f32)
+        right = np.array(push["camera_right"][:3], f32)
+        up = np.array(push["camera_up"][:3], f32)
+        forward = np.array(push["camera_forward"][:3], f32)
+        x = ((pixels % width).astype(f32) + f32(0.5)) / f32(width) * f32(2) - f32(1)
+        y = f32(1) - ((pixels // width).astype(f32) + f32(0.5)) / f32(height) * f32(2)
+        offset = x[:, None] * right + y[:, None] * up
+        if self.orthographic:
+            return position + offset, np.tile(forward, (len(pixels), 1))
+        directions = forward + offset
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        return np.tile(position, (len(pixels), 1)), directions.astype(f32)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json())
+
+
+def load_camera(path: str | Path) -> Camera:
+    """A camera from a JSON file, with a one-line error for anything wrong in it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NgvkError(f"camera file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NgvkError(f"camera file {path} is not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise NgvkError(f"camera file {path} must hold a JSON object")
+    known = set(Camera.__dataclass_fields__)
+    unknown = set(data) - known
+    if unknown:
+        raise NgvkError(f"camera file {path}: unknown fields {sorted(unknown)} (known: {sorted(known)})")
+    try:
+        return Camera(**data)
+    except (TypeError, ValueError) as error:
+        raise NgvkError(f"camera file {path}: {error}") from None

@@ -1,0 +1,138 @@
+"""Frame rendering: the staged (unfused) and fused paths of an app, tiled, with GPU times per stage.
+
+An app's renderer subclasses `FrameRenderer` and records, for one tile of pixels, either its stages
+(one dispatch each, intermediate results in buffers, each timed under its stage name) or its fused
+kernel (one dispatch, timed as "fused"). The frame is cut into tiles so that the intermediate
+buffers of the unfused path stay within the device's largest storage binding at any resolution;
+both paths use the same tiles. The frame itself is RGBA8 (one uint per pixel), or RGBA float32 when
+asked for (tests compare the two paths bit for bit that way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import NgvkError
+
+STAGES = ("preprocess", "encoding", "mlp", "postprocess")
+FUSED = "fused"
+DEFAULT_TILE_PIXELS = 1 << 18
+MAX_FRAME_SIDE = 16384
+
+
+@dataclass
+class Frame:
+    """A rendered frame: pixels [height, width, 4] (uint8 RGBA, or float32 RGBA) and GPU times."""
+
+    pixels: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    fused: bool = True
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.pixels[..., :3]
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.timings.values())
+
+
+def check_frame_size(device, width: int, height: int, bytes_per_pixel: int) -> None:
+    """A one-line error for sizes that are zero, absurd, or beyond what the device can bind."""
+    if width < 1 or height < 1:
+        raise NgvkError(f"resolution {width}x{height}: width and height must be at least 1")
+    if width > MAX_FRAME_SIDE or height > MAX_FRAME_SIDE:
+        raise NgvkError(f"resolution {width}x{height}: each side can be at most {MAX_FRAME_SIDE}")
+    limit = device.info.max_storage_buffer_range
+    if width * height * bytes_per_pixel > limit:
+        raise NgvkError(
+            f"resolution {width}x{height} needs a {width * height * bytes_per_pixel / 2**20:.0f} MiB frame "
+            f"but this device binds at most {limit / 2**20:.0f} MiB: choose a smaller resolution"
+        )
+
+
+class FrameRenderer:
+    """Tiling, the frame buffer, recording and timing; subclasses supply the per-tile work."""
+
+    stages = STAGES
+
+    def __init__(self, device, tile_pixels: int = DEFAULT_TILE_PIXELS):
+        self.device = device
+        self.tile_pixels = tile_pixels
+        self._frames: dict[tuple, object] = {}  # (width, height, float) -> frame buffer
+        self._sequence = None
+
+    # ---- what an app supplies -----------------------------------------------------------------
+
+    def push_constants(self, camera, width: int, height: int) -> dict:
+        """Push constants shared by the app's kernels for this camera and frame (without n and
+        pixel_offset, which the tiling adds)."""
+        raise NotImplementedError
+
+    def record_unfused(self, sequence, frame, push: dict, float_frame: bool) -> None:
+        """Record one tile's stages, each in `with sequence.timed(stage):`."""
+        raise NotImplementedError
+
+    def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
+        """Record one tile's fused dispatch."""
+        raise NotImplementedError
+
+    # ---- rendering ----------------------------------------------------------------------------
+
+    def frame_buffer(self, width: int, height: int, float_frame: bool):
+        key = (width, height, float_frame)
+        if key not in self._frames:
+            for old in self._frames.values():
+                old.close()
+            self._frames.clear()
+            self._frames[key] = self.device.buffer(width * height * (16 if float_frame else 4), "frame")
+        return self._frames[key]
+
+    def tiles(self, width: int, height: int):
+        """(pixel_offset, pixels) of each tile, in pixel order."""
+        total = width * height
+        return [(start, min(self.tile_pixels, total - start)) for start in range(0, total, self.tile_pixels)]
+
+    def record(self, sequence, camera, width: int, height: int, fused: bool, float_frame: bool = False):
+        """Record the whole frame into `sequence`; returns the frame buffer it writes."""
+        check_frame_size(self.device, width, height, 16 if float_frame else 4)
+        frame = self.frame_buffer(width, height, float_frame)
+        base = self.push_constants(camera, width, height)
+        for offset, n in self.tiles(width, height):
+            push = {**base, "n": n, "pixel_offset": offset}
+            if fused:
+                with sequence.timed(FUSED):
+                    self.record_fused(sequence, frame, push, float_frame)
+            else:
+                self.record_unfused(sequence, frame, push, float_frame)
+        return frame
+
+    def prepare(self, camera, fused: bool = True, float_frame: bool = False) -> None:
+        """Render a 1 x 1 frame so that every kernel of this path exists and is compiled: CPU
+        drivers compile a pipeline during its first dispatch, which would otherwise show up in
+        the first frame's GPU times."""
+        self.render(camera, 1, 1, fused, float_frame)
+
+    def render(self, camera, width: int, height: int, fused: bool = True, float_frame: bool = False) -> Frame:
+        """Render one frame and read it back."""
+        if self._sequence is None:
+            self._sequence = self.device.sequence(max_timestamps=4096)
+        else:
+            self._sequence.reset()
+        frame = self.record(self._sequence, camera, width, height, fused, float_frame)
+        self._sequence.run()
+        if float_frame:
+            pixels = frame.download(np.float32, (height, width, 4))
+        else:
+            pixels = frame.download(np.uint8, (height, width, 4))
+        return Frame(pixels, self._sequence.timings(), fused)
+
+    def close(self) -> None:
+        if self._sequence is not None:
+            self._sequence.close()
+            self._sequence = None
+        for buffer in self._frames.values():
+            buffer.close()
+        self._frames.clear()

@@ -1,0 +1,301 @@
+"""Training on the device: backward passes, losses and Adam as compute kernels, for any app whose
+model is a grid encoding followed by an MLP.
+
+A training step is recorded once into a Sequence and resubmitted: the app's batch kernel writes
+positions and targets, then encoding, MLP forward, loss, MLP backward (per-sample deltas), the
+weight gradients (a two-stage reduction over the batch), the grid's backward pass (float atomics),
+and Adam on both parameter groups. The step counter lives in a small buffer the host writes before
+each submission, so nothing needs re-recording. NumPy references of every kernel are in
+`engine/reference.py`; the tests compare each one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layers import MLP, GridEncoding, float_atomics, items_per_invocation
+from .reference import LOSSES
+
+LOSS_CODES = {"l2": 0, "relative_l2": 1}
+
+
+@dataclass(frozen=True)
+class AdamConfig:
+    """tcnn's Adam with instant-ngp's defaults."""
+
+    learning_rate: float = 1e-2
+    beta1: float = 0.9
+    beta2: float = 0.99
+    epsilon: float = 1e-15
+    l2_reg: float = 1e-6  # on MLP weights only
+
+
+class MLPTraining:
+    """Buffers and kernels to run an MLP forward and backward on batches of up to `batch_size`
+    samples, leaving dL/d weights in `gradients` and dL/d inputs in `d_inputs`."""
+
+    def __init__(self, mlp: MLP, batch_size: int):
+        self.mlp = mlp
+        self.device = device = mlp.device
+        c = mlp.config
+        self.batch_size = batch_size
+        self.items = items_per_invocation(device, training=True)
+        self.wg_local_size = 64
+        f = 4  # bytes per float
+        self.activations = device.buffer(c.n_hidden_layers * batch_size * c.width * f, "activations")
+        self.outputs = device.buffer(batch_size * c.n_output * f, "outputs")
+        self.output_deltas = device.buffer(batch_size * c.n_output * f, "output_deltas")
+        self.deltas = device.buffer(c.n_hidden_layers * batch_size * c.width * f, "deltas")
+        self.d_inputs = device.buffer(batch_size * c.n_input * f, "d_inputs")
+        self.d_outputs = device.buffer(batch_size * c.n_output * f, "d_outputs")
+        self.gradients = device.buffer(c.n_params * f, "mlp_gradients")
+        groups = -(-batch_size // (self.items * self.wg_local_size))
+        self.partial_rows = groups
+        largest = max(r * k for r, k in c.layer_shapes())
+        self.partials = device.buffer(groups * largest * f, "weight_gradient_partials")
+        defines = {**mlp.defines(), "MLP_ITEMS": self.items}
+        self.forward_kernel = device.kernel("mlp_train_forward.comp", defines)
+        self.backward_kernel = device.kernel("mlp_backward.comp", defines)
+        self.reduce_kernel = device.kernel("reduce_partials.comp")
+        self.weight_gradient_kernels = {
+            shape: device.kernel(
+                "mlp_weight_gradient.comp",
+                {
+                    "WG_ROWS": shape[0],
+                    "WG_COLS": shape[1],
+                    "WG_ITEMS": self.items,
+                    "NGVK_FLOAT_ATOMICS": float_atomics(device),
+                    "WG_SUBGROUP_REDUCE": int(device.info.subgroup_arithmetic),
+                },
+                local_size=self.wg_local_size,
+            )
+            for shape in set(c.layer_shapes())
+        }
+
+    def _invocations(self, n: int) -> int:
+        return -(-n // self.items)
+
+    def record_forward(self, sequence, inputs, n: int) -> None:
+        """Forward pass of `n` samples of `inputs`, keeping activations; outputs in `self.outputs`."""
+        buffers = {"inputs": inputs, "activations": self.activations, "outputs": self.outputs, **self.mlp.bindings()}
+        sequence.dispatch(self.forward_kernel, self._invocations(n), buffers, {"n": n})
+
+    def record_backward(self, sequence, inputs, n: int) -> None:
+        """Backward pass from dL/d outputs in `self.d_outputs`: fills `gradients` and `d_inputs`."""
+        c = self.mlp.config
+        buffers = {
+            "activations": self.activations,
+            "outputs": self.outputs,
+            "d_outputs": self.d_outputs,
+            "output_deltas": self.output_deltas,
+            "deltas": self.deltas,
+            "d_inputs": self.d_inputs,
+            **self.mlp.bindings(),
+        }
+        sequence.dispatch(self.backward_kernel, self._invocations(n), buffers, {"n": n})
+        # Weight gradients, layer by layer: dW = delta^T (what the layer multiplied).
+        shapes = c.layer_shapes()
+        layer_size = n * c.width
+        weight_offset = 0
+        for layer, (rows, cols) in enumerate(shapes):
+            if layer == 0:
+                deltas, delta_offset, layer_inputs, input_offset = self.deltas, 0, inputs, 0
+            elif layer < len(shapes) - 1:
+                deltas, delta_offset = self.deltas, layer * layer_size
+                layer_inputs, input_offset = self.activations, (layer - 1) * layer_size
+            else:
+                deltas, delta_offset = self.output_deltas, 0
+                layer_inputs, input_offset = self.activations, (layer - 1) * layer_size
+            entries = rows * cols
+            sequence.fill(self.partials, 0)
+            sequence.dispatch(
+                self.weight_gradient_kernels[(rows, cols)],
+                self._invocations(n),
+                {"deltas": deltas, "layer_inputs": layer_inputs, "partials": self.partials},
+                {"n": n, "delta_offset": delta_offset, "input_offset": input_offset},
+            )
+            rows_used = -(-n // (self.items * self.wg_local_size))
+            sequence.dispatch(
+                self.reduce_kernel,
+                entries,
+                {"partials": self.partials, "sums": self.gradients},
+                {"n": entries, "rows": rows_used, "out_offset": weight_offset},
+            )
+            weight_offset += entries
+
+    def close(self) -> None:
+        for buffer in (
+            self.activations,
+            self.outputs,
+            self.output_deltas,
+            self.deltas,
+            self.d_inputs,
+            self.d_outputs,
+            self.gradients,
+            self.partials,
+        ):
+            buffer.close()
+
+
+class GridTraining:
+    """The grid encoding's gradient buffer and backward kernel."""
+
+    def __init__(self, encoding: GridEncoding):
+        self.encoding = encoding
+        device = encoding.device
+        self.gradients = device.buffer(encoding.config.n_params * 4, "grid_gradients")
+        self.kernel = device.kernel(
+            "grid_backward.comp", {**encoding.defines(), "NGVK_FLOAT_ATOMICS": float_atomics(device)}
+        )
+
+    def record_backward(self, sequence, positions, d_encoded, n: int) -> None:
+        sequence.fill(self.gradients, 0)
+        sequence.dispatch(
+            self.kernel,
+            n,
+            {
+                "positions": positions,
+                "grid_levels": self.encoding.levels,
+                "d_encoded": d_encoded,
+                "grid_gradients": self.gradients,
+            },
+            {"n": n},
+        )
+
+    def close(self) -> None:
+        self.gradients.close()
+
+
+class Adam:
+    """Adam state (moments and per-parameter step counts) for parameter groups on the device."""
+
+    def __init__(self, device, config: AdamConfig = AdamConfig()):
+        self.device = device
+        self.config = config
+        self.kernel = device.kernel("adam.comp")
+        self.groups: list[tuple] = []
+
+    def add(self, params, gradients, n: int, is_matrix: bool, name: str) -> None:
+        """Optimise `n` floats of buffer `params` using `gradients`; `is_matrix` for MLP weights."""
+        first = self.device.buffer(n * 4, f"{name}_adam_first")
+        second = self.device.buffer(n * 4, f"{name}_adam_second")
+        steps = self.device.buffer(n * 4, f"{name}_adam_steps")
+        for buffer in (first, second, steps):
+            buffer.fill(0)
+        self.groups.append((params, gradients, first, second, steps, n, is_matrix))
+
+    def record_step(self, sequence) -> None:
+        c = self.config
+        for params, gradients, first, second, steps, n, is_matrix in self.groups:
+            sequence.dispatch(
+                self.kernel,
+                n,
+                {"params": params, "gradients": gradients, "first": first, "second": second, "steps": steps},
+                {
+                    "n": n,
+                    "is_matrix": int(is_matrix),
+                    "learning_rate": c.learning_rate,
+                    "beta1": c.beta1,
+                    "beta2": c.beta2,
+                    "epsilon": c.epsilon,
+                    "l2_reg": c.l2_reg,
+                },
+            )
+
+    def state(self) -> list[dict]:
+        """Each group's moments and step counts as arrays (for tests)."""
+        return [
+            {
+                "first": first.download(np.float32, (n,)),
+                "second": second.download(np.float32, (n,)),
+                "steps": steps.download(np.uint32, (n,)),
+            }
+            for _, _, first, second, steps, n, _ in self.groups
+        ]
+
+    def close(self) -> None:
+        for _, _, first, second, steps, _, _ in self.groups:
+            first.close()
+            second.close()
+            steps.close()
+        self.groups.clear()
+
+
+def record_loss(sequence, device, name: str, outputs, targets, d_outputs, losses, n: int, channels: int) -> None:
+    """dL/d outputs and each sample's share of the loss (engine/reference.py loss())."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    kernel = device.kernel("loss.comp", {"LOSS": LOSS_CODES[name], "LOSS_CHANNELS": channels})
+    sequence.dispatch(
+        kernel, n, {"outputs": outputs, "targets": targets, "d_outputs": d_outputs, "losses": losses}, {"n": n}
+    )
+
+
+class Trainer:
+    """Trains a grid encoding + MLP on batches that an app's kernel writes.
+
+    `record_batch(sequence, state, positions, targets, n)` records the app's batch kernel: it reads
+    the step and seed from the `state` buffer (uint [2]) and writes `n` positions and targets.
+    """
+
+    def __init__(self, encoding: GridEncoding, mlp: MLP, batch_size: int, loss: str, record_batch, seed: int = 0, adam=AdamConfig()):
+        device = encoding.device
+        self.device = device
+        self.encoding = encoding
+        self.mlp = mlp
+        self.batch_size = batch_size
+        self.loss = loss
+        self.seed = seed
+        self.step = 0
+        n = batch_size
+        self.state = device.buffer(8, "training_state")
+        self.positions = device.buffer(n * encoding.config.n_dims * 4, "positions")
+        self.targets = device.buffer(n * mlp.config.n_output * 4, "targets")
+        self.encoded = device.buffer(n * encoding.config.n_output * 4, "encoded")
+        self.losses = device.buffer(n * 4, "losses")
+        self.mlp_training = MLPTraining(mlp, n)
+        self.grid_training = GridTraining(encoding)
+        self.adam = Adam(device, adam)
+        self.adam.add(encoding.params, self.grid_training.gradients, encoding.config.n_params, False, "grid")
+        self.adam.add(mlp.weights, self.mlp_training.gradients, mlp.config.n_params, True, "mlp")
+
+        m = self.mlp_training
+        self.sequence = device.sequence()
+        s = self.sequence
+        with s.timed("batch"):
+            record_batch(s, self.state, self.positions, self.targets, n)
+        with s.timed("encoding"):
+            encoding.record_encode(s, self.positions, self.encoded, n)
+        with s.timed("mlp_forward"):
+            m.record_forward(s, self.encoded, n)
+        with s.timed("loss"):
+            record_loss(s, device, loss, m.outputs, self.targets, m.d_outputs, self.losses, n, mlp.config.n_output)
+        with s.timed("mlp_backward"):
+            m.record_backward(s, self.encoded, n)
+        with s.timed("encoding_backward"):
+            self.grid_training.record_backward(s, self.positions, m.d_inputs, n)
+        with s.timed("adam"):
+            self.adam.record_step(s)
+
+    def run_step(self) -> None:
+        """One training step (waits for it to finish)."""
+        self.step += 1
+        self.state.upload(np.array([self.step, self.seed], dtype=np.uint32))
+        self.sequence.run()
+
+    def last_loss(self) -> float:
+        """The mean loss of the last step's batch."""
+        return float(self.losses.download(np.float32, (self.batch_size,)).astype(np.float64).sum())
+
+    def timings(self) -> dict[str, float]:
+        return self.sequence.timings()
+
+    def close(self) -> None:
+        self.sequence.close()
+        self.adam.close()
+        self.grid_training.close()
+        self.mlp_training.close()
+        for buffer in (self.state, self.positions, self.targets, self.encoded, self.losses):
+            buffer.close()

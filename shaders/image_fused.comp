@@ -1,0 +1,50 @@
+#version 460
+#extension GL_GOOGLE_include_directive : require
+// Image app, fused: pre-processing, grid encoding, MLP and post-processing in one dispatch, from
+// the same functions as the unfused stages. MLP_ITEMS pixels per invocation (lib/mlp.glsl).
+//
+// binding | name         | access | contents
+// 0       | grid_levels  | read   | GridLevel [GRID_LEVELS]
+// 1       | grid_params  | read   | float [n_entries, GRID_FEATURES]
+// 2       | mlp_weights  | read   | the layers' matrices (lib/mlp_weights.glsl)
+// 3       | frame        | write  | the frame (lib/frame.glsl), written at pixel_offset + i
+// push constants: camera (lib/camera.glsl), n (pixels in the tile), pixel_offset, image_aspect
+
+layout(local_size_x_id = 0) in;
+
+#include "lib/common.glsl"
+#include "lib/camera_push.glsl"
+#include "lib/frame.glsl"
+#include "lib/grid_types.glsl"
+#include "lib/mlp_weights.glsl"
+
+layout(std430, binding = 0) readonly buffer GridLevels { GridLevel grid_levels[]; };
+layout(std430, binding = 1) readonly buffer GridParams { float grid_params[]; };
+MLP_WEIGHTS_BUFFER(2);
+FRAME_BUFFER(3);
+layout(push_constant) uniform Push { CAMERA_PUSH_CONSTANTS uint n; uint pixel_offset; float image_aspect; };
+
+#include "lib/grid_encoding.glsl"
+#include "lib/mlp.glsl"
+#include "lib/camera.glsl"
+#include "lib/image_app.glsl"
+
+void main() {
+    uint first = global_index() * MLP_ITEMS;
+    if (first >= n) return;
+    float encoded[MLP_ITEMS][MLP_INPUTS];
+    float coverage[MLP_ITEMS];
+    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
+        vec2 uv;
+        image_preprocess(pixel_offset + min(first + s, n - 1), uv, coverage[s]);
+        float pos[2] = float[2](uv.x, uv.y);
+        grid_encode(pos, encoded[s]);
+    }
+    float rgb[MLP_ITEMS][MLP_OUTPUTS];
+    mlp_forward(encoded, rgb);
+    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
+        if (first + s >= n) break;
+        vec3 linear_rgb = vec3(rgb[s][0], rgb[s][1], rgb[s][2]);
+        frame_write(pixel_offset + first + s, image_postprocess(linear_rgb, coverage[s]));
+    }
+}

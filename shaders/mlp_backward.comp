@@ -1,0 +1,68 @@
+#version 460
+#extension GL_GOOGLE_include_directive : require
+// MLP backward pass, per sample: carries dL/d outputs back through the layers, keeping each
+// layer's gradient with respect to its pre-activation (the deltas the weight gradients need) and
+// the gradient with respect to the inputs (for the encoding's backward pass).
+// Specification: engine/reference.py mlp_backward().
+//
+// binding | name           | access | contents
+// 0       | mlp_weights    | read   | the layers' matrices (lib/mlp_weights.glsl)
+// 1       | activations    | read   | float [MLP_HIDDEN_LAYERS, n, MLP_WIDTH] from mlp_train_forward
+// 2       | outputs        | read   | float [n, MLP_OUTPUTS] from mlp_train_forward
+// 3       | d_outputs      | read   | float [n, MLP_OUTPUTS]: dL/d outputs
+// 4       | output_deltas  | write  | float [n, MLP_OUTPUTS]: dL/d output pre-activation
+// 5       | deltas         | write  | float [MLP_HIDDEN_LAYERS, n, MLP_WIDTH]: dL/d hidden pre-activations
+// 6       | d_inputs       | write  | float [n, MLP_INPUTS]: dL/d inputs
+// push constants: n (samples)
+
+layout(local_size_x_id = 0) in;
+
+#include "lib/common.glsl"
+#include "lib/mlp_weights.glsl"
+
+MLP_WEIGHTS_BUFFER(0);
+layout(std430, binding = 1) readonly buffer Activations { float activations[]; };
+layout(std430, binding = 2) readonly buffer Outputs { float outputs[]; };
+layout(std430, binding = 3) readonly buffer DOutputs { float d_outputs[]; };
+layout(std430, binding = 4) writeonly buffer OutputDeltas { float output_deltas[]; };
+layout(std430, binding = 5) writeonly buffer Deltas { float deltas[]; };
+layout(std430, binding = 6) writeonly buffer DInputs { float d_inputs[]; };
+layout(push_constant) uniform Push { uint n; };
+
+#include "lib/mlp.glsl"
+
+void main() {
+    uint first = global_index() * MLP_ITEMS;
+    if (first >= n) return;
+
+    float y[MLP_ITEMS][MLP_OUTPUTS];
+    float delta_out[MLP_ITEMS][MLP_OUTPUTS];
+    MLP_LOAD_ITEMS(y, outputs, 0u, first, n, MLP_OUTPUTS)
+    MLP_LOAD_ITEMS(delta_out, d_outputs, 0u, first, n, MLP_OUTPUTS)
+    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
+        [[unroll]] for (int k = 0; k < MLP_OUTPUTS; ++k) {
+            delta_out[s][k] *= mlp_output_activation_derivative(y[s][k]);
+        }
+    }
+    MLP_STORE_ITEMS(output_deltas, 0u, delta_out, first, n, MLP_OUTPUTS)
+
+    // From the output layer back to the last hidden layer, then hidden layer by hidden layer:
+    // delta = (W^T delta_above) * relu'(a), with a the hidden layer's stored output.
+    float g[MLP_ITEMS][MLP_WIDTH];
+    float a[MLP_ITEMS][MLP_WIDTH];
+    MLP_MATVEC_TRANSPOSED(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, delta_out, g)
+    [[dont_unroll]] for (int layer = MLP_HIDDEN_LAYERS - 1; layer >= 0; --layer) {
+        uint offset = uint(layer) * n * MLP_WIDTH;
+        MLP_LOAD_ITEMS(a, activations, offset, first, n, MLP_WIDTH)
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
+            [[unroll]] for (int k = 0; k < MLP_WIDTH; ++k) a[s][k] = a[s][k] > 0.0 ? g[s][k] : 0.0;
+        }
+        MLP_STORE_ITEMS(deltas, offset, a, first, n, MLP_WIDTH)
+        if (layer > 0) {
+            MLP_MATVEC_TRANSPOSED(MLP_LAYER_OFFSET(layer), MLP_WIDTH, MLP_WIDTH, a, g)
+        }
+    }
+    float d_x[MLP_ITEMS][MLP_INPUTS];
+    MLP_MATVEC_TRANSPOSED(0, MLP_WIDTH, MLP_INPUTS, a, d_x)
+    MLP_STORE_ITEMS(d_inputs, 0u, d_x, first, n, MLP_INPUTS)
+}

@@ -1,0 +1,94 @@
+"""The model file format: round trip, and a clear one-line error for every kind of bad file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.config import GridConfig, MLPConfig
+from engine.errors import NgvkError
+from engine.model import Model, load_model
+
+
+@pytest.fixture
+def model(rng):
+    grid = GridConfig("hashgrid", 2, 4, 2, 8, 1.5, 10)
+    network = MLPConfig(8, 3, 16, 1)
+    return Model(
+        app="image",
+        encoding=grid,
+        networks={"network": network},
+        params={"encoding": grid.init_params(rng), "network": network.init_params(rng)},
+        app_data={"width": 32, "height": 16},
+        training={"steps": 3},
+    )
+
+
+def test_round_trip(model, tmp_path):
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = load_model(path, app="image")
+    assert loaded.encoding == model.encoding and loaded.networks == model.networks
+    assert loaded.app_data == model.app_data and loaded.training == model.training
+    for name in model.params:
+        np.testing.assert_array_equal(loaded.params[name], model.params[name])
+    # A plain NumPy reader sees the arrays and the header.
+    with np.load(path) as archive:
+        assert json.loads(archive["header"].tobytes())["app"] == "image"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_another_apps_model_is_refused(model, tmp_path):
+    model.app = "sdf"
+    model.save(tmp_path / "sdf.npz")
+    with pytest.raises(NgvkError, match="model of the 'sdf' app, not of 'image'"):
+        load_model(tmp_path / "sdf.npz", app="image")
+
+
+def test_truncated_file_is_refused(model, tmp_path):
+    path = tmp_path / "m.npz"
+    model.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(NgvkError, match="truncated"):
+        load_model(path)
+
+
+def test_missing_and_foreign_files_are_refused(tmp_path):
+    with pytest.raises(NgvkError, match="does not exist"):
+        load_model(tmp_path / "none.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(NgvkError, match="not a readable ngvk model"):
+        load_model(tmp_path / "text.npz")
+    np.savez(tmp_path / "plain.npz", a=np.zeros(3))
+    with pytest.raises(NgvkError, match="no header"):
+        load_model(tmp_path / "plain.npz")
+
+
+def test_shapes_that_do_not_match_the_configuration_are_refused(model, tmp_path):
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    arrays["network"] = arrays["network"][:-1]
+    np.savez(path, **arrays)
+    with pytest.raises(NgvkError, match="'network' has shape"):
+        load_model(path)
+
+
+def test_newer_format_versions_are_refused(model, tmp_path):
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    header = json.loads(arrays["header"].tobytes())
+    header["version"] = 99
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(NgvkError, match="format version 99"):
+        load_model(path)
+
+
+def test_save_into_a_missing_folder_fails_cleanly(model, tmp_path):
+    with pytest.raises(NgvkError, match="does not exist"):
+        model.save(tmp_path / "nope" / "m.npz")
