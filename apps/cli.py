@@ -223,8 +223,11 @@ def cmd_render(args) -> int:
     height = args.height if args.height is not None else height
     with Device() as device:
         check_frame_size(device, width, height, 4)
-        renderer = app.Renderer(device, model)
+        reference = app.load_reference(model) if args.mode and hasattr(app, "load_reference") else None
+        renderer = app.Renderer(device, model, reference)
         try:
+            if args.mode:
+                renderer.set_mode(args.mode)
             camera = camera or renderer.default_camera(width, height)
             started = time.perf_counter()
             renderer.prepare(camera, fused=not args.unfused)
@@ -233,11 +236,30 @@ def cmd_render(args) -> int:
         finally:
             renderer.close()
         save_png(args.out, frame.rgb)
-        mode = "unfused" if args.unfused else "fused"
-        print(f"rendered {args.app} {width}x{height} ({mode}) on {device.info.name} -> {args.out}")
+        kernels = "unfused" if args.unfused else "fused"
+        print(f"rendered {args.app} {width}x{height} ({kernels}, {renderer.mode}) on {device.info.name} -> {args.out}")
         print(f"  GPU time {frame.total_ms:.2f} ms: {_format_times(frame.timings)}")
         print(f"  (kernels prepared in {prepared:.2f} s before timing)")
     return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT") from None
+    return width, height
+
+
+def cmd_view(args) -> int:
+    from .viewer import view
+
+    if args.screenshot:
+        _check_output_path(args.screenshot, (".png",), "screenshot")
+    return view(
+        args.app, args.model, args.width, args.height, args.camera, frames=args.frames, screenshot=args.screenshot,
+        target_fps=args.target_fps, mode=args.mode, resize=args.resize,
+    )
 
 
 def cmd_eval(args) -> int:
@@ -300,7 +322,22 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--height", type=int, metavar="H", help="frame height (default: the model's source size)")
     render.add_argument("--camera", metavar="CAM.json", help="camera file (default: the app's default view)")
     render.add_argument("--unfused", action="store_true", help="one dispatch per stage instead of one fused dispatch")
+    render.add_argument("--mode", metavar="MODE", help="render mode (image: network, source, error; default network)")
     render.set_defaults(func=cmd_render)
+
+    view = commands.add_parser("view", help="open an interactive window (GLFW + Vulkan swapchain)")
+    view.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
+    view.add_argument("--model", metavar="MODEL", help="model file (default: the one shipped in assets/)")
+    view.add_argument("--width", type=int, metavar="W", help="window width (default: the model's source size)")
+    view.add_argument("--height", type=int, metavar="H", help="window height (default: the model's source size)")
+    view.add_argument("--camera", metavar="CAM.json", help="start from this camera (default: the app's default view)")
+    view.add_argument("--mode", metavar="MODE", help="start in this render mode")
+    view.add_argument("--target-fps", type=float, default=10.0, metavar="FPS",
+                      help="dynamic resolution aims at this rate while the camera moves; 0 turns it off (default: 10)")
+    view.add_argument("--frames", type=int, metavar="N", help="scripted: quit after N frames")
+    view.add_argument("--screenshot", metavar="PNG", help="scripted: at the end, write the view at full resolution")
+    view.add_argument("--resize", type=_size, metavar="WxH", help="scripted: resize the window halfway through --frames")
+    view.set_defaults(func=cmd_view)
 
     evaluate = commands.add_parser("eval", help="measure a model against data (PSNR, SSIM)")
     evaluate.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")

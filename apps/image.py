@@ -37,6 +37,11 @@ LOSS = "relative_l2"
 DEFAULT_BATCH = 1 << 16
 DEFAULT_STEPS = {"hashgrid": 500, "densegrid": 500, "lowres": 500}
 HASHGRID_LOG2_TABLE = 19
+# What the viewer's number keys and `ngvk render --mode` show: the network's image, the source
+# image, or |network - source| (times 4, in sRGB). The last two need the source image.
+RENDER_MODES = ("network", "source", "error")
+MODES_NEEDING_REFERENCE = ("source", "error")
+MOVES_IN_3D = False  # the viewer's WASD/QE keys do nothing here (and Q quits)
 
 
 def default_model_path(encoding: str = "hashgrid") -> Path:
@@ -79,6 +84,16 @@ def load_data(source: str) -> np.ndarray:
     return load_image(source)
 
 
+def load_reference(model: Model) -> np.ndarray | None:
+    """The image the model was fitted to, when it can still be read (for the source and error
+    render modes), else None."""
+    try:
+        image = load_image(model.app_data.get("source", ""))
+    except NgvkError:
+        return None
+    return image if data_resolution(image) == default_resolution(model) else None
+
+
 def default_camera(image_aspect: float, width: int, height: int) -> Camera:
     """Looking straight at the image, orthographic, the whole image fitted into the frame."""
     frame_aspect = width / height
@@ -94,7 +109,7 @@ def default_camera(image_aspect: float, width: int, height: int) -> Camera:
 
 
 def image_preprocess_reference(camera: Camera, width: int, height: int, image_aspect: float):
-    """Specification of lib/image_app.glsl image_preprocess(): (uv [N, 2], coverage [N])."""
+    """Specification of lib/image_preprocess.glsl image_preprocess(): (uv [N, 2], coverage [N])."""
     origins, directions = camera.rays(width, height)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(np.abs(directions[:, 2]) > 1e-12, -origins[:, 2] / directions[:, 2], -1.0)
@@ -104,9 +119,15 @@ def image_preprocess_reference(camera: Camera, width: int, height: int, image_as
     return np.clip(uv, 0, 1).astype(np.float32), inside.astype(np.float32)
 
 
-def image_postprocess_reference(linear_rgb: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """Specification of image_postprocess(): RGBA in [0, 1], sRGB over a black background."""
-    srgb = reference.linear_to_srgb(linear_rgb) * coverage[:, None]
+def image_postprocess_reference(linear_rgb, coverage, uv=None, mode: str = "network", source=None) -> np.ndarray:
+    """Specification of lib/image_postprocess.glsl image_postprocess(): RGBA in [0, 1], sRGB over
+    a black background; in the source and error modes `source` (linear RGB [H, W, 3]) is sampled
+    at `uv`."""
+    srgb = reference.linear_to_srgb(linear_rgb)
+    if mode != "network":
+        source_srgb = reference.linear_to_srgb(training_batch_reference(source, uv))
+        srgb = source_srgb if mode == "source" else np.clip(4.0 * np.abs(srgb - source_srgb), 0, 1)
+    srgb = srgb * coverage[:, None]
     return np.concatenate([srgb, np.ones((len(srgb), 1))], axis=1)
 
 
@@ -132,7 +153,10 @@ def training_batch_reference(image_linear: np.ndarray, positions: np.ndarray) ->
 class ImageRenderer(FrameRenderer):
     """The image app's renderer: stages preprocess, encoding, mlp, postprocess, or one fused kernel."""
 
-    def __init__(self, device, model: Model, tile_pixels: int | None = None):
+    modes = RENDER_MODES
+
+    def __init__(self, device, model: Model, reference_image: np.ndarray | None = None, tile_pixels: int | None = None):
+        """`reference_image` (uint8 [H, W, 3], the source) enables the source and error modes."""
         super().__init__(device, **({"tile_pixels": tile_pixels} if tile_pixels else {}))
         if model.app != APP:
             raise NgvkError(f"a {model.app!r} model cannot be rendered by the image app")
@@ -142,12 +166,32 @@ class ImageRenderer(FrameRenderer):
         self.mlp = MLP(device, model.networks["network"], model.params["network"])
         self.items = items_per_invocation(device)
         self._tile_buffers = None
+        self.has_reference = reference_image is not None
+        if reference_image is None:
+            reference_image = np.zeros((1, 1, 3), np.uint8)  # bound but unread in network mode
+        self.source_height, self.source_width, _ = reference_image.shape
+        linear = reference.srgb_to_linear(reference_image.astype(np.float64) / 255.0).astype(np.float32)
+        self.source_image = device.buffer_from(linear, "source_image")
+
+    def set_mode(self, mode: str) -> None:
+        """Switch to render mode `mode` (one of RENDER_MODES)."""
+        if mode not in RENDER_MODES:
+            raise NgvkError(f"unknown render mode {mode!r} for the image app; choose one of {', '.join(RENDER_MODES)}")
+        if mode in MODES_NEEDING_REFERENCE and not self.has_reference:
+            raise NgvkError(f"render mode {mode!r} needs the source image, which could not be read")
+        self.mode = mode
 
     def default_camera(self, width: int, height: int) -> Camera:
         return default_camera(self.image_aspect, width, height)
 
     def push_constants(self, camera: Camera, width: int, height: int) -> dict:
-        return {**camera.push_constants(width, height), "image_aspect": self.image_aspect}
+        return {
+            **camera.push_constants(width, height),
+            "image_aspect": self.image_aspect,
+            "render_mode": RENDER_MODES.index(self.mode),
+            "source_width": self.source_width,
+            "source_height": self.source_height,
+        }
 
     def _buffers(self):
         if self._tile_buffers is None:
@@ -173,12 +217,19 @@ class ImageRenderer(FrameRenderer):
             self.mlp.record_forward(sequence, b["encoded"], b["rgb"], n)
         with sequence.timed("postprocess"):
             kernel = device.kernel("image_postprocess.comp", {"FRAME_FLOAT": int(float_frame)})
-            sequence.dispatch(kernel, n, {"rgb": b["rgb"], "coverage": b["coverage"], "frame": frame}, push)
+            buffers = {
+                "rgb": b["rgb"],
+                "coverage": b["coverage"],
+                "positions": b["positions"],
+                "source_image": self.source_image,
+                "frame": frame,
+            }
+            sequence.dispatch(kernel, n, buffers, push)
 
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         defines = {**self.encoding.defines(), **self.mlp.defines(), "FRAME_FLOAT": int(float_frame)}
         kernel = self.device.kernel("image_fused.comp", defines)
-        buffers = {**self.encoding.bindings(), **self.mlp.bindings(), "frame": frame}
+        buffers = {**self.encoding.bindings(), **self.mlp.bindings(), "source_image": self.source_image, "frame": frame}
         sequence.dispatch(kernel, -(-push["n"] // self.items), buffers, push)
 
     def render_source_view(self, fused: bool = True):
@@ -193,6 +244,7 @@ class ImageRenderer(FrameRenderer):
                 buffer.close()
         self.encoding.close()
         self.mlp.close()
+        self.source_image.close()
 
 
 # ---- fitting and evaluation ---------------------------------------------------------------------
@@ -250,12 +302,12 @@ def fit(
     encoding_layer = GridEncoding(device, grid_config, grid_config.init_params(rng))
     mlp = MLP(device, mlp_config, mlp_config.init_params(rng))
     linear = reference.srgb_to_linear(image.astype(np.float64) / 255.0).astype(np.float32)
-    image_buffer = device.buffer_from(linear, "image")
+    image_buffer = device.buffer_from(linear, "source_image")
 
     def record_batch(sequence, state, positions, targets, n):
         kernel = device.kernel("image_batch.comp")
-        buffers = {"image": image_buffer, "training_state": state, "positions": positions, "targets": targets}
-        sequence.dispatch(kernel, n, buffers, {"n": n, "width": width, "height": height})
+        buffers = {"source_image": image_buffer, "training_state": state, "positions": positions, "targets": targets}
+        sequence.dispatch(kernel, n, buffers, {"n": n, "source_width": width, "source_height": height})
 
     trainer = Trainer(encoding_layer, mlp, batch_size, LOSS, record_batch, seed=seed)
     app_data = {"width": width, "height": height, "source": source}

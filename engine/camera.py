@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,11 +103,63 @@ class Camera:
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
         return np.tile(position, (len(pixels), 1)), directions.astype(f32)
 
+    # ---- interactive control (the viewer's mouse and keys) ----------------------------------------
+
+    def orbit(self, yaw: float, pitch: float) -> "Camera":
+        """Turn the position around look_at: `yaw` radians about the up vector, and `pitch` radians
+        towards up (negative: away), stopping a degree short of looking straight along it."""
+        offset = np.subtract(self.position, self.look_at)
+        up = np.asarray(self.up, dtype=np.float64)
+        up /= np.linalg.norm(up)
+        offset = _rotate(offset, up, yaw)
+        axis = np.cross(offset, up)  # rotating about it by a positive angle moves towards up
+        if np.linalg.norm(axis) > 1e-12:
+            angle = math.acos(np.clip(np.dot(offset / np.linalg.norm(offset), up), -1, 1))
+            limit = math.radians(1.0)
+            pitch = min(max(pitch, angle - (math.pi - limit)), angle - limit)
+            offset = _rotate(offset, axis / np.linalg.norm(axis), pitch)
+        return replace(self, position=tuple(np.add(self.look_at, offset)))
+
+    def view_extent(self, width: int, height: int) -> tuple[float, float]:
+        """The world width and height the frame shows at the look_at distance."""
+        half_x, half_y = self.half_extents(width, height)
+        if not self.orthographic:
+            distance = float(np.linalg.norm(np.subtract(self.look_at, self.position)))
+            half_x, half_y = half_x * distance, half_y * distance
+        return 2 * half_x, 2 * half_y
+
+    def pan(self, dx: float, dy: float, width: int, height: int) -> "Camera":
+        """Slide position and look_at by (dx, dy) frame widths / heights, right and up."""
+        right, up, _ = self.basis()
+        extent_x, extent_y = self.view_extent(width, height)
+        shift = right * dx * extent_x + up * dy * extent_y
+        return replace(self, position=tuple(np.add(self.position, shift)), look_at=tuple(np.add(self.look_at, shift)))
+
+    def zoom(self, factor: float) -> "Camera":
+        """Zoom in by `factor` (> 1) or out (< 1): a smaller orthographic height, or a position
+        closer to look_at."""
+        if self.orthographic:
+            return replace(self, orthographic_height=self.orthographic_height / factor)
+        offset = np.subtract(self.position, self.look_at) / factor
+        return replace(self, position=tuple(np.add(self.look_at, offset)))
+
+    def move(self, forward: float, right: float, up: float) -> "Camera":
+        """Fly: move position and look_at by world distances along the view's axes."""
+        r, u, f = self.basis()
+        shift = f * forward + r * right + u * up
+        return replace(self, position=tuple(np.add(self.position, shift)), look_at=tuple(np.add(self.look_at, shift)))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json())
+
+
+def _rotate(v: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues' rotation of v about the unit `axis`."""
+    c, s = math.cos(angle), math.sin(angle)
+    return v * c + np.cross(axis, v) * s + axis * np.dot(axis, v) * (1 - c)
 
 
 def load_camera(path: str | Path) -> Camera:

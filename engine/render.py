@@ -57,14 +57,26 @@ class FrameRenderer:
     """Tiling, the frame buffer, recording and timing; subclasses supply the per-tile work."""
 
     stages = STAGES
+    modes: tuple[str, ...] = ("network",)  # render modes, the first the default (see set_mode)
 
     def __init__(self, device, tile_pixels: int = DEFAULT_TILE_PIXELS):
         self.device = device
+        self.mode = self.modes[0]
         self.tile_pixels = tile_pixels
         self._frames: dict[tuple, object] = {}  # (width, height, float) -> frame buffer
         self._sequence = None
 
     # ---- what an app supplies -----------------------------------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        """Switch render mode (an app with several modes checks what each needs)."""
+        if mode not in self.modes:
+            raise NgvkError(f"unknown render mode {mode!r}; choose one of {', '.join(self.modes)}")
+        self.mode = mode
+
+    def default_camera(self, width: int, height: int):
+        """The view `ngvk render` and `ngvk view` start from for a frame of this size."""
+        raise NotImplementedError
 
     def push_constants(self, camera, width: int, height: int) -> dict:
         """Push constants shared by the app's kernels for this camera and frame (without n and
@@ -115,14 +127,19 @@ class FrameRenderer:
         the first frame's GPU times."""
         self.render(camera, 1, 1, fused, float_frame)
 
-    def render(self, camera, width: int, height: int, fused: bool = True, float_frame: bool = False) -> Frame:
-        """Render one frame and read it back."""
+    def render(
+        self, camera, width: int, height: int, fused: bool = True, float_frame: bool = False, download: bool = True
+    ) -> Frame:
+        """Render one frame and read it back (`download=False` leaves it in `self.frame_buffer(...)`
+        only, for presenting it without a round trip through the host)."""
         if self._sequence is None:
             self._sequence = self.device.sequence(max_timestamps=4096)
         else:
             self._sequence.reset()
         frame = self.record(self._sequence, camera, width, height, fused, float_frame)
         self._sequence.run()
+        if not download:
+            return Frame(None, self._sequence.timings(), fused)
         if float_frame:
             pixels = frame.download(np.float32, (height, width, 4))
         else:

@@ -1,31 +1,28 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
 // Image app, training batch: random positions on the image and the image's colour there
-// (bilinear between pixel centres, edges clamped), in linear RGB.
+// (lib/image_source.glsl), in linear RGB.
 // Specification: apps/image.py training_batch_reference().
 //
 // binding | name            | access | contents
-// 0       | image           | read   | float [height, width, 3]: the training image, linear RGB
+// 0       | source_image    | read   | float [source_height, source_width, 3]: linear RGB
 // 1       | training_state  | read   | uint [2]: step, seed (written by the host before each step)
 // 2       | positions       | write  | float [n, 2]
 // 3       | targets         | write  | float [n, 3]
-// push constants: n (batch size), width, height
+// push constants: n (batch size), source_width, source_height
 
 layout(local_size_x_id = 0) in;
 
 #include "lib/common.glsl"
 #include "lib/random.glsl"
 
-layout(std430, binding = 0) readonly buffer Image { float image[]; };
+layout(std430, binding = 0) readonly buffer SourceImage { float source_image[]; };
 layout(std430, binding = 1) readonly buffer TrainingState { uint training_state[]; };
 layout(std430, binding = 2) writeonly buffer Positions { float positions[]; };
 layout(std430, binding = 3) writeonly buffer Targets { float targets[]; };
-layout(push_constant) uniform Push { uint n; uint width; uint height; };
+layout(push_constant) uniform Push { uint n; uint source_width; uint source_height; };
 
-vec3 texel(int x, int y) {
-    uint base = 3u * (uint(y) * width + uint(x));
-    return vec3(image[base], image[base + 1u], image[base + 2u]);
-}
+#include "lib/image_source.glsl"
 
 void main() {
     uint i = global_index();
@@ -33,14 +30,7 @@ void main() {
     uint step = training_state[0];
     uint seed = training_state[1];
     vec2 uv = vec2(random_uniform(seed, step, i, 0u), random_uniform(seed, step, i, 1u));
-    // Pixel centres sit at (k + 0.5) / size.
-    vec2 p = uv * vec2(width, height) - 0.5;
-    vec2 lower = floor(p);
-    vec2 f = p - lower;
-    ivec2 size = ivec2(width, height);
-    ivec2 a = clamp(ivec2(lower), ivec2(0), size - 1);
-    ivec2 b = clamp(ivec2(lower) + 1, ivec2(0), size - 1);
-    vec3 c = mix(mix(texel(a.x, a.y), texel(b.x, a.y), f.x), mix(texel(a.x, b.y), texel(b.x, b.y), f.x), f.y);
+    vec3 c = image_source_color(uv);
     positions[2 * i] = uv.x;
     positions[2 * i + 1] = uv.y;
     targets[3 * i] = c.r;

@@ -8,7 +8,8 @@
 // 1       | grid_params  | read   | float [n_entries, GRID_FEATURES]
 // 2       | mlp_weights  | read   | the layers' matrices (lib/mlp_weights.glsl)
 // 3       | frame        | write  | the frame (lib/frame.glsl), written at pixel_offset + i
-// push constants: camera (lib/camera.glsl), n (pixels in the tile), pixel_offset, image_aspect
+// 4       | source_image | read   | float [source_height, source_width, 3], linear RGB (modes 1, 2)
+// push constants: the app's (below)
 
 layout(local_size_x_id = 0) in;
 
@@ -22,22 +23,34 @@ layout(std430, binding = 0) readonly buffer GridLevels { GridLevel grid_levels[]
 layout(std430, binding = 1) readonly buffer GridParams { float grid_params[]; };
 MLP_WEIGHTS_BUFFER(2);
 FRAME_BUFFER(3);
-layout(push_constant) uniform Push { CAMERA_PUSH_CONSTANTS uint n; uint pixel_offset; float image_aspect; };
+layout(std430, binding = 4) readonly buffer SourceImage { float source_image[]; };
+// The app's push constants (apps/image.py ImageRenderer.push_constants), the same in all its kernels.
+layout(push_constant) uniform Push {
+    CAMERA_PUSH_CONSTANTS
+    uint n;             // pixels in this tile
+    uint pixel_offset;  // the tile's first pixel in the frame
+    float image_aspect; // width / height of the image
+    uint render_mode;   // 0 network, 1 source, 2 error (apps/image.py RENDER_MODES)
+    uint source_width;  // the source image for modes 1 and 2 (1 x 1 when there is none)
+    uint source_height;
+};
 
 #include "lib/grid_encoding.glsl"
 #include "lib/mlp.glsl"
 #include "lib/camera.glsl"
-#include "lib/image_app.glsl"
+#include "lib/image_source.glsl"
+#include "lib/image_preprocess.glsl"
+#include "lib/image_postprocess.glsl"
 
 void main() {
     uint first = global_index() * MLP_ITEMS;
     if (first >= n) return;
     float encoded[MLP_ITEMS][MLP_INPUTS];
     float coverage[MLP_ITEMS];
+    vec2 uv[MLP_ITEMS];
     [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-        vec2 uv;
-        image_preprocess(pixel_offset + min(first + s, n - 1), uv, coverage[s]);
-        float pos[2] = float[2](uv.x, uv.y);
+        image_preprocess(pixel_offset + min(first + s, n - 1), uv[s], coverage[s]);
+        float pos[2] = float[2](uv[s].x, uv[s].y);
         grid_encode(pos, encoded[s]);
     }
     float rgb[MLP_ITEMS][MLP_OUTPUTS];
@@ -45,6 +58,6 @@ void main() {
     [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
         if (first + s >= n) break;
         vec3 linear_rgb = vec3(rgb[s][0], rgb[s][1], rgb[s][2]);
-        frame_write(pixel_offset + first + s, image_postprocess(linear_rgb, coverage[s]));
+        frame_write(pixel_offset + first + s, image_postprocess(linear_rgb, coverage[s], uv[s]));
     }
 }

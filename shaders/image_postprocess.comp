@@ -2,12 +2,13 @@
 #extension GL_GOOGLE_include_directive : require
 // Image app, unfused stage 4 (post-processing): network output to the frame's pixels.
 //
-// binding | name       | access | contents
-// 0       | rgb        | read   | float [n, 3]: the network's linear RGB for the tile
-// 1       | coverage   | read   | float [n]
-// 2       | frame      | write  | the frame (lib/frame.glsl), written at pixel_offset + i
-// push constants: camera (lib/camera.glsl; unused here but shared by the app's kernels), n,
-//                 pixel_offset, image_aspect
+// binding | name          | access | contents
+// 0       | rgb           | read   | float [n, 3]: the network's linear RGB for the tile
+// 1       | coverage      | read   | float [n]
+// 2       | frame         | write  | the frame (lib/frame.glsl), written at pixel_offset + i
+// 3       | positions     | read   | float [n, 2]: uv of each pixel (for the source and error modes)
+// 4       | source_image  | read   | float [source_height, source_width, 3], linear RGB
+// push constants: the app's (below)
 
 layout(local_size_x_id = 0) in;
 
@@ -18,14 +19,25 @@ layout(local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer Rgb { float rgb[]; };
 layout(std430, binding = 1) readonly buffer Coverage { float coverage[]; };
 FRAME_BUFFER(2);
-layout(push_constant) uniform Push { CAMERA_PUSH_CONSTANTS uint n; uint pixel_offset; float image_aspect; };
+layout(std430, binding = 3) readonly buffer Positions { vec2 positions[]; };
+layout(std430, binding = 4) readonly buffer SourceImage { float source_image[]; };
+// The app's push constants (apps/image.py ImageRenderer.push_constants), the same in all its kernels.
+layout(push_constant) uniform Push {
+    CAMERA_PUSH_CONSTANTS
+    uint n;             // pixels in this tile
+    uint pixel_offset;  // the tile's first pixel in the frame
+    float image_aspect; // width / height of the image
+    uint render_mode;   // 0 network, 1 source, 2 error (apps/image.py RENDER_MODES)
+    uint source_width;  // the source image for modes 1 and 2 (1 x 1 when there is none)
+    uint source_height;
+};
 
-#include "lib/camera.glsl"
-#include "lib/image_app.glsl"
+#include "lib/image_source.glsl"
+#include "lib/image_postprocess.glsl"
 
 void main() {
     uint i = global_index();
     if (i >= n) return;
     vec3 linear_rgb = vec3(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
-    frame_write(pixel_offset + i, image_postprocess(linear_rgb, coverage[i]));
+    frame_write(pixel_offset + i, image_postprocess(linear_rgb, coverage[i], positions[i]));
 }

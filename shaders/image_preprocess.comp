@@ -5,8 +5,7 @@
 // binding | name       | access | contents
 // 0       | positions  | write  | float [n, 2]: uv of each pixel of the tile
 // 1       | coverage   | write  | float [n]: 1 where the pixel sees the image, 0 elsewhere
-// push constants: camera (lib/camera.glsl), n (pixels in the tile), pixel_offset (first pixel of
-//                 the tile), image_aspect
+// push constants: the app's (below)
 
 layout(local_size_x_id = 0) in;
 
@@ -15,11 +14,19 @@ layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) writeonly buffer Positions { vec2 positions[]; };
 layout(std430, binding = 1) writeonly buffer Coverage { float coverage[]; };
-layout(push_constant) uniform Push { CAMERA_PUSH_CONSTANTS uint n; uint pixel_offset; float image_aspect; };
+// The app's push constants (apps/image.py ImageRenderer.push_constants), the same in all its kernels.
+layout(push_constant) uniform Push {
+    CAMERA_PUSH_CONSTANTS
+    uint n;             // pixels in this tile
+    uint pixel_offset;  // the tile's first pixel in the frame
+    float image_aspect; // width / height of the image
+    uint render_mode;   // 0 network, 1 source, 2 error (apps/image.py RENDER_MODES)
+    uint source_width;  // the source image for modes 1 and 2 (1 x 1 when there is none)
+    uint source_height;
+};
 
-#include "lib/color.glsl"
 #include "lib/camera.glsl"
-#include "lib/image_app.glsl"
+#include "lib/image_preprocess.glsl"
 
 void main() {
     uint i = global_index();

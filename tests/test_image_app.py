@@ -31,9 +31,11 @@ def shipped():
 
 
 @pytest.fixture(scope="module")
-def renderer(device, shipped):
-    renderer = app.ImageRenderer(device, shipped, tile_pixels=20_000)  # several tiles and a remainder
+def renderer(device, shipped, astronaut):
+    # Small tiles: several of them and a remainder. The source image enables every render mode.
+    renderer = app.ImageRenderer(device, shipped, reference_image=astronaut, tile_pixels=20_000)
     yield renderer
+    renderer.set_mode("network")
     renderer.close()
 
 
@@ -42,7 +44,7 @@ def camera_for(name, renderer, width, height):
 
 
 @pytest.mark.parametrize("name", list(CAMERAS))
-def test_preprocess_and_postprocess_match_reference(device, renderer, name, rng):
+def test_preprocess_and_postprocess_match_reference(device, renderer, astronaut, name, rng):
     width, height = 96, 64
     camera = camera_for(name, renderer, width, height)
     n = width * height
@@ -57,14 +59,20 @@ def test_preprocess_and_postprocess_match_reference(device, renderer, name, rng)
 
     linear = rng.uniform(-0.1, 1.2, (n, 3)).astype(np.float32)  # outside [0, 1] too: clamped
     kernel = device.kernel("image_postprocess.comp", {"FRAME_FLOAT": 1})
-    got = run_kernel(device, kernel, n, {"rgb": linear, "coverage": coverage}, {"frame": (n, 4)}, push)["frame"]
-    np.testing.assert_allclose(got, app.image_postprocess_reference(linear, coverage), atol=1e-5)
+    source = reference.srgb_to_linear(astronaut / 255.0).astype(np.float32)
+    for index, mode in enumerate(app.RENDER_MODES):
+        inputs = {"rgb": linear, "coverage": coverage, "positions": uv, "source_image": renderer.source_image}
+        got = run_kernel(device, kernel, n, inputs, {"frame": (n, 4)}, {**push, "render_mode": index})["frame"]
+        expected = app.image_postprocess_reference(linear, coverage, uv, mode, source)
+        np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=mode)
 
 
+@pytest.mark.parametrize("mode", app.RENDER_MODES)
 @pytest.mark.parametrize("name", list(CAMERAS))
-def test_fused_and_unfused_frames_are_equal(renderer, name):
+def test_fused_and_unfused_frames_are_equal(renderer, name, mode):
     width, height = 200, 150
     camera = camera_for(name, renderer, width, height)
+    renderer.set_mode(mode)
     fused = renderer.render(camera, width, height, fused=True, float_frame=True)
     unfused = renderer.render(camera, width, height, fused=False, float_frame=True)
     assert np.max(np.abs(fused.pixels - unfused.pixels)) <= 1e-5
@@ -78,8 +86,36 @@ def test_fused_and_unfused_frames_are_equal(renderer, name):
     assert np.max(np.abs(bytes_fused.astype(int) - expected.astype(int))) <= 1
 
 
+def test_render_modes_need_the_source(device, shipped):
+    renderer = app.ImageRenderer(device, shipped)
+    try:
+        with pytest.raises(NgvkError, match="needs the source image"):
+            renderer.set_mode("error")
+        with pytest.raises(NgvkError, match="unknown render mode"):
+            renderer.set_mode("depth")
+    finally:
+        renderer.close()
+
+
+def test_camera_controls():
+    camera = Camera((0.0, 0.0, 2.0), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0), fov_y=60.0)
+    turned = camera.orbit(np.pi / 2, 0.0)
+    np.testing.assert_allclose(turned.position, (2.0, 0.0, 0.0), atol=1e-9)  # a quarter turn about up
+    assert np.linalg.norm(camera.orbit(0.3, 0.4).position) == pytest.approx(2.0)  # stays on the sphere
+    steep = camera.orbit(0.0, 10.0)  # pitch stops short of the pole
+    assert np.degrees(np.arccos(steep.position[1] / 2.0)) == pytest.approx(1.0, abs=1e-6)
+    panned = camera.pan(0.5, 0.0, 100, 100)  # half a frame width to the right at the look_at distance
+    assert panned.look_at[0] == pytest.approx(np.tan(np.radians(30)) * 2.0)
+    assert np.linalg.norm(np.subtract(camera.zoom(2.0).position, camera.look_at)) == pytest.approx(1.0)
+    ortho = Camera(orthographic_height=1.0)
+    assert ortho.zoom(4.0).orthographic_height == 0.25
+    moved = camera.move(1.0, 0.0, 0.5)
+    np.testing.assert_allclose(moved.position, (0.0, 0.5, 1.0), atol=1e-12)
+
+
 def test_the_frame_matches_the_reference_pipeline(device, renderer, shipped):
     # Whole-frame check of the fused kernel against the references of every stage.
+    renderer.set_mode("network")
     width, height = 48, 40
     camera = CAMERAS["perspective, tilted"]
     uv, coverage = app.image_preprocess_reference(camera, width, height, renderer.image_aspect)
@@ -95,14 +131,15 @@ def test_training_batch_matches_reference(device, rng):
     n = 5000
     state = device.buffer_from(np.array([7, 3], np.uint32), "training_state")
     buffers = {
-        "image": device.buffer_from(image, "image"),
+        "source_image": device.buffer_from(image, "source_image"),
         "training_state": state,
         "positions": device.buffer(n * 8, "positions"),
         "targets": device.buffer(n * 12, "targets"),
     }
     try:
         with device.sequence() as sequence:
-            sequence.dispatch(device.kernel("image_batch.comp"), n, buffers, {"n": n, "width": 30, "height": 20})
+            push = {"n": n, "source_width": 30, "source_height": 20}
+            sequence.dispatch(device.kernel("image_batch.comp"), n, buffers, push)
             sequence.run()
         positions = buffers["positions"].download(np.float32, (n, 2))
         assert positions.min() >= 0 and positions.max() < 1

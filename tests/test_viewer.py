@@ -1,0 +1,162 @@
+"""The viewer under a virtual display (Xvfb): what it shows and screenshots is what `ngvk render`
+writes, it survives a resize with validation on, and it fails cleanly without a display."""
+
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from apps import metrics
+from conftest import ngvk_command
+
+SIZE = (240, 180)
+CAMERA = '{"position": [0.15, 0.1, 1.2], "look_at": [0.05, 0.0, 0.0], "fov_y": 35.0}'
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A private Xvfb server; its DISPLAY for the viewer processes."""
+    xvfb = shutil.which("Xvfb")
+    assert xvfb, "Xvfb is missing: run `make setup` (Debian package xvfb)"
+    for number in range(91, 120):
+        if not os.path.exists(f"/tmp/.X11-unix/X{number}") and not os.path.exists(f"/tmp/.X{number}-lock"):
+            break
+    server = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+        assert time.time() < deadline and server.poll() is None, "Xvfb did not start"
+        time.sleep(0.05)
+    yield f":{number}"
+    server.terminate()
+    server.wait(10)
+
+
+def ngvk(*args, display=None, timeout=240, background=False):
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    if display:
+        env["DISPLAY"] = display
+    command = ngvk_command() + list(args)
+    if background:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def read_png(path):
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """`ngvk render` of the test view, the reference for everything the viewer shows."""
+    folder = tmp_path_factory.mktemp("viewer")
+    camera = folder / "camera.json"
+    camera.write_text(CAMERA)
+    out = folder / "render.png"
+    result = ngvk("render", "image", "--camera", str(camera), "--width", str(SIZE[0]), "--height", str(SIZE[1]),
+                  "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return camera, read_png(out)
+
+
+def test_screenshot_matches_render(display, rendered, tmp_path):
+    camera, expected = rendered
+    shot = tmp_path / "shot.png"
+    result = ngvk("view", "image", "--frames", "4", "--screenshot", str(shot), "--camera", str(camera),
+                  "--width", str(SIZE[0]), "--height", str(SIZE[1]), display=display)
+    assert result.returncode == 0, result.stderr
+    assert metrics.psnr(read_png(shot), expected) >= 40.0
+
+
+def test_window_shows_the_render(display, rendered):
+    # Full resolution (no dynamic scaling): the window's pixels are the rendered frame.
+    from PIL import ImageGrab
+
+    camera, expected = rendered
+    viewer = ngvk("view", "image", "--frames", "400", "--target-fps", "0", "--camera", str(camera),
+                  "--width", str(SIZE[0]), "--height", str(SIZE[1]), display=display, background=True)
+    try:
+        best = 0.0
+        deadline = time.time() + 120
+        while time.time() < deadline and viewer.poll() is None and best < 40.0:
+            time.sleep(0.5)
+            screen = np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB"))
+            best = max(best, metrics.psnr(screen[: SIZE[1], : SIZE[0]], expected))
+        assert best >= 40.0, f"the window never showed the rendered frame (best PSNR {best:.1f} dB)"
+    finally:
+        viewer.kill()
+        viewer.communicate()
+
+
+def test_resize_while_running(display, tmp_path):
+    shot = tmp_path / "after.png"
+    result = ngvk("view", "image", "--frames", "12", "--resize", "300x150", "--screenshot", str(shot),
+                  "--width", "200", "--height", "200", display=display)
+    assert result.returncode == 0, result.stderr  # validation layers are on: any error fails the run
+    assert read_png(shot).shape == (150, 300, 3)
+
+
+def test_render_modes_in_the_viewer(display, tmp_path):
+    shot = tmp_path / "error.png"
+    result = ngvk("view", "image", "--frames", "2", "--mode", "error", "--screenshot", str(shot),
+                  "--width", "64", "--height", "64", display=display)
+    assert result.returncode == 0, result.stderr
+    assert read_png(shot).mean() < 40  # the error of a good fit is mostly dark
+
+
+def test_no_display_is_a_one_line_error():
+    result = ngvk("view", "image", "--frames", "1")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ngvk render" in lines[0]
+
+
+class FakeRenderer:
+    modes = ("network", "source", "error")
+
+    def __init__(self):
+        self.mode = "network"
+
+    def default_camera(self, width, height):
+        from engine.camera import Camera
+
+        return Camera(orthographic_height=1.0)
+
+    def set_mode(self, mode):
+        self.mode = mode
+
+
+def test_keys_and_dynamic_resolution():
+    import glfw
+
+    from apps import image
+    from apps.viewer import Viewer
+
+    viewer = Viewer(image, image.load(), 400, 300, target_fps=10.0)
+    viewer.renderer = FakeRenderer()
+    viewer.window_size = (400, 300)
+    viewer.camera = viewer.renderer.default_camera(400, 300)
+    viewer.on_key(None, glfw.KEY_F, 0, glfw.PRESS, 0)
+    assert viewer.fused is False and viewer.dirty
+    viewer.on_key(None, glfw.KEY_3, 0, glfw.PRESS, 0)
+    assert viewer.renderer.mode == "error"
+    viewer.on_scroll(None, 0, 2)
+    assert viewer.camera.orthographic_height == pytest.approx(1 / 1.15**2)
+    viewer.on_key(None, glfw.KEY_R, 0, glfw.PRESS, 0)
+    assert viewer.camera.orthographic_height == 1.0
+    # A slow frame lowers the resolution; a fast one raises it back, never above full.
+    viewer.adapt_scale(400.0)
+    assert viewer.scale < 1.0
+    low = viewer.scale
+    viewer.adapt_scale(10.0)
+    assert low < viewer.scale <= 1.0
+    assert viewer.render_resolution(settle=True) == (400, 300)
+    viewer.on_key(None, glfw.KEY_Q, 0, glfw.PRESS, 0)  # Q quits in a 2D app
+    assert viewer.quit
