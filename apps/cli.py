@@ -12,6 +12,7 @@ import sys
 import time
 
 from engine.errors import NgvkError
+from engine.render import check_frame_size
 
 VERSION = "0.1.0"
 
@@ -209,7 +210,6 @@ def cmd_fit(args) -> int:
 def cmd_render(args) -> int:
     from engine.camera import load_camera
     from engine.device import Device
-    from engine.render import check_frame_size
 
     from . import get_app
     from .imageio import save_png
@@ -238,7 +238,7 @@ def cmd_render(args) -> int:
         save_png(args.out, frame.rgb)
         kernels = "unfused" if args.unfused else "fused"
         print(f"rendered {args.app} {width}x{height} ({kernels}, {renderer.mode}) on {device.info.name} -> {args.out}")
-        print(f"  GPU time {frame.total_ms:.2f} ms: {_format_times(frame.timings)}")
+        print(f"  GPU time {frame.frame_ms:.2f} ms: {_format_times(frame.timings)}")
         print(f"  (kernels prepared in {prepared:.2f} s before timing)")
     return 0
 
@@ -260,6 +260,49 @@ def cmd_view(args) -> int:
         args.app, args.model, args.width, args.height, args.camera, frames=args.frames, screenshot=args.screenshot,
         target_fps=args.target_fps, mode=args.mode, resize=args.resize,
     )
+
+
+def cmd_bench(args) -> int:
+    from engine.config import ENCODINGS
+    from engine.device import Device
+
+    from . import APP_NAMES, AVAILABLE, get_app
+    from .bench import check_plot_available, parse_resolution, plot, run_bench, table
+
+    apps = args.apps or list(AVAILABLE)
+    for name in apps:
+        if name not in APP_NAMES:
+            raise NgvkError(f"unknown app {name!r}; the apps are {', '.join(APP_NAMES)}")
+        get_app(name)
+    encodings = [e.strip() for e in args.encodings.split(",") if e.strip()]
+    for encoding in encodings:
+        if encoding not in ENCODINGS:
+            raise NgvkError(f"unknown encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
+    resolutions = [parse_resolution(r) for r in (args.resolution or ["1080p"])]
+    if args.repeat < 1 or args.warmup < 0:
+        raise NgvkError("--repeat must be at least 1 and --warmup at least 0")
+    if args.json:
+        _check_output_path(args.json, (".json",), "results")
+    if args.plot:
+        _check_output_path(args.plot, (".png",), "plot")
+        check_plot_available()
+    with Device() as device:
+        for width, height in resolutions:
+            check_frame_size(device, width, height, 4)
+
+        def progress(message):
+            print(f"  {message}", file=sys.stderr, flush=True)
+
+        result = run_bench(device, apps, encodings, resolutions, args.warmup, args.repeat,
+                           progress if sys.stderr.isatty() else None)
+    print(table(result))
+    if args.json:
+        _write_json(args.json, result)
+        print(f"results written to {args.json}")
+    if args.plot:
+        plot(result, args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
 
 
 def cmd_eval(args) -> int:
@@ -338,6 +381,18 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--screenshot", metavar="PNG", help="scripted: at the end, write the view at full resolution")
     view.add_argument("--resize", type=_size, metavar="WxH", help="scripted: resize the window halfway through --frames")
     view.set_defaults(func=cmd_view)
+
+    bench = commands.add_parser("bench", help="time fused against unfused kernels, per stage, beside the paper's figures")
+    bench.add_argument("apps", nargs="*", metavar="APP", help="apps to run (default: all available)")
+    bench.add_argument("--encodings", default=",".join(ENCODINGS), metavar="LIST",
+                       help=f"comma-separated encodings (default: {','.join(ENCODINGS)})")
+    bench.add_argument("--resolution", action="append", metavar="WxH",
+                       help="frame size, WxH, 720p, 1080p or 4k; repeat the flag for several (default: 1080p)")
+    bench.add_argument("--repeat", type=int, default=7, metavar="N", help="timed frames per path (default: 7)")
+    bench.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed frames first (default: 2)")
+    bench.add_argument("--json", metavar="OUT", help="write all results as JSON (schema in README.md)")
+    bench.add_argument("--plot", metavar="PNG", help="plot the breakdown (needs matplotlib: the plot extra)")
+    bench.set_defaults(func=cmd_bench)
 
     evaluate = commands.add_parser("eval", help="measure a model against data (PSNR, SSIM)")
     evaluate.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")

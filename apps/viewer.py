@@ -189,9 +189,9 @@ class Viewer:
 
         width, height = self.render_resolution(settle)
         frame = self.renderer.render(self.camera, width, height, fused=self.fused, download=False)
-        self.last_frame_ms = frame.total_ms
+        self.last_frame_ms = frame.frame_ms
         if not settle:
-            self.adapt_scale(frame.total_ms)
+            self.adapt_scale(frame.frame_ms)
         try:
             self.presenter.present(self.renderer.frame_buffer(width, height, False), width, height)
         except SwapchainOutOfDate:

@@ -18,25 +18,24 @@ from .errors import NgvkError
 
 STAGES = ("preprocess", "encoding", "mlp", "postprocess")
 FUSED = "fused"
+FRAME = "frame"  # timestamps around the whole frame, whatever its stages
 DEFAULT_TILE_PIXELS = 1 << 18
 MAX_FRAME_SIDE = 16384
 
 
 @dataclass
 class Frame:
-    """A rendered frame: pixels [height, width, 4] (uint8 RGBA, or float32 RGBA) and GPU times."""
+    """A rendered frame: pixels [height, width, 4] (uint8 RGBA, or float32 RGBA; None when not read
+    back), the GPU time of each stage (or of "fused"), summed over tiles, and of the whole frame."""
 
-    pixels: np.ndarray
+    pixels: np.ndarray | None
     timings: dict[str, float] = field(default_factory=dict)
+    frame_ms: float = 0.0
     fused: bool = True
 
     @property
     def rgb(self) -> np.ndarray:
         return self.pixels[..., :3]
-
-    @property
-    def total_ms(self) -> float:
-        return sum(self.timings.values())
 
 
 def check_frame_size(device, width: int, height: int, bytes_per_pixel: int) -> None:
@@ -112,13 +111,14 @@ class FrameRenderer:
         check_frame_size(self.device, width, height, 16 if float_frame else 4)
         frame = self.frame_buffer(width, height, float_frame)
         base = self.push_constants(camera, width, height)
-        for offset, n in self.tiles(width, height):
-            push = {**base, "n": n, "pixel_offset": offset}
-            if fused:
-                with sequence.timed(FUSED):
-                    self.record_fused(sequence, frame, push, float_frame)
-            else:
-                self.record_unfused(sequence, frame, push, float_frame)
+        with sequence.timed(FRAME):
+            for offset, n in self.tiles(width, height):
+                push = {**base, "n": n, "pixel_offset": offset}
+                if fused:
+                    with sequence.timed(FUSED):
+                        self.record_fused(sequence, frame, push, float_frame)
+                else:
+                    self.record_unfused(sequence, frame, push, float_frame)
         return frame
 
     def prepare(self, camera, fused: bool = True, float_frame: bool = False) -> None:
@@ -138,13 +138,13 @@ class FrameRenderer:
             self._sequence.reset()
         frame = self.record(self._sequence, camera, width, height, fused, float_frame)
         self._sequence.run()
-        if not download:
-            return Frame(None, self._sequence.timings(), fused)
-        if float_frame:
-            pixels = frame.download(np.float32, (height, width, 4))
-        else:
-            pixels = frame.download(np.uint8, (height, width, 4))
-        return Frame(pixels, self._sequence.timings(), fused)
+        timings = self._sequence.timings()
+        frame_ms = timings.pop(FRAME, 0.0)
+        pixels = None
+        if download:
+            dtype = np.float32 if float_frame else np.uint8
+            pixels = frame.download(dtype, (height, width, 4))
+        return Frame(pixels, timings, frame_ms, fused)
 
     def close(self) -> None:
         if self._sequence is not None:

@@ -156,3 +156,21 @@ def test_fit_writes_model_and_metrics(tmp_path):
     record = json.loads(metrics.read_text())
     assert record["steps"] == 3 and record["encoding"]["encoding"] == "lowres"
     assert out.is_file()
+
+
+def test_bench_command(tmp_path):
+    out, plot = tmp_path / "r.json", tmp_path / "p.png"
+    result = run("bench", "image", "--encodings", "lowres", "--resolution", "48x32", "--repeat", "2",
+                 "--warmup", "1", "--json", str(out), "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    assert "9.94x" in result.stdout and json.loads(out.read_text())["cases"][0]["resolution"] == [48, 32]
+    assert plot.is_file()
+
+
+def test_bad_bench_arguments(tmp_path):
+    out = tmp_path / "r.json"
+    for args, words in ((["--resolution", "0x5"], "at least 1"), (["--encodings", "octree"], "unknown encoding"),
+                        (["--repeat", "0"], "--repeat"), (["--resolution", "16000x16000"], "MiB")):
+        result = run("bench", "image", *args, "--json", str(out))
+        assert_one_line_error(result, words)
+        assert not out.exists()

@@ -1,0 +1,317 @@
+"""`ngvk bench`: fused against unfused kernels, the per-stage time breakdown, and the paper's figures
+beside the measured ones.
+
+For every app, encoding and resolution: check that the fused and unfused paths render the same
+frame (refusing to time them otherwise), warm up, then render `repeat` frames each way, timed with
+GPU timestamps. An app plugs in through its renderer's stage names (`engine/render.py` STAGES);
+the encoding and MLP stages are what the paper's 72.37 / 60.0 / 59.96 % measure, the others are its
+pre- and post-processing. The JSON written with `--json` has the schema documented in README.md
+("Benchmark JSON"); `SCHEMA_VERSION` changes whenever a field changes meaning.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import NgvkError
+from engine.render import STAGES
+
+SCHEMA = "ngvk-bench"
+SCHEMA_VERSION = 1
+NETWORK_STAGES = ("encoding", "mlp")
+AGREEMENT_TOLERANCE = 1e-5  # max |fused - unfused| on float frames
+AGREEMENT_SIZE = 128  # float frames for the check are rendered this wide (the RGBA8 ones at full size)
+TARGET = {"width": 3840, "height": 2160, "fps": 60.0}  # the paper's goal: 4k at 60 frames per second
+RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
+
+# Hardware Acceleration of Neural Graphics (ISCA 2023), RTX 3090; see shared/reference/ngp-spec.md.
+PAPER = {
+    "encoding_mlp_share_percent": {"hashgrid": 72.37, "densegrid": 60.0, "lowres": 59.96},
+    "fusion_speedup": 9.94,
+    "gap_4k60": [1.51, 55.50],
+    "device": "NVIDIA RTX 3090",
+}
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """'WxH', '720p', '1080p' or '4k'."""
+    key = text.strip().lower()
+    if key in RESOLUTIONS:
+        return RESOLUTIONS[key]
+    try:
+        width, height = (int(v) for v in key.split("x"))
+    except ValueError:
+        raise NgvkError(f"resolution {text!r}: use WIDTHxHEIGHT, 720p, 1080p or 4k") from None
+    if width < 1 or height < 1:
+        raise NgvkError(f"resolution {text!r}: width and height must be at least 1")
+    return width, height
+
+
+def statistics(values: list[float]) -> dict:
+    """Median and spread of repeated timings, in milliseconds."""
+    a = np.asarray(values, dtype=np.float64)
+    return {
+        "median_ms": float(np.median(a)),
+        "min_ms": float(a.min()),
+        "max_ms": float(a.max()),
+        "p25_ms": float(np.percentile(a, 25)),
+        "p75_ms": float(np.percentile(a, 75)),
+        "runs": len(values),
+    }
+
+
+def check_agreement(renderer, camera_for, width: int, height: int) -> dict:
+    """Render both ways and compare: float frames at a small size (<= 1e-5), and the RGBA8 frames
+    at the benchmark's size (at most one 8-bit step apart: a last-bit float difference can round
+    either way). Raises NgvkError when they differ."""
+    small_w = min(width, AGREEMENT_SIZE)
+    small_h = max(1, round(height * small_w / width))
+    camera = camera_for(small_w, small_h)
+    fused = renderer.render(camera, small_w, small_h, fused=True, float_frame=True).pixels
+    unfused = renderer.render(camera, small_w, small_h, fused=False, float_frame=True).pixels
+    float_difference = float(np.max(np.abs(fused - unfused)))
+    camera = camera_for(width, height)
+    fused8 = renderer.render(camera, width, height, fused=True).pixels.astype(np.int16)
+    unfused8 = renderer.render(camera, width, height, fused=False).pixels.astype(np.int16)
+    byte_difference = int(np.max(np.abs(fused8 - unfused8)))
+    if not float_difference <= AGREEMENT_TOLERANCE or byte_difference > 1:
+        raise NgvkError(
+            f"fused and unfused renders differ (max {float_difference:.3g} on float frames, {byte_difference} "
+            "on 8-bit frames): not timing kernels that disagree; run `ngvk check`"
+        )
+    return {"max_abs_difference": float_difference, "max_byte_difference": byte_difference,
+            "tolerance": AGREEMENT_TOLERANCE, "checked_size": [small_w, small_h]}
+
+
+def time_path(renderer, camera, width: int, height: int, fused: bool, warmup: int, repeat: int) -> dict:
+    """GPU times of `repeat` frames after `warmup` untimed ones: per stage and for the frame."""
+    for _ in range(warmup):
+        renderer.render(camera, width, height, fused=fused, download=False)
+    frames, sums, stages = [], [], {}
+    for _ in range(repeat):
+        frame = renderer.render(camera, width, height, fused=fused, download=False)
+        frames.append(frame.frame_ms)
+        sums.append(sum(frame.timings.values()))
+        for stage, ms in frame.timings.items():
+            stages.setdefault(stage, []).append(ms)
+    return {
+        "frame": statistics(frames),
+        "stage_sum": statistics(sums),  # per frame, the stages' times added up
+        "stages": {stage: statistics(values) for stage, values in stages.items()},
+    }
+
+
+def derive(case: dict) -> dict:
+    """Shares, ratios, rates and the gap to 4k at 60 FPS, from the medians."""
+    unfused = case["unfused"]
+    stage_medians = {stage: s["median_ms"] for stage, s in unfused["stages"].items()}
+    stage_sum = sum(stage_medians.values())
+    unfused_ms = unfused["frame"]["median_ms"]
+    per_frame_sum = unfused["stage_sum"]["median_ms"]
+    fused_ms = case["fused"]["frame"]["median_ms"]
+    network_ms = sum(stage_medians.get(stage, 0.0) for stage in NETWORK_STAGES)
+    pixels = case["pixels"]
+    target_pixels = TARGET["width"] * TARGET["height"]
+    budget_ms = 1000.0 / TARGET["fps"]
+    best_ms = min(fused_ms, unfused_ms)
+    return {
+        # How far the stages' own times fall short of the frame's (barriers, gaps between dispatches).
+        "stage_sum_error": (per_frame_sum - unfused_ms) / unfused_ms if unfused_ms else 0.0,
+        "stage_share": {stage: ms / stage_sum if stage_sum else 0.0 for stage, ms in stage_medians.items()},
+        "encoding_mlp_share": network_ms / stage_sum if stage_sum else 0.0,
+        "pre_post_unfused_ms": stage_sum - network_ms,
+        "fusion_speedup": unfused_ms / fused_ms if fused_ms else math.inf,
+        "fps_fused": 1000.0 / fused_ms if fused_ms else math.inf,
+        "fps_unfused": 1000.0 / unfused_ms if unfused_ms else math.inf,
+        "samples_per_second_fused": case["samples"] / (fused_ms / 1000.0) if fused_ms else math.inf,
+        "samples_per_second_unfused": case["samples"] / (unfused_ms / 1000.0) if unfused_ms else math.inf,
+        # Time per pixel scaled to 4k, against 1/60 s: how much faster the device would need to be.
+        "gap_4k60": best_ms * target_pixels / pixels / budget_ms,
+    }
+
+
+def bench_case(device, app, encoding: str, width: int, height: int, warmup: int, repeat: int, progress=None) -> dict:
+    model = app.load(app.default_model_path(encoding))
+    renderer = app.Renderer(device, model)
+    try:
+        def camera_for(w, h):
+            return renderer.default_camera(w, h)
+
+        if progress:
+            progress(f"{app.APP} {encoding} {width}x{height}: checking fused == unfused")
+        agreement = check_agreement(renderer, camera_for, width, height)
+        camera = camera_for(width, height)
+        if progress:
+            progress(f"{app.APP} {encoding} {width}x{height}: timing unfused")
+        unfused = time_path(renderer, camera, width, height, False, warmup, repeat)
+        if progress:
+            progress(f"{app.APP} {encoding} {width}x{height}: timing fused")
+        fused = time_path(renderer, camera, width, height, True, warmup, repeat)
+        pixels = width * height
+        case = {
+            "app": app.APP,
+            "encoding": encoding,
+            "resolution": [width, height],
+            "pixels": pixels,
+            "samples": pixels * app.QUERIES_PER_PIXEL,
+            "encoding_config": model.encoding.to_dict(),
+            "networks": {name: config.to_dict() for name, config in model.networks.items()},
+            "model": str(app.default_model_path(encoding)),
+            "tiles": len(renderer.tiles(width, height)),
+            "agreement": agreement,
+            "unfused": unfused,
+            "fused": fused,
+        }
+        case["derived"] = derive(case)
+        return case
+    finally:
+        renderer.close()
+
+
+def git_commit() -> dict:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None}
+    if commit.returncode != 0:
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def run_bench(device, app_names, encodings, resolutions, warmup: int = 2, repeat: int = 7, progress=None) -> dict:
+    from . import get_app
+
+    from .cli import VERSION
+
+    apps = [get_app(name) for name in app_names]
+    info = device.info
+    result = {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "ngvk": VERSION,
+        **git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": {"machine": platform.machine(), "processor": platform.processor() or None, "system": platform.system()},
+        "device": {
+            "name": info.name,
+            "type": info.type,
+            "driver": f"{info.driver_name} {info.driver_info}".strip(),
+            "api_version": info.api_version,
+            "vendor_id": info.vendor_id,
+            "device_id": info.device_id,
+        },
+        "settings": {"warmup": warmup, "repeat": repeat, "timing": "GPU timestamps, median of repeated frames"},
+        "target": TARGET,
+        "paper": PAPER,
+        "cases": [],
+    }
+    for app in apps:
+        for encoding in encodings:
+            for width, height in resolutions:
+                result["cases"].append(bench_case(device, app, encoding, width, height, warmup, repeat, progress))
+    return result
+
+
+# ---- reporting ----------------------------------------------------------------------------------
+
+
+def table(result: dict) -> str:
+    """The measured cases, then the paper's figures beside the measured ones."""
+    lines = [
+        f"ngvk bench on {result['device']['name']} ({result['device']['driver']}), "
+        f"median of {result['settings']['repeat']} frames after {result['settings']['warmup']} warm-up",
+        "",
+        f"{'app':<7}{'encoding':<11}{'resolution':>11}  {'unfused ms':>10}  {'= pre':>7} {'enc':>8} {'mlp':>8} {'post':>7}"
+        f"  {'fused ms':>9}  {'fusion':>7}  {'enc+mlp':>7}  {'FPS':>6}  {'Msamples/s':>10}  {'4k60 gap':>8}",
+    ]
+    for case in result["cases"]:
+        stages = {s: v["median_ms"] for s, v in case["unfused"]["stages"].items()}
+        d = case["derived"]
+        w, h = case["resolution"]
+        lines.append(
+            f"{case['app']:<7}{case['encoding']:<11}{f'{w}x{h}':>11}  {case['unfused']['frame']['median_ms']:>10.2f}"
+            f"  {stages.get('preprocess', 0):>7.2f} {stages.get('encoding', 0):>8.2f} {stages.get('mlp', 0):>8.2f}"
+            f" {stages.get('postprocess', 0):>7.2f}  {case['fused']['frame']['median_ms']:>9.2f}"
+            f"  {d['fusion_speedup']:>6.2f}x  {100 * d['encoding_mlp_share']:>6.1f}%  {d['fps_fused']:>6.1f}"
+            f"  {d['samples_per_second_fused'] / 1e6:>10.1f}  {d['gap_4k60']:>7.1f}x"
+        )
+    lines += ["", f"{'figure':<44}{'measured here':<28}paper ({PAPER['device']})"]
+    paper = PAPER["encoding_mlp_share_percent"]
+    for encoding, percent in paper.items():
+        measured = [100 * c["derived"]["encoding_mlp_share"] for c in result["cases"] if c["encoding"] == encoding]
+        shown = f"{min(measured):.1f}-{max(measured):.1f} %" if measured and len(measured) > 1 else (
+            f"{measured[0]:.1f} %" if measured else "not run")
+        lines.append(f"{'encoding + MLP share of frame, ' + encoding:<44}{shown:<28}{percent} %")
+    speedups = [c["derived"]["fusion_speedup"] for c in result["cases"]]
+    gaps = [c["derived"]["gap_4k60"] for c in result["cases"]]
+    lines.append(f"{'fusion speedup (kernel level)':<44}{_range(speedups, 'x'):<28}{PAPER['fusion_speedup']}x (pre/post kernels)")
+    lines.append(f"{'speedup needed for 4k at 60 FPS':<44}{_range(gaps, 'x'):<28}"
+                 f"{PAPER['gap_4k60'][0]}x-{PAPER['gap_4k60'][1]}x")
+    return "\n".join(lines)
+
+
+def _range(values: list[float], unit: str) -> str:
+    if not values:
+        return "not run"
+    low, high = min(values), max(values)
+    return f"{low:.2f}{unit}" if math.isclose(low, high, rel_tol=1e-3) else f"{low:.2f}{unit}-{high:.2f}{unit}"
+
+
+def check_plot_available() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise NgvkError("--plot needs matplotlib: pip install 'ngvk[plot]' (or pip install matplotlib)") from None
+
+
+def plot(result: dict, path: str) -> None:
+    """In the style of the paper's breakdown: stacked stage shares per app and encoding, and fused
+    against unfused frame times."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .imageio import write_atomically
+
+    cases = result["cases"]
+    labels = [f"{c['app']}\n{c['encoding']}\n{c['resolution'][0]}x{c['resolution'][1]}" for c in cases]
+    x = np.arange(len(cases))
+    figure, (shares, times) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(cases) + 4), 4.8))
+    bottom = np.zeros(len(cases))
+    for stage in STAGES:
+        values = np.array([100 * c["derived"]["stage_share"].get(stage, 0.0) for c in cases])
+        shares.bar(x, values, bottom=bottom, label=stage)
+        bottom += values
+    for encoding, percent in PAPER["encoding_mlp_share_percent"].items():
+        for i, c in enumerate(cases):
+            if c["encoding"] == encoding:
+                shares.plot([i - 0.4, i + 0.4], [percent] * 2, color="black", linestyle="--", linewidth=1)
+    shares.set_xticks(x, labels)
+    shares.set_ylabel("share of unfused frame time (%)")
+    shares.set_title("stage breakdown (dashed: paper's encoding + MLP share)")
+    shares.legend(fontsize="small")
+    width = 0.38
+    unfused = [c["unfused"]["frame"]["median_ms"] for c in cases]
+    fused = [c["fused"]["frame"]["median_ms"] for c in cases]
+    times.bar(x - width / 2, unfused, width, label="unfused")
+    times.bar(x + width / 2, fused, width, label="fused")
+    for i, c in enumerate(cases):
+        times.text(i, max(unfused[i], fused[i]), f"{c['derived']['fusion_speedup']:.2f}x", ha="center", va="bottom")
+    times.set_xticks(x, labels)
+    times.set_ylabel("GPU time per frame (ms, median)")
+    times.set_title("fused vs unfused")
+    times.legend(fontsize="small")
+    figure.suptitle(f"ngvk bench on {result['device']['name']}", fontsize="medium")
+    figure.tight_layout()
+    write_atomically(path, lambda temporary: figure.savefig(temporary, format="png", dpi=120))
+    plt.close(figure)

@@ -1,0 +1,101 @@
+"""The benchmark's logic: its schema, that stage times add up, the derived figures, and that it
+refuses to time fused and unfused paths that disagree. No test asserts how fast anything is."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from apps import bench
+from engine.errors import NgvkError
+from engine.render import STAGES, Frame
+
+
+@pytest.fixture(scope="module")
+def result(device):
+    return bench.run_bench(device, ["image"], ["lowres", "hashgrid"], [(64, 48)], warmup=1, repeat=3)
+
+
+def test_schema(result):
+    assert result["schema"] == "ngvk-bench" and result["version"] == bench.SCHEMA_VERSION
+    for key in ("ngvk", "commit", "dirty", "date", "host", "device", "settings", "target", "paper", "cases"):
+        assert key in result
+    for key in ("name", "type", "driver", "api_version"):
+        assert result["device"][key] is not None
+    assert [c["encoding"] for c in result["cases"]] == ["lowres", "hashgrid"]
+    case = result["cases"][0]
+    for key in ("app", "encoding", "resolution", "pixels", "samples", "encoding_config", "networks", "tiles",
+                "agreement", "unfused", "fused", "derived"):
+        assert key in case
+    assert case["resolution"] == [64, 48] and case["pixels"] == 64 * 48 == case["samples"]
+    assert set(case["unfused"]["stages"]) == set(STAGES)
+    assert set(case["fused"]["stages"]) == {"fused"}
+    for stats in (case["unfused"]["frame"], case["fused"]["frame"]):
+        assert stats["runs"] == 3 and stats["min_ms"] <= stats["p25_ms"] <= stats["median_ms"] <= stats["p75_ms"] <= stats["max_ms"]
+    json.dumps(result)  # plain JSON all the way down
+
+
+def test_stage_times_add_up_to_the_frame(result):
+    for case in result["cases"]:
+        # Each frame's stage timestamps lie inside its frame timestamps, and fill most of them.
+        assert -0.5 < case["derived"]["stage_sum_error"] <= 1e-9
+
+
+def test_derived_figures(result):
+    for case in result["cases"]:
+        d = case["derived"]
+        unfused, fused = case["unfused"]["frame"]["median_ms"], case["fused"]["frame"]["median_ms"]
+        assert d["fusion_speedup"] == pytest.approx(unfused / fused)
+        assert sum(d["stage_share"].values()) == pytest.approx(1.0)
+        shares = d["stage_share"]
+        assert d["encoding_mlp_share"] == pytest.approx(shares["encoding"] + shares["mlp"])
+        assert d["fps_fused"] == pytest.approx(1000 / fused)
+        assert d["samples_per_second_fused"] == pytest.approx(case["samples"] * 1000 / fused)
+        best = min(fused, unfused)
+        assert d["gap_4k60"] == pytest.approx(best * (3840 * 2160 / case["pixels"]) / (1000 / 60))
+
+
+def test_table_shows_the_papers_figures(result):
+    text = bench.table(result)
+    for figure in ("72.37 %", "60.0 %", "59.96 %", "9.94x", "1.51x-55.5x", "hashgrid", "lowres", "64x48"):
+        assert figure in text
+    assert "not run" in text  # densegrid was not benchmarked here
+
+
+def test_plot(result, tmp_path):
+    bench.plot(result, tmp_path / "plot.png")
+    from PIL import Image
+
+    assert Image.open(tmp_path / "plot.png").size[0] > 400
+
+
+class DisagreeingRenderer:
+    """Fused frames that are off by 1e-3: the benchmark must refuse to time them."""
+
+    def render(self, camera, width, height, fused=True, float_frame=False, download=True):
+        pixels = np.zeros((height, width, 4), np.float32 if float_frame else np.uint8)
+        if fused and float_frame:
+            pixels[0, 0, 0] = 1e-3
+        return Frame(pixels, {}, 1.0, fused)
+
+
+def test_disagreeing_paths_are_not_timed():
+    with pytest.raises(NgvkError, match="fused and unfused renders differ"):
+        bench.check_agreement(DisagreeingRenderer(), lambda w, h: None, 32, 32)
+
+
+def test_statistics_and_resolutions():
+    stats = bench.statistics([4.0, 1.0, 3.0, 2.0, 100.0])
+    assert stats["median_ms"] == 3.0 and stats["min_ms"] == 1.0 and stats["max_ms"] == 100.0 and stats["runs"] == 5
+    assert bench.parse_resolution("1080p") == (1920, 1080)
+    assert bench.parse_resolution("4K") == (3840, 2160)
+    assert bench.parse_resolution("320x200") == (320, 200)
+    for bad in ("0x10", "big", "10x"):
+        with pytest.raises(NgvkError):
+            bench.parse_resolution(bad)
+    assert math.isinf(bench.derive({
+        "pixels": 1, "samples": 1,
+        "unfused": {"frame": {"median_ms": 1.0}, "stage_sum": {"median_ms": 1.0}, "stages": {"mlp": {"median_ms": 1.0}}},
+        "fused": {"frame": {"median_ms": 0.0}},
+    })["fusion_speedup"])
