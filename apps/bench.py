@@ -281,7 +281,7 @@ def plot(result: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .imageio import write_atomically
+    from engine.files import write_atomically
 
     cases = result["cases"]
     labels = [f"{c['app']}\n{c['encoding']}\n{c['resolution'][0]}x{c['resolution'][1]}" for c in cases]

@@ -101,7 +101,7 @@ def cmd_check(args) -> int:
 
 
 def _write_json(path: str, data: dict) -> None:
-    from .imageio import write_atomically
+    from engine.files import write_atomically
 
     text = json.dumps(data, indent=2) + "\n"
 

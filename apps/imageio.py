@@ -1,15 +1,14 @@
 """Reading and writing images for the apps: Pillow for the files, scikit-image's bundled sample
-photos by name (`skimage:astronaut`), and atomic writes so that a failed render leaves no file."""
+photos by name (`skimage:astronaut`); PNGs are written atomically (engine/files.py)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import NgvkError
+from engine.files import write_atomically
 
 SAMPLE_PREFIX = "skimage:"
 
@@ -54,29 +53,6 @@ def sample_image_path(name: str) -> Path:
             return candidate
     available = sorted(p.stem for p in Path(str(folder)).glob("*.png"))
     raise NgvkError(f"scikit-image has no bundled sample {name!r} (bundled: {', '.join(available)})")
-
-
-def write_atomically(path: str | Path, write) -> None:
-    """Call `write(temporary_path)`, then rename the result to `path`: all or nothing."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise NgvkError(f"cannot write {path}: folder {folder} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=folder)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private; give it the usual mode
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_png(path: str | Path, rgb: np.ndarray) -> None:

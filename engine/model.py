@@ -22,8 +22,6 @@ interrupted save never leaves a half-written model behind.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ import numpy as np
 
 from .config import GridConfig, MLPConfig
 from .errors import NgvkError
+from .files import write_atomically
 
 FORMAT = "ngvk-model"
 VERSION = 1
@@ -82,23 +81,14 @@ class Model:
 
     def save(self, path: str | Path) -> None:
         """Write the model to `path` atomically (a temporary file in the same folder, then rename)."""
-        path = Path(path)
         header = np.frombuffer(json.dumps(self.header(), indent=1).encode("utf-8"), dtype=np.uint8)
         arrays = {name: np.ascontiguousarray(array, dtype=np.float32) for name, array in self.params.items()}
-        directory = path.parent if str(path.parent) else Path(".")
-        if not directory.is_dir():
-            raise NgvkError(f"cannot write {path}: folder {directory} does not exist")
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as out:
+
+        def write(temporary):
+            with open(temporary, "wb") as out:  # a file object: savez would append .npz to a name
                 np.savez_compressed(out, header=header, **arrays)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; give it the usual mode
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+
+        write_atomically(path, write)
 
 
 def load_model(path: str | Path, app: str | None = None) -> Model:

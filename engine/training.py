@@ -51,10 +51,8 @@ class MLPTraining:
         self.d_inputs = device.buffer(batch_size * c.n_input * f, "d_inputs")
         self.d_outputs = device.buffer(batch_size * c.n_output * f, "d_outputs")
         self.gradients = device.buffer(c.n_params * f, "mlp_gradients")
-        groups = -(-batch_size // (self.items * self.wg_local_size))
-        self.partial_rows = groups
         largest = max(r * k for r, k in c.layer_shapes())
-        self.partials = device.buffer(groups * largest * f, "weight_gradient_partials")
+        self.partials = device.buffer(self._workgroups(batch_size) * largest * f, "weight_gradient_partials")
         defines = {**mlp.defines(), "MLP_ITEMS": self.items}
         self.forward_kernel = device.kernel("mlp_train_forward.comp", defines)
         self.backward_kernel = device.kernel("mlp_backward.comp", defines)
@@ -76,6 +74,10 @@ class MLPTraining:
 
     def _invocations(self, n: int) -> int:
         return -(-n // self.items)
+
+    def _workgroups(self, n: int) -> int:
+        """Workgroups of the weight-gradient kernel for n samples: one partial row each."""
+        return -(-n // (self.items * self.wg_local_size))
 
     def record_forward(self, sequence, inputs, n: int) -> None:
         """Forward pass of `n` samples of `inputs`, keeping activations; outputs in `self.outputs`."""
@@ -116,12 +118,11 @@ class MLPTraining:
                 {"deltas": deltas, "layer_inputs": layer_inputs, "partials": self.partials},
                 {"n": n, "delta_offset": delta_offset, "input_offset": input_offset},
             )
-            rows_used = -(-n // (self.items * self.wg_local_size))
             sequence.dispatch(
                 self.reduce_kernel,
                 entries,
                 {"partials": self.partials, "sums": self.gradients},
-                {"n": entries, "rows": rows_used, "out_offset": weight_offset},
+                {"n": entries, "rows": self._workgroups(n), "out_offset": weight_offset},
             )
             weight_offset += entries
 
