@@ -21,6 +21,6 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
-# Re-fit the shipped models (about 10 minutes on a 2-core CPU with lavapipe).
+# Re-fit the shipped models (about 6 minutes on a 2-core CPU with lavapipe; see assets/README.md).
 assets: setup
 	tools/fit_assets.sh

@@ -137,8 +137,6 @@ def _format_times(timings: dict) -> str:
 
 
 def cmd_fit(args) -> int:
-    import sys as _sys
-
     from engine.device import Device
 
     from . import get_app
@@ -159,10 +157,10 @@ def cmd_fit(args) -> int:
         print(f"  {grid.summary()}")
         print(f"  {network.summary()}")
         bar = None
-        if _sys.stderr.isatty():
+        if sys.stderr.isatty():
             from tqdm import tqdm
 
-            bar = tqdm(total=steps, unit="step", file=_sys.stderr, dynamic_ncols=True)
+            bar = tqdm(total=steps, unit="step", file=sys.stderr, dynamic_ncols=True)
         last = {"psnr": None}
 
         def progress(step, loss, psnr):

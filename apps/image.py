@@ -318,7 +318,7 @@ def fit(
             app=APP,
             encoding=grid_config,
             networks={"network": mlp_config},
-            params={"encoding": encoding_layer.get_params(), "network": mlp.get_params()[: mlp_config.n_params]},
+            params={"encoding": encoding_layer.get_params(), "network": mlp.get_params()},
             app_data=app_data,
             training=training,
         )
@@ -332,30 +332,31 @@ def fit(
             loss = trainer.last_loss()
             psnr = None
             if step % check_every == 0 or step == steps:
-                psnr = evaluate(device, snapshot({}), image)["psnr"]
+                # The evaluation after the last step is also the final one: no second render.
+                quality = evaluate(device, snapshot({}), image)
+                psnr = quality["psnr"]
                 history.append({"step": step, "loss": loss, "psnr": psnr, "seconds": time.perf_counter() - start})
             if progress:
                 progress(step, loss, psnr)
         seconds = time.perf_counter() - start
-        step_times = trainer.timings()
+        training = {
+            "steps": steps,
+            "batch_size": batch_size,
+            "loss": LOSS,
+            "seed": seed,
+            "seconds": round(seconds, 2),
+            "device": device.info.name,
+            "driver": f"{device.info.driver_name} {device.info.driver_info}".strip(),
+            "step_ms": {k: round(v, 3) for k, v in trainer.timings().items()},
+            "psnr": round(quality["psnr"], 3),
+            "ssim": round(quality["ssim"], 4),
+        }
+        model = snapshot(training)
     finally:
         trainer.close()
         image_buffer.close()
-    training = {
-        "steps": steps,
-        "batch_size": batch_size,
-        "loss": LOSS,
-        "seed": seed,
-        "seconds": round(seconds, 2),
-        "device": device.info.name,
-        "driver": f"{device.info.driver_name} {device.info.driver_info}".strip(),
-        "step_ms": {k: round(v, 3) for k, v in step_times.items()},
-    }
-    model = snapshot(training)
-    quality = evaluate(device, model, image)
-    model.training.update(psnr=round(quality["psnr"], 3), ssim=round(quality["ssim"], 4))
-    encoding_layer.close()
-    mlp.close()
+        encoding_layer.close()
+        mlp.close()
     return FitResult(model, quality["psnr"], quality["ssim"], seconds, steps, history)
 
 
