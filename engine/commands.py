@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 from ._vulkan import ffi, vk
 from .errors import NgvkError
+from .kernel import DESCRIPTOR_TYPES
+from .spirv import TEXELS
 
 _SETS_PER_POOL = 64
 _DESCRIPTORS_PER_POOL = 512
@@ -86,8 +88,8 @@ class Sequence:
         needed = max(len(kernel.bindings), 1)
         if self._sets_left == 0 or self._descriptors_left < needed:
             sizes = [
-                vk.VkDescriptorPoolSize(type=vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount=_DESCRIPTORS_PER_POOL),
-                vk.VkDescriptorPoolSize(type=vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, descriptorCount=_DESCRIPTORS_PER_POOL),
+                vk.VkDescriptorPoolSize(type=kind, descriptorCount=_DESCRIPTORS_PER_POOL)
+                for kind in DESCRIPTOR_TYPES.values()
             ]
             pool = vk.vkCreateDescriptorPool(
                 self.device.handle,
@@ -133,11 +135,26 @@ class Sequence:
             buffer = buffers[b.name]
             if buffer.handle is None:
                 raise ValueError(f"{kernel.shader}: buffer {b.name} was released")
+            if b.kind == TEXELS:
+                if not hasattr(buffer, "components"):
+                    raise ValueError(f"{kernel.shader}: {b.name} is a texel buffer; bind buffer.texels(components)")
+                view = ffi.new("VkBufferView[1]", [buffer.handle])
+                infos.append(view)
+                writes.append(
+                    vk.VkWriteDescriptorSet(
+                        dstSet=descriptor_set,
+                        dstBinding=b.binding,
+                        descriptorCount=1,
+                        descriptorType=DESCRIPTOR_TYPES[b.kind],
+                        pTexelBufferView=view,
+                    )
+                )
+                continue
             limit = limits.max_storage_buffer_range if b.storage else limits.max_uniform_buffer_range
             if buffer.nbytes > limit:
                 raise NgvkError(
                     f"{buffer.name} is {buffer.nbytes / 2**20:.1f} MiB but this device binds at most "
-                    f"{limit / 2**20:.2f} MiB per {'storage' if b.storage else 'uniform'} buffer: "
+                    f"{limit / 2**20:.2f} MiB per {b.kind} buffer: "
                     "use a smaller table size or resolution"
                 )
             info = vk.VkDescriptorBufferInfo(buffer=buffer.handle, offset=0, range=buffer.nbytes)
@@ -147,7 +164,7 @@ class Sequence:
                     dstSet=descriptor_set,
                     dstBinding=b.binding,
                     descriptorCount=1,
-                    descriptorType=vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER if b.storage else vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+                    descriptorType=DESCRIPTOR_TYPES[b.kind],
                     pBufferInfo=[info],
                 )
             )

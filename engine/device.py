@@ -79,6 +79,7 @@ class DeviceInfo:
     max_shared_memory: int
     max_storage_buffer_range: int
     max_uniform_buffer_range: int
+    max_texel_buffer_elements: int
     max_workgroup_invocations: int
     max_workgroup_count: tuple[int, int, int]
     max_push_constants: int
@@ -333,6 +334,7 @@ class Device:
             max_shared_memory=limits.maxComputeSharedMemorySize,
             max_storage_buffer_range=limits.maxStorageBufferRange,
             max_uniform_buffer_range=limits.maxUniformBufferRange,
+            max_texel_buffer_elements=limits.maxTexelBufferElements,
             max_workgroup_invocations=limits.maxComputeWorkGroupInvocations,
             max_workgroup_count=tuple(limits.maxComputeWorkGroupCount),
             max_push_constants=limits.maxPushConstantsSize,

@@ -14,7 +14,13 @@ import struct
 from ._vulkan import ffi, vk
 from .compiler import compile_shader
 from .errors import NgvkError
-from .spirv import reflect
+from .spirv import STORAGE, TEXELS, UNIFORM, reflect
+
+DESCRIPTOR_TYPES = {
+    STORAGE: vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+    UNIFORM: vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+    TEXELS: vk.VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+}
 
 
 class Kernel:
@@ -57,7 +63,7 @@ class Kernel:
             layout_bindings = [
                 vk.VkDescriptorSetLayoutBinding(
                     binding=b.binding,
-                    descriptorType=vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER if b.storage else vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+                    descriptorType=DESCRIPTOR_TYPES[b.kind],
                     descriptorCount=1,
                     stageFlags=vk.VK_SHADER_STAGE_COMPUTE_BIT,
                 )

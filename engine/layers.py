@@ -68,14 +68,25 @@ def run_kernel(
             buffer.close()
 
 
+def grid_level_table_glsl(config: GridConfig) -> str:
+    """The level table as GLSL constructors for GRID_LEVEL_TABLE (lib/grid_types.glsl). Scales are
+    written with 9 significant digits (%.8e), which round-trip float32 exactly."""
+    rows = []
+    for offset, size, resolution, scale_bits, hashed in config.level_table().tolist():
+        scale = np.uint32(scale_bits).view(np.float32)
+        rows.append(f"GridLevel({offset}u,{size}u,{resolution}u,{float(scale):.8e},{hashed}u)")
+    return ",".join(rows)
+
+
 class GridEncoding:
     """A multi-resolution grid encoding (hashgrid, densegrid or lowres) with its parameters."""
 
     def __init__(self, device, config: GridConfig, params: np.ndarray | None = None):
         self.device = device
         self.config = config
-        self.levels = device.buffer_from(config.level_table(), "grid_levels")
         self.params = device.buffer(config.n_params * 4, "grid_params")
+        # Floats per texel when the shaders fetch the parameters (lib/grid_types.glsl).
+        self.texel_components = next(c for c in (4, 2, 1) if config.n_features % c == 0)
         if params is not None:
             self.set_params(params)
 
@@ -90,10 +101,16 @@ class GridEncoding:
 
     def defines(self) -> dict:
         c = self.config
-        return {"GRID_DIMS": c.n_dims, "GRID_LEVELS": c.n_levels, "GRID_FEATURES": c.n_features}
+        return {
+            "GRID_DIMS": c.n_dims,
+            "GRID_LEVELS": c.n_levels,
+            "GRID_FEATURES": c.n_features,
+            "GRID_LEVEL_TABLE": grid_level_table_glsl(c),
+            "GRID_TEXEL_COMPONENTS": self.texel_components,
+        }
 
     def bindings(self) -> dict:
-        return {"grid_levels": self.levels, "grid_params": self.params}
+        return {"grid_params": self.params.texels(self.texel_components)}
 
     def kernel(self):
         return self.device.kernel("grid_encode.comp", self.defines())
@@ -112,7 +129,6 @@ class GridEncoding:
         return out["encoded"]
 
     def close(self) -> None:
-        self.levels.close()
         self.params.close()
 
 

@@ -1,4 +1,5 @@
 """Buffer: storage buffers in device memory, and the copies of numpy arrays into and out of them.
+A buffer can also be bound as a uniform texel buffer (`samplerBuffer`) through `texels()`.
 
 Where device memory is host memory (a CPU driver such as lavapipe, an integrated GPU) a buffer is
 mapped once and read and written directly. Elsewhere it lives in device-local memory and each upload or
@@ -15,6 +16,51 @@ from .errors import NgvkError
 
 WHOLE_SIZE = 0xFFFFFFFFFFFFFFFF  # VK_WHOLE_SIZE as a VkDeviceSize (the package's constant is -1)
 
+# Texel formats of float texel buffers, by components per texel.
+_TEXEL_FORMATS = {1: "VK_FORMAT_R32_SFLOAT", 2: "VK_FORMAT_R32G32_SFLOAT", 4: "VK_FORMAT_R32G32B32A32_SFLOAT"}
+
+
+class TexelView:
+    """A buffer seen as float texels of 1, 2 or 4 components, for a `samplerBuffer` binding. On CPU
+    drivers a texel fetch is a vector gather, where a storage-buffer load at a per-invocation address
+    is a loop over the SIMD lanes. Owned by its Buffer, released with it."""
+
+    def __init__(self, buffer: "Buffer", components: int):
+        if components not in _TEXEL_FORMATS:
+            raise ValueError(f"{buffer.name}: texels have 1, 2 or 4 float components, not {components}")
+        texels = buffer.nbytes // (4 * components)
+        limit = buffer.device.info.max_texel_buffer_elements
+        if texels > limit:
+            raise NgvkError(
+                f"{buffer.name} holds {texels:,} texels but this device binds at most {limit:,} per texel "
+                "buffer: use a smaller table size or resolution"
+            )
+        self.buffer = buffer
+        self.components = components
+        self.handle = vk.vkCreateBufferView(
+            buffer.device.handle,
+            vk.VkBufferViewCreateInfo(
+                buffer=buffer.handle,
+                format=getattr(vk, _TEXEL_FORMATS[components]),
+                offset=0,
+                range=texels * 4 * components,
+            ),
+            None,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.buffer.name
+
+    @property
+    def nbytes(self) -> int:
+        return self.buffer.nbytes
+
+    def close(self) -> None:
+        if self.handle is not None:
+            vk.vkDestroyBufferView(self.buffer.device.handle, self.handle, None)
+            self.handle = None
+
 
 class Buffer:
     """A storage buffer of at least `nbytes` bytes (rounded up to a multiple of 4)."""
@@ -22,6 +68,7 @@ class Buffer:
     USAGE = (
         vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT
         | vk.VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT
+        | vk.VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT
         | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
         | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
     )
@@ -36,6 +83,7 @@ class Buffer:
         self.handle = None
         self.memory = None
         self._mapped: np.ndarray | None = None
+        self._texel_views: dict[int, TexelView] = {}
         if host_visible is None:
             host_visible = device.info.unified_memory
         self.host_visible = host_visible
@@ -125,9 +173,21 @@ class Buffer:
         """Set every 32-bit word of the buffer to `word` (0 clears it; also 0.0 as float)."""
         self.device.run_once(lambda cb: vk.vkCmdFillBuffer(cb, self.handle, 0, self.nbytes, word))
 
+    def texels(self, components: int) -> TexelView:
+        """This buffer as texels of `components` floats (made once, released with the buffer)."""
+        if self.handle is None:
+            raise ValueError(f"buffer {self.name} was released")
+        view = self._texel_views.get(components)
+        if view is None:
+            view = self._texel_views[components] = TexelView(self, components)
+        return view
+
     def close(self) -> None:
-        """Release the buffer and its memory (idempotent)."""
+        """Release the buffer, its texel views and its memory (idempotent)."""
         handle = self.device.handle
+        for view in self._texel_views.values():
+            view.close()
+        self._texel_views.clear()
         if self._mapped is not None:
             self._mapped = None
             vk.vkUnmapMemory(handle, self.memory)

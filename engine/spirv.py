@@ -5,7 +5,8 @@ in the GLSL. This module reads them back from the SPIR-V so the Python side bind
 push constants by name and cannot silently disagree with the shader.
 
 Binding names: a block's instance name when it has one, else the name of its only member
-(`buffer Positions { float positions[]; };` binds as "positions"), else the block's type name.
+(`buffer Positions { float positions[]; };` binds as "positions"), else the block's type name; a
+texel buffer (`uniform samplerBuffer grid_params;`) binds by its variable name.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ MAGIC = 0x07230203
 OP_NAME, OP_MEMBER_NAME = 5, 6
 OP_EXECUTION_MODE, OP_EXECUTION_MODE_ID = 16, 331
 OP_TYPE_BOOL, OP_TYPE_INT, OP_TYPE_FLOAT, OP_TYPE_VECTOR = 20, 21, 22, 23
+OP_TYPE_IMAGE, OP_TYPE_SAMPLED_IMAGE = 25, 27
 OP_TYPE_ARRAY, OP_TYPE_RUNTIME_ARRAY, OP_TYPE_STRUCT, OP_TYPE_POINTER = 28, 29, 30, 32
 OP_CONSTANT = 43
 OP_SPEC_CONSTANT_TRUE, OP_SPEC_CONSTANT_FALSE, OP_SPEC_CONSTANT = 48, 49, 50
@@ -28,9 +30,14 @@ OP_VARIABLE, OP_DECORATE, OP_MEMBER_DECORATE = 59, 71, 72
 # Decorations, storage classes and execution modes used here.
 DEC_SPEC_ID, DEC_BLOCK, DEC_BUFFER_BLOCK, DEC_BUILTIN = 1, 2, 3, 11
 DEC_NON_WRITABLE, DEC_BINDING, DEC_DESCRIPTOR_SET, DEC_OFFSET = 24, 33, 34, 35
-SC_UNIFORM, SC_PUSH_CONSTANT, SC_STORAGE_BUFFER = 2, 9, 12
+SC_UNIFORM_CONSTANT, SC_UNIFORM, SC_PUSH_CONSTANT, SC_STORAGE_BUFFER = 0, 2, 9, 12
+DIM_BUFFER = 5
 MODE_LOCAL_SIZE, MODE_LOCAL_SIZE_ID = 17, 38
 BUILTIN_WORKGROUP_SIZE = 25
+
+
+# What a binding is: a storage buffer, a uniform buffer or a uniform texel buffer (samplerBuffer).
+STORAGE, UNIFORM, TEXELS = "storage", "uniform", "texels"
 
 
 @dataclass
@@ -38,8 +45,12 @@ class Binding:
     name: str
     binding: int
     set: int
-    storage: bool  # storage buffer (True) or uniform buffer (False)
+    kind: str  # STORAGE, UNIFORM or TEXELS
     readonly: bool
+
+    @property
+    def storage(self) -> bool:
+        return self.kind == STORAGE
 
 
 @dataclass
@@ -117,6 +128,10 @@ def reflect(spirv: bytes) -> Reflection:
             types[operands[0]] = ("vector", operands[1], operands[2])
         elif opcode in (OP_TYPE_ARRAY, OP_TYPE_RUNTIME_ARRAY):
             types[operands[0]] = ("array", operands[1])
+        elif opcode == OP_TYPE_IMAGE:
+            types[operands[0]] = ("image", operands[2])  # (kind, dim)
+        elif opcode == OP_TYPE_SAMPLED_IMAGE:
+            types[operands[0]] = ("sampled_image", operands[1])
         elif opcode == OP_TYPE_STRUCT:
             types[operands[0]] = ("struct", operands[1:])
         elif opcode == OP_TYPE_POINTER:
@@ -155,6 +170,16 @@ def reflect(spirv: bytes) -> Reflection:
     }
 
     for pointer_type, var_id, storage_class in variables:
+        if storage_class == SC_UNIFORM_CONSTANT:
+            pointee = types.get(types[pointer_type][2], ())
+            image = types.get(pointee[1], ()) if pointee and pointee[0] == "sampled_image" else ()
+            deco = decorations.get(var_id, {})
+            if image and image[1] == DIM_BUFFER and DEC_BINDING in deco:
+                name = names.get(var_id, f"binding{deco[DEC_BINDING][0]}")
+                reflection.bindings.append(
+                    Binding(name, deco[DEC_BINDING][0], deco.get(DEC_DESCRIPTOR_SET, [0])[0], TEXELS, True)
+                )
+            continue
         if storage_class not in (SC_UNIFORM, SC_STORAGE_BUFFER, SC_PUSH_CONSTANT):
             continue
         struct_id = types[pointer_type][2]
@@ -184,7 +209,7 @@ def reflect(spirv: bytes) -> Reflection:
             name = names.get(struct_id, f"binding{deco[DEC_BINDING][0]}")
         readonly = all(member_readonly.get((struct_id, m), False) for m in range(len(members)))
         reflection.bindings.append(
-            Binding(name, deco[DEC_BINDING][0], deco.get(DEC_DESCRIPTOR_SET, [0])[0], storage, readonly)
+            Binding(name, deco[DEC_BINDING][0], deco.get(DEC_DESCRIPTOR_SET, [0])[0], STORAGE if storage else UNIFORM, readonly)
         )
     reflection.bindings.sort(key=lambda b: (b.set, b.binding))
     return reflection

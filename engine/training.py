@@ -158,7 +158,6 @@ class GridTraining:
             n,
             {
                 "positions": positions,
-                "grid_levels": self.encoding.levels,
                 "d_encoded": d_encoded,
                 "grid_gradients": self.gradients,
             },

@@ -5,9 +5,8 @@
 //
 // binding | name            | access     | contents
 // 0       | positions       | read       | float [n, GRID_DIMS]
-// 1       | grid_levels     | read       | GridLevel [GRID_LEVELS]
-// 2       | d_encoded       | read       | float [n, GRID_LEVELS * GRID_FEATURES]: dL/d encoded
-// 3       | grid_gradients  | read-write | float [n_entries, GRID_FEATURES], accumulated into
+// 1       | d_encoded       | read       | float [n, GRID_LEVELS * GRID_FEATURES]: dL/d encoded
+// 2       | grid_gradients  | read-write | float [n_entries, GRID_FEATURES], accumulated into
 // push constants: n (positions)
 
 layout(local_size_x_id = 0) in;
@@ -17,9 +16,8 @@ layout(local_size_x_id = 0) in;
 #include "lib/grid_types.glsl"
 
 layout(std430, binding = 0) readonly buffer Positions { float positions[]; };
-layout(std430, binding = 1) readonly buffer GridLevels { GridLevel grid_levels[]; };
-layout(std430, binding = 2) readonly buffer DEncoded { float d_encoded[]; };
-FLOAT_ATOMIC_BUFFER(3, GridGradients, grid_gradients);
+layout(std430, binding = 1) readonly buffer DEncoded { float d_encoded[]; };
+FLOAT_ATOMIC_BUFFER(2, GridGradients, grid_gradients);
 layout(push_constant) uniform Push { uint n; };
 
 #define GRID_BACKWARD_ONLY
@@ -29,8 +27,8 @@ void main() {
     uint i = global_index();
     if (i >= n) return;
     float pos[GRID_DIMS];
-    for (int d = 0; d < GRID_DIMS; ++d) pos[d] = positions[i * GRID_DIMS + d];
+    [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) pos[d] = positions[i * GRID_DIMS + d];
     float d_features[GRID_OUTPUTS];
-    for (int k = 0; k < GRID_OUTPUTS; ++k) d_features[k] = d_encoded[i * GRID_OUTPUTS + k];
+    [[unroll]] for (int k = 0; k < GRID_OUTPUTS; ++k) d_features[k] = d_encoded[i * GRID_OUTPUTS + k];
     grid_backward(pos, d_features);
 }

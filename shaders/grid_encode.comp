@@ -4,9 +4,8 @@
 //
 // binding | name         | access | contents
 // 0       | positions    | read   | float [n, GRID_DIMS], in [0, 1]
-// 1       | grid_levels  | read   | GridLevel [GRID_LEVELS]
-// 2       | grid_params  | read   | float [n_entries, GRID_FEATURES]
-// 3       | encoded      | write  | float [n, GRID_LEVELS * GRID_FEATURES]
+// 1       | grid_params  | read   | texels: float [n_entries, GRID_FEATURES]
+// 2       | encoded      | write  | float [n, GRID_LEVELS * GRID_FEATURES]
 // push constants: n (positions)
 
 layout(local_size_x_id = 0) in;
@@ -15,9 +14,8 @@ layout(local_size_x_id = 0) in;
 #include "lib/grid_types.glsl"
 
 layout(std430, binding = 0) readonly buffer Positions { float positions[]; };
-layout(std430, binding = 1) readonly buffer GridLevels { GridLevel grid_levels[]; };
-layout(std430, binding = 2) readonly buffer GridParams { float grid_params[]; };
-layout(std430, binding = 3) writeonly buffer Encoded { float encoded[]; };
+GRID_PARAMS_BINDING(1);
+layout(std430, binding = 2) writeonly buffer Encoded { float encoded[]; };
 layout(push_constant) uniform Push { uint n; };
 
 #include "lib/grid_encoding.glsl"
@@ -26,8 +24,8 @@ void main() {
     uint i = global_index();
     if (i >= n) return;
     float pos[GRID_DIMS];
-    for (int d = 0; d < GRID_DIMS; ++d) pos[d] = positions[i * GRID_DIMS + d];
+    [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) pos[d] = positions[i * GRID_DIMS + d];
     float features[GRID_OUTPUTS];
     grid_encode(pos, features);
-    for (int k = 0; k < GRID_OUTPUTS; ++k) encoded[i * GRID_OUTPUTS + k] = features[k];
+    [[unroll]] for (int k = 0; k < GRID_OUTPUTS; ++k) encoded[i * GRID_OUTPUTS + k] = features[k];
 }

@@ -4,11 +4,10 @@
 // the same functions as the unfused stages. MLP_ITEMS pixels per invocation (lib/mlp.glsl).
 //
 // binding | name         | access | contents
-// 0       | grid_levels  | read   | GridLevel [GRID_LEVELS]
-// 1       | grid_params  | read   | float [n_entries, GRID_FEATURES]
-// 2       | mlp_weights  | read   | the layers' matrices (lib/mlp_weights.glsl)
-// 3       | frame        | write  | the frame (lib/frame.glsl), written at pixel_offset + i
-// 4       | source_image | read   | float [source_height, source_width, 3], linear RGB (modes 1, 2)
+// 0       | grid_params  | read   | texels: float [n_entries, GRID_FEATURES] (lib/grid_types.glsl)
+// 1       | mlp_weights  | read   | the layers' matrices (lib/mlp_weights.glsl)
+// 2       | frame        | write  | the frame (lib/frame.glsl), written at pixel_offset + i
+// 3       | source_image | read   | float [source_height, source_width, 3], linear RGB (modes 1, 2)
 // push constants: the app's (below)
 
 layout(local_size_x_id = 0) in;
@@ -19,11 +18,10 @@ layout(local_size_x_id = 0) in;
 #include "lib/grid_types.glsl"
 #include "lib/mlp_weights.glsl"
 
-layout(std430, binding = 0) readonly buffer GridLevels { GridLevel grid_levels[]; };
-layout(std430, binding = 1) readonly buffer GridParams { float grid_params[]; };
-MLP_WEIGHTS_BUFFER(2);
-FRAME_BUFFER(3);
-layout(std430, binding = 4) readonly buffer SourceImage { float source_image[]; };
+GRID_PARAMS_BINDING(0);
+MLP_WEIGHTS_BUFFER(1);
+FRAME_BUFFER(2);
+layout(std430, binding = 3) readonly buffer SourceImage { float source_image[]; };
 // The app's push constants (apps/image.py ImageRenderer.push_constants), the same in all its kernels.
 layout(push_constant) uniform Push {
     CAMERA_PUSH_CONSTANTS

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from engine import compiler
+from engine.config import grid_preset
+from engine.layers import grid_level_table_glsl
 from engine.errors import ShaderCompileError, ValidationError
 from engine.spirv import reflect
 
@@ -188,8 +190,15 @@ def test_validation_errors_are_raised(device):
 
 def test_every_shader_compiles():
     # One set of defines that satisfies every kernel (each ignores those it does not use).
+    def grid_defines(n_dims):
+        config = grid_preset("hashgrid", n_dims)
+        return {
+            "GRID_DIMS": n_dims, "GRID_LEVELS": config.n_levels, "GRID_FEATURES": config.n_features,
+            "GRID_LEVEL_TABLE": grid_level_table_glsl(config), "GRID_TEXEL_COMPONENTS": 2,
+        }
+
     defines = {
-        "GRID_DIMS": 3, "GRID_LEVELS": 16, "GRID_FEATURES": 2,
+        **grid_defines(3),
         "MLP_INPUTS": 32, "MLP_WIDTH": 64, "MLP_OUTPUTS": 3, "MLP_HIDDEN_LAYERS": 2,
         "MLP_OUTPUT_ACTIVATION": 2, "MLP_ITEMS": 2, "MLP_WEIGHTS_UNIFORM": 1, "MLP_WEIGHT_VEC4S": 1600,
         "WG_ROWS": 64, "WG_COLS": 32, "WG_ITEMS": 2, "WG_SUBGROUP_REDUCE": 1,
@@ -198,5 +207,5 @@ def test_every_shader_compiles():
     shaders = sorted(compiler.SHADER_DIR.glob("*.comp"))
     assert len(shaders) >= 14
     for path in shaders:
-        spirv = compiler.compile_shader(path, {**defines, "GRID_DIMS": 2} if path.name.startswith("image") else defines)
+        spirv = compiler.compile_shader(path, {**defines, **grid_defines(2)} if path.name.startswith("image") else defines)
         assert reflect(spirv).local_size_ids[0] == 0, f"{path.name} must take its workgroup size by id"

@@ -6,10 +6,9 @@
 //   GRID_DIMS      2 or 3
 //   GRID_LEVELS    number of levels L
 //   GRID_FEATURES  features per level F
-// include lib/grid_types.glsl (the GridLevel struct) and declare these buffers (the names are the
-// interface):
-//   GridLevel grid_levels[]   one entry per level (see lib/grid_types.glsl)
-//   float     grid_params[]   [n_entries, F]: level l's entries start at grid_levels[l].offset
+//   GRID_LEVEL_TABLE the level table (lib/grid_types.glsl)
+//   GRID_TEXEL_COMPONENTS  floats per texel of grid_params: 4, 2 or 1, dividing GRID_FEATURES
+// and declare the parameters with GRID_PARAMS_BINDING(binding) from lib/grid_types.glsl.
 // For the backward pass grid_backward(), also define GRID_BACKWARD (or GRID_BACKWARD_ONLY, for a
 // kernel without grid_params) and declare, with
 // FLOAT_ATOMIC_BUFFER from lib/atomics.glsl,
@@ -18,13 +17,19 @@
 #ifndef NGVK_GRID_ENCODING_GLSL
 #define NGVK_GRID_ENCODING_GLSL
 
+#extension GL_EXT_control_flow_attributes : require
+
 #include "lib/grid_types.glsl"
+
+// Loops over levels, corners, dimensions and features are unrolled: the level table folds into
+// constants, and private arrays are only ever indexed by constants (on lavapipe a variable index
+// turns every access into a ladder over the whole array).
 
 // tcnn's coherent prime hash; uint multiplication wraps exactly like the reference's uint32.
 uint grid_hash(uint cell[GRID_DIMS]) {
     const uint primes[3] = uint[3](1u, 2654435761u, 805459861u);
     uint h = 0u;
-    for (int d = 0; d < GRID_DIMS; ++d) {
+    [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) {
         h ^= cell[d] * primes[d];
     }
     return h;
@@ -36,17 +41,17 @@ uint grid_entry(GridLevel level, uint cell[GRID_DIMS]) {
         index = grid_hash(cell);
     } else {
         uint stride = 1u;
-        for (int d = 0; d < GRID_DIMS; ++d) {
+        [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) {
             index += cell[d] * stride;
             stride *= level.resolution;
         }
     }
-    return level.offset + index % level.size;
+    return level.offset + index % level.size;  // a constant size: a mask or a multiply
 }
 
 // Where a position falls on one level: the lower grid point and the fractional offset from it.
 void grid_locate(GridLevel level, float pos[GRID_DIMS], out uint cell[GRID_DIMS], out float frac[GRID_DIMS]) {
-    for (int d = 0; d < GRID_DIMS; ++d) {
+    [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) {
         // `precise` keeps x * scale + 0.5 two roundings, as in the reference (no fused multiply-add).
         precise float p = pos[d] * level.scale + 0.5;
         float lower = floor(p);
@@ -58,7 +63,7 @@ void grid_locate(GridLevel level, float pos[GRID_DIMS], out uint cell[GRID_DIMS]
 // d-linear weight of corner `corner` (bit d set: the upper neighbour along d).
 float grid_corner_weight(uint corner, float frac[GRID_DIMS], inout uint cell[GRID_DIMS]) {
     float weight = 1.0;
-    for (int d = 0; d < GRID_DIMS; ++d) {
+    [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) {
         if ((corner & (1u << d)) != 0u) {
             weight *= frac[d];
             cell[d] += 1u;
@@ -72,24 +77,27 @@ float grid_corner_weight(uint corner, float frac[GRID_DIMS], inout uint cell[GRI
 #ifndef GRID_BACKWARD_ONLY
 // The encoded features of one position: GRID_OUTPUTS floats, level-major.
 void grid_encode(float pos[GRID_DIMS], out float encoded[GRID_OUTPUTS]) {
-    for (int l = 0; l < GRID_LEVELS; ++l) {
+    [[unroll]] for (int l = 0; l < GRID_LEVELS; ++l) {
         GridLevel level = grid_levels[l];
         uint cell[GRID_DIMS];
         float frac[GRID_DIMS];
         grid_locate(level, pos, cell, frac);
         float features[GRID_FEATURES];
-        for (int f = 0; f < GRID_FEATURES; ++f) {
+        [[unroll]] for (int f = 0; f < GRID_FEATURES; ++f) {
             features[f] = 0.0;
         }
-        for (uint corner = 0u; corner < GRID_CORNERS; ++corner) {
+        [[unroll]] for (uint corner = 0u; corner < GRID_CORNERS; ++corner) {
             uint corner_cell[GRID_DIMS] = cell;
             float weight = grid_corner_weight(corner, frac, corner_cell);
-            uint entry = grid_entry(level, corner_cell) * GRID_FEATURES;
-            for (int f = 0; f < GRID_FEATURES; ++f) {
-                features[f] += weight * grid_params[entry + f];
+            uint texel = grid_entry(level, corner_cell) * GRID_TEXELS_PER_ENTRY;
+            [[unroll]] for (int t = 0; t < GRID_TEXELS_PER_ENTRY; ++t) {
+                vec4 values = texelFetch(grid_params, int(texel) + t);
+                [[unroll]] for (int c = 0; c < GRID_TEXEL_COMPONENTS; ++c) {
+                    features[t * GRID_TEXEL_COMPONENTS + c] += weight * values[c];
+                }
             }
         }
-        for (int f = 0; f < GRID_FEATURES; ++f) {
+        [[unroll]] for (int f = 0; f < GRID_FEATURES; ++f) {
             encoded[l * GRID_FEATURES + f] = features[f];
         }
     }
@@ -101,16 +109,16 @@ void grid_encode(float pos[GRID_DIMS], out float encoded[GRID_OUTPUTS]) {
 // Scatter dL/d encoded back to the grid points each level interpolated, with the same weights.
 // Specification: engine/reference.py grid_backward().
 void grid_backward(float pos[GRID_DIMS], float d_encoded[GRID_OUTPUTS]) {
-    for (int l = 0; l < GRID_LEVELS; ++l) {
+    [[unroll]] for (int l = 0; l < GRID_LEVELS; ++l) {
         GridLevel level = grid_levels[l];
         uint cell[GRID_DIMS];
         float frac[GRID_DIMS];
         grid_locate(level, pos, cell, frac);
-        for (uint corner = 0u; corner < GRID_CORNERS; ++corner) {
+        [[unroll]] for (uint corner = 0u; corner < GRID_CORNERS; ++corner) {
             uint corner_cell[GRID_DIMS] = cell;
             float weight = grid_corner_weight(corner, frac, corner_cell);
             uint entry = grid_entry(level, corner_cell) * GRID_FEATURES;
-            for (int f = 0; f < GRID_FEATURES; ++f) {
+            [[unroll]] for (int f = 0; f < GRID_FEATURES; ++f) {
                 ATOMIC_ADD_FLOAT(grid_gradients, entry + f, weight * d_encoded[l * GRID_FEATURES + f]);
             }
         }
