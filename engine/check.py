@@ -82,8 +82,7 @@ def unit_directions(rng: np.random.Generator, n: int = SAMPLES) -> np.ndarray:
 
 def mlp_cases() -> list[tuple[str, MLPConfig]]:
     """Every width, every output activation and depths 1 to 4, the four apps' networks, and odd
-    sizes. Width 128 with two hidden layers exceeds a 64 KiB uniform buffer, so it also covers the
-    storage-buffer path for the weights (lib/mlp_weights.glsl)."""
+    sizes (7 inputs: the weights are then read one at a time, not four; lib/mlp.glsl)."""
     return [
         ("width 16, 1 hidden, exp", MLPConfig(32, 4, 16, 1, "exp")),
         ("width 32, 3 hidden, relu", MLPConfig(32, 4, 32, 3, "relu")),

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from ._vulkan import ffi, vk
 from .errors import NgvkError
 from .kernel import DESCRIPTOR_TYPES
-from .spirv import TEXELS
+from .spirv import STORAGE_TEXELS, TEXELS
 
 _SETS_PER_POOL = 64
 _DESCRIPTORS_PER_POOL = 512
@@ -135,7 +135,7 @@ class Sequence:
             buffer = buffers[b.name]
             if buffer.handle is None:
                 raise ValueError(f"{kernel.shader}: buffer {b.name} was released")
-            if b.kind == TEXELS:
+            if b.kind in (TEXELS, STORAGE_TEXELS):
                 if not hasattr(buffer, "components"):
                     raise ValueError(f"{kernel.shader}: {b.name} is a texel buffer; bind buffer.texels(components)")
                 view = ffi.new("VkBufferView[1]", [buffer.handle])

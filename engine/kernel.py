@@ -14,12 +14,13 @@ import struct
 from ._vulkan import ffi, vk
 from .compiler import compile_shader
 from .errors import NgvkError
-from .spirv import STORAGE, TEXELS, UNIFORM, reflect
+from .spirv import STORAGE, STORAGE_TEXELS, TEXELS, UNIFORM, reflect
 
 DESCRIPTOR_TYPES = {
     STORAGE: vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
     UNIFORM: vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
     TEXELS: vk.VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+    STORAGE_TEXELS: vk.VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER,
 }
 
 

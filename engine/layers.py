@@ -161,7 +161,7 @@ class MLP:
     def __init__(self, device, config: MLPConfig, params: np.ndarray | None = None):
         self.device = device
         self.config = config
-        # Whole vec4s: a uniform-buffer binding reads the weights as std140 vec4 (lib/mlp_weights.glsl).
+        # Whole RGBA32F texels: the kernels fetch the weights four at a time (lib/mlp_weights.glsl).
         self.weight_vec4s = -(-config.n_params // 4)
         self.weights = device.buffer(self.weight_vec4s * 16, "mlp_weights")
         self.weights.fill(0)
@@ -186,12 +186,10 @@ class MLP:
             "MLP_HIDDEN_LAYERS": c.n_hidden_layers,
             "MLP_OUTPUT_ACTIVATION": ACTIVATION_CODES[c.output_activation],
             "MLP_ITEMS": items_per_invocation(self.device),
-            "MLP_WEIGHTS_UNIFORM": int(self.weights.nbytes <= self.device.info.max_uniform_buffer_range),
-            "MLP_WEIGHT_VEC4S": self.weight_vec4s,
         }
 
     def bindings(self) -> dict:
-        return {"mlp_weights": self.weights}
+        return {"mlp_weights": self.weights.texels(4)}
 
     def kernel(self):
         return self.device.kernel("mlp_forward.comp", self.defines())

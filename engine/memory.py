@@ -1,5 +1,6 @@
 """Buffer: storage buffers in device memory, and the copies of numpy arrays into and out of them.
-A buffer can also be bound as a uniform texel buffer (`samplerBuffer`) through `texels()`.
+A buffer can also be bound as a texel buffer (`samplerBuffer` to read, `imageBuffer` to write)
+through `texels()`.
 
 Where device memory is host memory (a CPU driver such as lavapipe, an integrated GPU) a buffer is
 mapped once and read and written directly. Elsewhere it lives in device-local memory and each upload or
@@ -21,9 +22,9 @@ _TEXEL_FORMATS = {1: "VK_FORMAT_R32_SFLOAT", 2: "VK_FORMAT_R32G32_SFLOAT", 4: "V
 
 
 class TexelView:
-    """A buffer seen as float texels of 1, 2 or 4 components, for a `samplerBuffer` binding. On CPU
-    drivers a texel fetch is a vector gather, where a storage-buffer load at a per-invocation address
-    is a loop over the SIMD lanes. Owned by its Buffer, released with it."""
+    """A buffer seen as float texels of 1, 2 or 4 components, for a `samplerBuffer` or `imageBuffer`
+    binding. On CPU drivers a texel fetch is a vector gather, where a storage-buffer load at a
+    per-invocation address is a loop over the SIMD lanes. Owned by its Buffer, released with it."""
 
     def __init__(self, buffer: "Buffer", components: int):
         if components not in _TEXEL_FORMATS:
@@ -69,6 +70,7 @@ class Buffer:
         vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT
         | vk.VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT
         | vk.VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT
+        | vk.VK_BUFFER_USAGE_STORAGE_TEXEL_BUFFER_BIT
         | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
         | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
     )

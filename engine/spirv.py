@@ -6,7 +6,8 @@ push constants by name and cannot silently disagree with the shader.
 
 Binding names: a block's instance name when it has one, else the name of its only member
 (`buffer Positions { float positions[]; };` binds as "positions"), else the block's type name; a
-texel buffer (`uniform samplerBuffer grid_params;`) binds by its variable name.
+texel buffer (`uniform samplerBuffer grid_params;`, or `uniform imageBuffer` for writing) binds by its
+variable name.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ MODE_LOCAL_SIZE, MODE_LOCAL_SIZE_ID = 17, 38
 BUILTIN_WORKGROUP_SIZE = 25
 
 
-# What a binding is: a storage buffer, a uniform buffer or a uniform texel buffer (samplerBuffer).
-STORAGE, UNIFORM, TEXELS = "storage", "uniform", "texels"
+# What a binding is: a storage buffer, a uniform buffer, a uniform texel buffer (samplerBuffer) or a
+# storage texel buffer (imageBuffer).
+STORAGE, UNIFORM, TEXELS, STORAGE_TEXELS = "storage", "uniform", "texels", "storage_texels"
 
 
 @dataclass
@@ -45,7 +47,7 @@ class Binding:
     name: str
     binding: int
     set: int
-    kind: str  # STORAGE, UNIFORM or TEXELS
+    kind: str  # STORAGE, UNIFORM, TEXELS or STORAGE_TEXELS
     readonly: bool
 
     @property
@@ -129,7 +131,7 @@ def reflect(spirv: bytes) -> Reflection:
         elif opcode in (OP_TYPE_ARRAY, OP_TYPE_RUNTIME_ARRAY):
             types[operands[0]] = ("array", operands[1])
         elif opcode == OP_TYPE_IMAGE:
-            types[operands[0]] = ("image", operands[2])  # (kind, dim)
+            types[operands[0]] = ("image", operands[2], operands[6])  # (kind, dim, sampled: 1 or 2)
         elif opcode == OP_TYPE_SAMPLED_IMAGE:
             types[operands[0]] = ("sampled_image", operands[1])
         elif opcode == OP_TYPE_STRUCT:
@@ -172,12 +174,13 @@ def reflect(spirv: bytes) -> Reflection:
     for pointer_type, var_id, storage_class in variables:
         if storage_class == SC_UNIFORM_CONSTANT:
             pointee = types.get(types[pointer_type][2], ())
-            image = types.get(pointee[1], ()) if pointee and pointee[0] == "sampled_image" else ()
+            image = types.get(pointee[1], ()) if pointee and pointee[0] == "sampled_image" else pointee
             deco = decorations.get(var_id, {})
-            if image and image[1] == DIM_BUFFER and DEC_BINDING in deco:
+            if image and image[0] == "image" and image[1] == DIM_BUFFER and DEC_BINDING in deco:
                 name = names.get(var_id, f"binding{deco[DEC_BINDING][0]}")
+                kind = TEXELS if pointee[0] == "sampled_image" else STORAGE_TEXELS
                 reflection.bindings.append(
-                    Binding(name, deco[DEC_BINDING][0], deco.get(DEC_DESCRIPTOR_SET, [0])[0], TEXELS, True)
+                    Binding(name, deco[DEC_BINDING][0], deco.get(DEC_DESCRIPTOR_SET, [0])[0], kind, kind == TEXELS)
                 )
             continue
         if storage_class not in (SC_UNIFORM, SC_STORAGE_BUFFER, SC_PUSH_CONSTANT):

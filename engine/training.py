@@ -11,6 +11,7 @@ each submission, so nothing needs re-recording. NumPy references of every kernel
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,17 @@ class AdamConfig:
     l2_reg: float = 1e-6  # on MLP weights only
 
 
+def _tile(extent: int, preferred: int) -> int:
+    """The largest of `preferred`, 4, 3, 2, 1 that divides `extent`: a weight-gradient tile side."""
+    return next(t for t in (preferred, 4, 3, 2, 1) if extent % t == 0)
+
+
+def _texel_components(extent: int, tile: int) -> int:
+    """Floats per texel when fetching a tile of `tile` values from rows of `extent`: 4 where both
+    are multiples of 4 (then every fetch is one aligned RGBA32F texel), else 1."""
+    return 4 if extent % 4 == 0 and tile % 4 == 0 else 1
+
+
 class MLPTraining:
     """Buffers and kernels to run an MLP forward and backward on batches of up to `batch_size`
     samples, leaving dL/d weights in `gradients` and dL/d inputs in `d_inputs`."""
@@ -42,7 +54,6 @@ class MLPTraining:
         c = mlp.config
         self.batch_size = batch_size
         self.items = items_per_invocation(device, training=True)
-        self.wg_local_size = 64
         f = 4  # bytes per float
         self.activations = device.buffer(c.n_hidden_layers * batch_size * c.width * f, "activations")
         self.outputs = device.buffer(batch_size * c.n_output * f, "outputs")
@@ -51,49 +62,57 @@ class MLPTraining:
         self.d_inputs = device.buffer(batch_size * c.n_input * f, "d_inputs")
         self.d_outputs = device.buffer(batch_size * c.n_output * f, "d_outputs")
         self.gradients = device.buffer(c.n_params * f, "mlp_gradients")
+        # Weight gradients: tiles of each layer's matrix summed over chunks of samples, one row of
+        # partial sums per chunk (shaders/mlp_weight_gradient.comp), then rows summed.
+        self.chunk_samples = int(os.environ.get("NGVK_WG_CHUNK", 128))
         largest = max(r * k for r, k in c.layer_shapes())
-        self.partials = device.buffer(self._workgroups(batch_size) * largest * f, "weight_gradient_partials")
+        self.partials = device.buffer(self._chunks(batch_size) * largest * f, "weight_gradient_partials")
         defines = {**mlp.defines(), "MLP_ITEMS": self.items}
         self.forward_kernel = device.kernel("mlp_train_forward.comp", defines)
         self.backward_kernel = device.kernel("mlp_backward.comp", defines)
         self.reduce_kernel = device.kernel("reduce_partials.comp")
-        self.weight_gradient_kernels = {
-            shape: device.kernel(
+        self.weight_gradient_kernels = {}
+        for rows, cols in set(c.layer_shapes()):
+            tile_rows, tile_cols = _tile(rows, 4), _tile(cols, 8)
+            self.weight_gradient_kernels[(rows, cols)] = device.kernel(
                 "mlp_weight_gradient.comp",
                 {
-                    "WG_ROWS": shape[0],
-                    "WG_COLS": shape[1],
-                    "WG_ITEMS": self.items,
-                    "NGVK_FLOAT_ATOMICS": float_atomics(device),
-                    "WG_SUBGROUP_REDUCE": int(device.info.subgroup_arithmetic),
+                    "WG_ROWS": rows,
+                    "WG_COLS": cols,
+                    "WG_TILE_ROWS": tile_rows,
+                    "WG_TILE_COLS": tile_cols,
+                    "WG_DELTA_COMPONENTS": _texel_components(rows, tile_rows),
+                    "WG_INPUT_COMPONENTS": _texel_components(cols, tile_cols),
                 },
-                local_size=self.wg_local_size,
             )
-            for shape in set(c.layer_shapes())
-        }
 
     def _invocations(self, n: int) -> int:
         return -(-n // self.items)
 
-    def _workgroups(self, n: int) -> int:
-        """Workgroups of the weight-gradient kernel for n samples: one partial row each."""
-        return -(-n // (self.items * self.wg_local_size))
+    def _chunks(self, n: int) -> int:
+        """Chunks of samples the weight-gradient kernel sums separately: one partial row each."""
+        return -(-n // self.chunk_samples)
 
     def record_forward(self, sequence, inputs, n: int) -> None:
         """Forward pass of `n` samples of `inputs`, keeping activations; outputs in `self.outputs`."""
-        buffers = {"inputs": inputs, "activations": self.activations, "outputs": self.outputs, **self.mlp.bindings()}
+        buffers = {
+            "inputs": inputs,
+            "activations": self.activations.texels(4),
+            "outputs": self.outputs,
+            **self.mlp.bindings(),
+        }
         sequence.dispatch(self.forward_kernel, self._invocations(n), buffers, {"n": n})
 
     def record_backward(self, sequence, inputs, n: int) -> None:
         """Backward pass from dL/d outputs in `self.d_outputs`: fills `gradients` and `d_inputs`."""
         c = self.mlp.config
         buffers = {
-            "activations": self.activations,
-            "outputs": self.outputs,
-            "d_outputs": self.d_outputs,
+            "activations": self.activations.texels(4),
+            "outputs": self.outputs.texels(1),
+            "d_outputs": self.d_outputs.texels(1),
             "output_deltas": self.output_deltas,
-            "deltas": self.deltas,
-            "d_inputs": self.d_inputs,
+            "deltas": self.deltas.texels(4),
+            "d_inputs": self.d_inputs.texels(4) if c.n_input % 4 == 0 else self.d_inputs,
             **self.mlp.bindings(),
         }
         sequence.dispatch(self.backward_kernel, self._invocations(n), buffers, {"n": n})
@@ -111,18 +130,22 @@ class MLPTraining:
                 deltas, delta_offset = self.output_deltas, 0
                 layer_inputs, input_offset = self.activations, (layer - 1) * layer_size
             entries = rows * cols
-            sequence.fill(self.partials, 0)
+            tiles = (rows // _tile(rows, 4)) * (cols // _tile(cols, 8))
             sequence.dispatch(
                 self.weight_gradient_kernels[(rows, cols)],
-                self._invocations(n),
-                {"deltas": deltas, "layer_inputs": layer_inputs, "partials": self.partials},
-                {"n": n, "delta_offset": delta_offset, "input_offset": input_offset},
+                tiles * self._chunks(n),
+                {
+                    "deltas": deltas.texels(_texel_components(rows, _tile(rows, 4))),
+                    "layer_inputs": layer_inputs.texels(_texel_components(cols, _tile(cols, 8))),
+                    "partials": self.partials,
+                },
+                {"n": n, "chunk_samples": self.chunk_samples, "delta_offset": delta_offset, "input_offset": input_offset},
             )
             sequence.dispatch(
                 self.reduce_kernel,
                 entries,
                 {"partials": self.partials, "sums": self.gradients},
-                {"n": entries, "rows": self._workgroups(n), "out_offset": weight_offset},
+                {"n": entries, "rows": self._chunks(n), "out_offset": weight_offset},
             )
             weight_offset += entries
 

@@ -7,12 +7,13 @@
 //
 // binding | name           | access | contents
 // 0       | mlp_weights    | read   | the layers' matrices (lib/mlp_weights.glsl)
-// 1       | activations    | read   | float [MLP_HIDDEN_LAYERS, n, MLP_WIDTH] from mlp_train_forward
-// 2       | outputs        | read   | float [n, MLP_OUTPUTS] from mlp_train_forward
-// 3       | d_outputs      | read   | float [n, MLP_OUTPUTS]: dL/d outputs
+// 1       | activations    | read   | texels (4 floats): [MLP_HIDDEN_LAYERS, n, MLP_WIDTH] from mlp_train_forward
+// 2       | outputs        | read   | texels (1 float): [n, MLP_OUTPUTS] from mlp_train_forward
+// 3       | d_outputs      | read   | texels (1 float): [n, MLP_OUTPUTS]: dL/d outputs
 // 4       | output_deltas  | write  | float [n, MLP_OUTPUTS]: dL/d output pre-activation
-// 5       | deltas         | write  | float [MLP_HIDDEN_LAYERS, n, MLP_WIDTH]: dL/d hidden pre-activations
-// 6       | d_inputs       | write  | float [n, MLP_INPUTS]: dL/d inputs
+// 5       | deltas         | write  | texels (4 floats): [MLP_HIDDEN_LAYERS, n, MLP_WIDTH]: dL/d hidden pre-activations
+// 6       | d_inputs       | write  | float [n, MLP_INPUTS]: dL/d inputs (texels of 4 floats when
+//         |                |        | MLP_INPUTS is a multiple of 4)
 // push constants: n (samples)
 
 layout(local_size_x_id = 0) in;
@@ -21,12 +22,16 @@ layout(local_size_x_id = 0) in;
 #include "lib/mlp_weights.glsl"
 
 MLP_WEIGHTS_BUFFER(0);
-layout(std430, binding = 1) readonly buffer Activations { float activations[]; };
-layout(std430, binding = 2) readonly buffer Outputs { float outputs[]; };
-layout(std430, binding = 3) readonly buffer DOutputs { float d_outputs[]; };
+layout(binding = 1) uniform samplerBuffer activations;
+layout(binding = 2) uniform samplerBuffer outputs;
+layout(binding = 3) uniform samplerBuffer d_outputs;
 layout(std430, binding = 4) writeonly buffer OutputDeltas { float output_deltas[]; };
-layout(std430, binding = 5) writeonly buffer Deltas { float deltas[]; };
+layout(binding = 5, rgba32f) uniform writeonly imageBuffer deltas;
+#if MLP_INPUTS % 4 == 0
+layout(binding = 6, rgba32f) uniform writeonly imageBuffer d_inputs;
+#else
 layout(std430, binding = 6) writeonly buffer DInputs { float d_inputs[]; };
+#endif
 layout(push_constant) uniform Push { uint n; };
 
 #include "lib/mlp.glsl"
@@ -37,8 +42,8 @@ void main() {
 
     float y[MLP_ITEMS][MLP_OUTPUTS];
     float delta_out[MLP_ITEMS][MLP_OUTPUTS];
-    MLP_LOAD_ITEMS(y, outputs, 0u, first, n, MLP_OUTPUTS)
-    MLP_LOAD_ITEMS(delta_out, d_outputs, 0u, first, n, MLP_OUTPUTS)
+    MLP_FETCH_ITEMS(y, outputs, 1, 0u, first, n, MLP_OUTPUTS)
+    MLP_FETCH_ITEMS(delta_out, d_outputs, 1, 0u, first, n, MLP_OUTPUTS)
     [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
         [[unroll]] for (int k = 0; k < MLP_OUTPUTS; ++k) {
             delta_out[s][k] *= mlp_output_activation_derivative(y[s][k]);
@@ -53,16 +58,20 @@ void main() {
     MLP_MATVEC_TRANSPOSED(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, delta_out, g)
     [[dont_unroll]] for (int layer = MLP_HIDDEN_LAYERS - 1; layer >= 0; --layer) {
         uint offset = uint(layer) * n * MLP_WIDTH;
-        MLP_LOAD_ITEMS(a, activations, offset, first, n, MLP_WIDTH)
+        MLP_FETCH_ITEMS(a, activations, 4, offset, first, n, MLP_WIDTH)
         [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
             [[unroll]] for (int k = 0; k < MLP_WIDTH; ++k) a[s][k] = a[s][k] > 0.0 ? g[s][k] : 0.0;
         }
-        MLP_STORE_ITEMS(deltas, offset, a, first, n, MLP_WIDTH)
+        MLP_STORE_ITEMS_TEXELS(deltas, offset, a, first, n, MLP_WIDTH)
         if (layer > 0) {
             MLP_MATVEC_TRANSPOSED(MLP_LAYER_OFFSET(layer), MLP_WIDTH, MLP_WIDTH, a, g)
         }
     }
     float d_x[MLP_ITEMS][MLP_INPUTS];
     MLP_MATVEC_TRANSPOSED(0, MLP_WIDTH, MLP_INPUTS, a, d_x)
+#if MLP_INPUTS % 4 == 0
+    MLP_STORE_ITEMS_TEXELS(d_inputs, 0u, d_x, first, n, MLP_INPUTS)
+#else
     MLP_STORE_ITEMS(d_inputs, 0u, d_x, first, n, MLP_INPUTS)
+#endif
 }

@@ -5,7 +5,7 @@
 // binding | name         | access | contents
 // 0       | inputs       | read   | float [n, MLP_INPUTS]
 // 1       | mlp_weights  | read   | the layers' matrices (lib/mlp_weights.glsl)
-// 2       | activations  | write  | float [MLP_HIDDEN_LAYERS, n, MLP_WIDTH]: a_1 .. a_H after ReLU
+// 2       | activations  | write  | texels (4 floats): [MLP_HIDDEN_LAYERS, n, MLP_WIDTH]: a_1 .. a_H after ReLU
 // 3       | outputs      | write  | float [n, MLP_OUTPUTS], after the output activation
 // push constants: n (samples)
 
@@ -16,14 +16,14 @@ layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer Inputs { float inputs[]; };
 MLP_WEIGHTS_BUFFER(1);
-layout(std430, binding = 2) writeonly buffer Activations { float activations[]; };
+layout(binding = 2, rgba32f) uniform writeonly imageBuffer activations;
 layout(std430, binding = 3) writeonly buffer Outputs { float outputs[]; };
 layout(push_constant) uniform Push { uint n; };
 
 uint first_sample;
 
 #define MLP_STORE_ACTIVATIONS(layer, h) \
-    MLP_STORE_ITEMS(activations, uint(layer) * n * MLP_WIDTH, h, first_sample, n, MLP_WIDTH)
+    MLP_STORE_ITEMS_TEXELS(activations, uint(layer) * n * MLP_WIDTH, h, first_sample, n, MLP_WIDTH)
 
 #include "lib/mlp.glsl"
 

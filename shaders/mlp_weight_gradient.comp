@@ -1,71 +1,67 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-// Weight gradient of one MLP layer, dW[r][c] = sum over samples of delta[r] * layer_input[c],
-// reduced in two stages: each workgroup sums its samples into its own row of `partials` (subgroup
-// sums, then a float atomic per subgroup), and reduce_partials.comp sums the rows. Partial rows per
-// workgroup, not per subgroup, because the number of subgroups in a workgroup can vary by device.
+// Weight gradient of one MLP layer, dW[r][c] = sum over samples of delta[r] * layer_input[c], as a
+// matrix product over the batch: invocation (tile, chunk) sums the outer products of its tile of
+// WG_TILE_ROWS x WG_TILE_COLS weights over the samples of its chunk, in registers, and writes the
+// tile to the chunk's row of `partials`; reduce_partials.comp then sums the rows. Every sample's
+// delta and input values are fetched once per tile as texels (one gather per four floats on CPU
+// drivers, against a loop over the lanes for storage-buffer loads), and no atomics are needed.
 // Specification: engine/reference.py mlp_backward() (its `grads`).
 //
-// binding | name          | access     | contents
-// 0       | deltas        | read       | float [.., n, WG_ROWS] from delta_offset: dL/d layer pre-activation
-// 1       | layer_inputs  | read       | float [.., n, WG_COLS] from input_offset: what the layer multiplied
-// 2       | partials      | read-write | float [workgroups, WG_ROWS * WG_COLS], zeroed before
-// push constants: n (samples), delta_offset, input_offset (in floats)
-// defines: WG_ROWS, WG_COLS, WG_ITEMS (samples per invocation), NGVK_FLOAT_ATOMICS,
-//          WG_SUBGROUP_REDUCE (1 where the device has subgroup arithmetic; else every invocation
-//          adds its own sums atomically)
+// binding | name          | access | contents
+// 0       | deltas        | read   | texels: float [.., n, WG_ROWS] from delta_offset: dL/d pre-activation
+// 1       | layer_inputs  | read   | texels: float [.., n, WG_COLS] from input_offset: what the layer multiplied
+// 2       | partials      | write  | float [chunks, WG_ROWS * WG_COLS]
+// push constants: n (samples), chunk_samples, delta_offset, input_offset (in floats)
+// defines: WG_ROWS, WG_COLS, WG_TILE_ROWS, WG_TILE_COLS (dividing them), WG_DELTA_COMPONENTS and
+//          WG_INPUT_COMPONENTS (floats per texel of each, 4 or 1; with 4, the tile's extent along
+//          that axis, the row length and the offset are multiples of 4)
 
 layout(local_size_x_id = 0) in;
 
-#if WG_SUBGROUP_REDUCE
-#extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_arithmetic : require
-#endif
-
 #include "lib/common.glsl"
-#include "lib/atomics.glsl"
 
-layout(std430, binding = 0) readonly buffer Deltas { float deltas[]; };
-layout(std430, binding = 1) readonly buffer LayerInputs { float layer_inputs[]; };
-FLOAT_ATOMIC_BUFFER(2, Partials, partials);
-layout(push_constant) uniform Push { uint n; uint delta_offset; uint input_offset; };
+layout(binding = 0) uniform samplerBuffer deltas;
+layout(binding = 1) uniform samplerBuffer layer_inputs;
+layout(std430, binding = 2) writeonly buffer Partials { float partials[]; };
+layout(push_constant) uniform Push { uint n; uint chunk_samples; uint delta_offset; uint input_offset; };
+
+#define WG_TILES ((WG_ROWS / WG_TILE_ROWS) * (WG_COLS / WG_TILE_COLS))
+
+// values[k] = float (first + k) of `texels`, k < count; `first` a multiple of COMPONENTS when 4.
+#define WG_FETCH(texels, COMPONENTS, first, count, values)                                   \
+    if (COMPONENTS == 4) {                                                                   \
+        [[unroll]] for (int t = 0; t < (count) / 4; ++t) {                                   \
+            vec4 v = texelFetch(texels, int((first) / 4u) + t);                              \
+            [[unroll]] for (int q = 0; q < 4; ++q) values[t * 4 + q] = v[q];                 \
+        }                                                                                    \
+    } else {                                                                                 \
+        [[unroll]] for (int k = 0; k < (count); ++k) values[k] = texelFetch(texels, int(first) + k).x; \
+    }
 
 void main() {
-    // No early return: every invocation takes part in the subgroup sums (samples past n add zero).
-    uint first = global_index() * WG_ITEMS;
-    float d[WG_ITEMS][WG_ROWS];
-    float a[WG_ITEMS][WG_COLS];
-    // Loads in loops that are not unrolled (see lib/mlp.glsl); samples past n contribute zeros.
-    [[dont_unroll]] for (int s = 0; s < WG_ITEMS; ++s) {
-        uint i = first + uint(s);
-        bool inside = i < n;
-        uint di = delta_offset + min(i, n - 1u) * WG_ROWS;
-        uint ai = input_offset + min(i, n - 1u) * WG_COLS;
-        [[dont_unroll]] for (int k = 0; k < WG_ROWS; ++k) d[s][k] = inside ? deltas[di + k] : 0.0;
-        [[dont_unroll]] for (int k = 0; k < WG_COLS; ++k) a[s][k] = inside ? layer_inputs[ai + k] : 0.0;
+    uint invocation = global_index();
+    uint tile = invocation % uint(WG_TILES);
+    uint chunk = invocation / uint(WG_TILES);
+    uint first = chunk * chunk_samples;
+    if (first >= n) return;
+    uint end = min(first + chunk_samples, n);
+    uint row0 = (tile / uint(WG_COLS / WG_TILE_COLS)) * WG_TILE_ROWS;
+    uint col0 = (tile % uint(WG_COLS / WG_TILE_COLS)) * WG_TILE_COLS;
+
+    float acc[WG_TILE_ROWS][WG_TILE_COLS];
+    [[unroll]] for (int i = 0; i < WG_TILE_ROWS; ++i)
+        [[unroll]] for (int j = 0; j < WG_TILE_COLS; ++j) acc[i][j] = 0.0;
+    [[dont_unroll]] for (uint item = first; item < end; ++item) {
+        float d[WG_TILE_ROWS];
+        float a[WG_TILE_COLS];
+        WG_FETCH(deltas, WG_DELTA_COMPONENTS, delta_offset + item * WG_ROWS + row0, WG_TILE_ROWS, d)
+        WG_FETCH(layer_inputs, WG_INPUT_COMPONENTS, input_offset + item * WG_COLS + col0, WG_TILE_COLS, a)
+        [[unroll]] for (int i = 0; i < WG_TILE_ROWS; ++i)
+            [[unroll]] for (int j = 0; j < WG_TILE_COLS; ++j) acc[i][j] = fma(d[i], a[j], acc[i][j]);
     }
-    uint row = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * uint(WG_ROWS * WG_COLS);
-    [[dont_unroll]] for (int r = 0; r < WG_ROWS; ++r) {
-        float totals[WG_COLS];
-        [[unroll]] for (int c = 0; c < WG_COLS; ++c) {
-            float acc = 0.0;
-            [[unroll]] for (int s = 0; s < WG_ITEMS; ++s) acc += d[s][r] * a[s][c];
-#if WG_SUBGROUP_REDUCE
-            totals[c] = subgroupAdd(acc);
-#else
-            totals[c] = acc;
-#endif
-        }
-        // One atomic per subgroup and weight, in a loop of its own: on CPU drivers an atomic expands
-        // to a loop over the SIMD lanes, and unrolling 64 of them slows pipeline creation badly.
-#if WG_SUBGROUP_REDUCE
-        if (subgroupElect())
-#endif
-        {
-            [[dont_unroll]] for (int c = 0; c < WG_COLS; ++c) {
-                ATOMIC_ADD_FLOAT(partials, row + uint(r * WG_COLS + c), totals[c]);
-            }
-        }
-    }
+    uint out_base = chunk * uint(WG_ROWS * WG_COLS) + row0 * uint(WG_COLS) + col0;
+    [[unroll]] for (int i = 0; i < WG_TILE_ROWS; ++i)
+        [[unroll]] for (int j = 0; j < WG_TILE_COLS; ++j) partials[out_base + uint(i * WG_COLS + j)] = acc[i][j];
 }

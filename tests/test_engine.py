@@ -47,6 +47,39 @@ def test_reflection_reads_the_interface(shader_dir):
     assert r.local_size_ids[0] == 0
 
 
+TEXEL_SHADER = """#version 460
+layout(local_size_x_id = 0) in;
+layout(binding = 0) uniform samplerBuffer weights;
+layout(binding = 1, rgba32f) uniform writeonly imageBuffer results;
+layout(push_constant) uniform Push { uint n; };
+void main() {
+    uint i = gl_GlobalInvocationID.x;
+    if (i >= n) return;
+    imageStore(results, int(i), texelFetch(weights, int(i)) * 2.0);
+}
+"""
+
+
+def test_texel_buffers_are_reflected_and_bound(shader_dir, device):
+    path = shader_dir / "texels.comp"
+    path.write_text(TEXEL_SHADER)
+    r = reflect(compiler.compile_shader(path))
+    assert [(b.name, b.binding, b.kind, b.readonly) for b in r.bindings] == [
+        ("weights", 0, "texels", True),
+        ("results", 1, "storage_texels", False),
+    ]
+    values = np.arange(4 * 100, dtype=np.float32)
+    with device.buffer_from(values, "weights") as weights, device.buffer(values.nbytes, "results") as results:
+        kernel = device.kernel(path)
+        with device.sequence() as sequence:
+            sequence.dispatch(kernel, 100, {"weights": weights.texels(4), "results": results.texels(4)}, {"n": 100})
+            sequence.run()
+        np.testing.assert_array_equal(results.download(np.float32), 2 * values)
+        with pytest.raises(ValueError, match="texel buffer"):
+            with device.sequence() as sequence:
+                sequence.dispatch(kernel, 100, {"weights": weights, "results": results.texels(4)}, {"n": 100})
+
+
 def test_compile_error_names_file_and_line(shader_dir):
     broken = shader_dir / "broken.comp"
     lines = GOOD_SHADER.splitlines()
@@ -200,8 +233,9 @@ def test_every_shader_compiles():
     defines = {
         **grid_defines(3),
         "MLP_INPUTS": 32, "MLP_WIDTH": 64, "MLP_OUTPUTS": 3, "MLP_HIDDEN_LAYERS": 2,
-        "MLP_OUTPUT_ACTIVATION": 2, "MLP_ITEMS": 2, "MLP_WEIGHTS_UNIFORM": 1, "MLP_WEIGHT_VEC4S": 1600,
-        "WG_ROWS": 64, "WG_COLS": 32, "WG_ITEMS": 2, "WG_SUBGROUP_REDUCE": 1,
+        "MLP_OUTPUT_ACTIVATION": 2, "MLP_ITEMS": 2,
+        "WG_ROWS": 64, "WG_COLS": 32, "WG_TILE_ROWS": 4, "WG_TILE_COLS": 8,
+        "WG_DELTA_COMPONENTS": 4, "WG_INPUT_COMPONENTS": 4,
         "NGVK_FLOAT_ATOMICS": 1, "LOSS": 1, "LOSS_CHANNELS": 3, "FRAME_FLOAT": 0,
     }
     shaders = sorted(compiler.SHADER_DIR.glob("*.comp"))

@@ -28,6 +28,14 @@ def test_mlp_matches_reference(device, name, config, rng):
     assert result.passed, result
 
 
+@pytest.mark.parametrize("name,config", check.mlp_cases()[:5], ids=[n for n, _ in check.mlp_cases()[:5]])
+def test_mlp_with_one_sample_per_invocation_matches_reference(device, name, config, rng, monkeypatch):
+    # The variant GPUs run (engine/layers.py items_per_invocation); lavapipe defaults to 8.
+    monkeypatch.setenv("NGVK_MLP_ITEMS", "1")
+    result = check.check_mlp(device, name, config, rng)
+    assert result.passed, result
+
+
 def test_check_positions_cover_the_edge_cases(rng):
     config = GridConfig("hashgrid", 3, 4, 2, 8, 1.5, 14)
     positions = check.grid_positions(config, rng)

@@ -1,7 +1,7 @@
 """Training kernels on the device against their NumPy references: MLP forward-for-training and
 backward (deltas, input gradients, weight gradients), the grid's backward pass, the losses and Adam.
-Tolerances: 1e-4 of the reference's largest magnitude, as for the forward kernels (atomics sum in no
-fixed order, so these results are not bit-reproducible)."""
+Tolerances: 1e-4 of the reference's largest magnitude, as for the forward kernels (the grid's
+atomics sum in no fixed order, so its results are not bit-reproducible)."""
 
 import numpy as np
 import pytest
@@ -34,7 +34,10 @@ def atomics(request, device, monkeypatch):
     [MLPConfig(32, 3, 64, 2, "sigmoid"), MLPConfig(7, 5, 16, 1, "exp"), MLPConfig(16, 4, 32, 3, "relu")],
     ids=["gia-like", "odd-sizes", "three-hidden"],
 )
-def test_mlp_training_passes_match_reference(device, config, rng, atomics):
+@pytest.mark.parametrize("items", ["device default", "1"])
+def test_mlp_training_passes_match_reference(device, config, rng, items, monkeypatch):
+    if items != "device default":
+        monkeypatch.setenv("NGVK_MLP_ITEMS", items)  # the GPU variant: one sample per invocation
     n = 1001  # not a multiple of the samples per invocation or of the workgroup
     params = config.init_params(rng) * (0.5 if config.output_activation == "exp" else 1.0)
     x = rng.normal(size=(n, config.n_input)).astype(np.float32)

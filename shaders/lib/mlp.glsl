@@ -6,12 +6,17 @@
 // On a CPU driver, where one invocation is one SIMD lane and a weight load is a gather, this is what
 // makes the MLP fast; on GPUs MLP_ITEMS is 1. Rows run in a loop and columns are unrolled, so the
 // activations are read at constant indices (registers) without unrolling whole layers, which would
-// make pipeline creation take minutes on LLVM.
+// make pipeline creation take minutes on LLVM. Weights come four at a time (lib/mlp_weights.glsl)
+// and multiply-adds are written as fma(): lavapipe does not contract a * b + c by itself.
+// What was tried on lavapipe and measured slower (32-64-64-3 forward, 2^16 samples): blocks of 2-16
+// rows per iteration (more accumulators than registers), 12 or 16 samples per invocation (the same
+// or slower, and 2-4x the pipeline-creation time), fully unrolled layers (50-90 s to create, and
+// slower), rows spread over the lanes of a subgroup (subgroupBroadcast and shared-memory loads
+// are loops over the lanes in Mesa 22.3).
 //
 // Before including, define:
 //   MLP_INPUTS, MLP_WIDTH, MLP_OUTPUTS, MLP_HIDDEN_LAYERS, MLP_ITEMS
 //   MLP_OUTPUT_ACTIVATION   0 none, 1 relu, 2 sigmoid, 3 exp (engine/layers.py ACTIVATION_CODES)
-//   MLP_WEIGHTS_UNIFORM, MLP_WEIGHT_VEC4S   (lib/mlp_weights.glsl)
 // and declare the weights with MLP_WEIGHTS_BUFFER from lib/mlp_weights.glsl: the weight matrices
 // one after another, input layer first, each row-major [rows = outputs][columns = inputs]
 // (engine/config.py MLPConfig.layer_shapes).
@@ -60,29 +65,54 @@ float mlp_output_activation_derivative(float y) {
 #endif
 }
 
-// y[s][r] = activate(sum_c W[r][c] x[s][c]) for every sample s, W at `offset`, [rows][cols].
-#define MLP_MATVEC(offset, rows, cols, x, y, activate)                                  \
-    [[dont_unroll]] for (int r = 0; r < (rows); ++r) {                                  \
-        float acc[MLP_ITEMS];                                                           \
-        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = 0.0;                    \
-        uint row = uint((offset) + r * (cols));                                         \
-        [[unroll]] for (int c = 0; c < (cols); ++c) {                                   \
-            float w = MLP_WEIGHT(row + uint(c));                                        \
-            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] += w * x[s][c];       \
-        }                                                                               \
-        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) y[s][r] = activate(acc[s]);      \
+// y[s][r] = activate(sum_c W[r][c] x[s][c]) for every sample s, W at `offset`, [rows][cols]. With
+// cols a multiple of 4 (row starts then fall on texel boundaries) the weights come a texel at a time.
+#define MLP_MATVEC(offset, rows, cols, x, y, activate)                                      \
+    [[dont_unroll]] for (int r = 0; r < (rows); ++r) {                                      \
+        float acc[MLP_ITEMS];                                                               \
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = 0.0;                        \
+        uint row = uint((offset) + r * (cols));                                             \
+        if ((cols) % 4 == 0) {                                                              \
+            [[unroll]] for (int c4 = 0; c4 < (cols) / 4; ++c4) {                            \
+                vec4 w = MLP_WEIGHT4(row / 4u + uint(c4));                                  \
+                [[unroll]] for (int q = 0; q < 4; ++q)                                      \
+                    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s)                          \
+                        acc[s] = fma(w[q], x[s][min(c4 * 4 + q, (cols) - 1)], acc[s]);      \
+            }                                                                               \
+        } else {                                                                            \
+            [[unroll]] for (int c = 0; c < (cols); ++c) {                                   \
+                float w = MLP_WEIGHT(row + uint(c));                                        \
+                [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = fma(w, x[s][c], acc[s]); \
+            }                                                                               \
+        }                                                                                   \
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) y[s][r] = activate(acc[s]);          \
     }
 
-// g[s][c] = sum_r W[r][c] d[s][r]: the transposed product that carries gradients backwards.
-#define MLP_MATVEC_TRANSPOSED(offset, rows, cols, d, g)                                 \
-    [[dont_unroll]] for (int c = 0; c < (cols); ++c) {                                  \
-        float acc[MLP_ITEMS];                                                           \
-        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = 0.0;                    \
-        [[unroll]] for (int r = 0; r < (rows); ++r) {                                   \
-            float w = MLP_WEIGHT(uint((offset) + r * (cols) + c));                      \
-            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] += w * d[s][r];       \
-        }                                                                               \
-        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) g[s][c] = acc[s];                \
+// g[s][c] = sum_r W[r][c] d[s][r]: the transposed product that carries gradients backwards. With
+// cols a multiple of 4, four columns at a time, each texel serving four of them.
+#define MLP_MATVEC_TRANSPOSED(offset, rows, cols, d, g)                                     \
+    if ((cols) % 4 == 0) {                                                                  \
+        [[dont_unroll]] for (int c4 = 0; c4 < (cols) / 4; ++c4) {                           \
+            vec4 acc[MLP_ITEMS];                                                            \
+            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = vec4(0.0);              \
+            [[unroll]] for (int r = 0; r < (rows); ++r) {                                   \
+                vec4 w = MLP_WEIGHT4(uint((offset) + r * (cols)) / 4u + uint(c4));          \
+                [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = fma(w, vec4(d[s][r]), acc[s]); \
+            }                                                                               \
+            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s)                                  \
+                [[unroll]] for (int q = 0; q < 4; ++q)                                      \
+                    g[s][min(c4 * 4 + q, (cols) - 1)] = acc[s][q];                          \
+        }                                                                                   \
+    } else {                                                                                \
+        [[dont_unroll]] for (int c = 0; c < (cols); ++c) {                                  \
+            float acc[MLP_ITEMS];                                                           \
+            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = 0.0;                    \
+            [[unroll]] for (int r = 0; r < (rows); ++r) {                                   \
+                float w = MLP_WEIGHT(uint((offset) + r * (cols) + c));                      \
+                [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) acc[s] = fma(w, d[s][r], acc[s]); \
+            }                                                                               \
+            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) g[s][c] = acc[s];                \
+        }                                                                                   \
     }
 
 // Hidden layers alternate between two arrays (no whole-array copies: those make LLVM-based drivers
@@ -101,6 +131,34 @@ float mlp_output_activation_derivative(float y) {
     [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                    \
         uint item_ = (offset) + min((first) + uint(s), (n) - 1u) * uint(size);          \
         [[unroll]] for (int k = 0; k < (size); ++k) x[s][k] = buffer[item_ + k];        \
+    }
+
+// The same from a texel buffer of `components` floats per texel (4: offset and size multiples of 4;
+// else 1): on CPU drivers a fetch gathers four floats for all lanes at once.
+#define MLP_FETCH_ITEMS(values, texels, components, offset, first, n, size)                     \
+    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                        \
+        uint item_ = (offset) + min((first) + uint(s), (n) - 1u) * uint(size);             \
+        if ((components) == 4) {                                                            \
+            [[unroll]] for (int t = 0; t < (size) / 4; ++t) {                               \
+                vec4 v = texelFetch(texels, int(item_ / 4u) + t);                           \
+                [[unroll]] for (int q = 0; q < 4; ++q) values[s][t * 4 + q] = v[q];              \
+            }                                                                               \
+        } else {                                                                            \
+            [[unroll]] for (int k = 0; k < (size); ++k) values[s][k] = texelFetch(texels, int(item_) + k).r; \
+        }                                                                                   \
+    }
+
+// The same into a storage texel buffer of RGBA32F texels (offset and size multiples of 4): one
+// imageStore writes four floats for all lanes, where a storage-buffer store is a loop over them.
+#define MLP_STORE_ITEMS_TEXELS(image, offset, values, first, n, size)                       \
+    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                        \
+        if ((first) + uint(s) < (n)) {                                                      \
+            uint item_ = (offset) + ((first) + uint(s)) * uint(size);                       \
+            [[unroll]] for (int t = 0; t < (size) / 4; ++t) {                               \
+                imageStore(image, int(item_ / 4u) + t, vec4(values[s][t * 4], values[s][t * 4 + 1], \
+                                                            values[s][t * 4 + 2], values[s][t * 4 + 3])); \
+            }                                                                               \
+        }                                                                                   \
     }
 
 // buffer[offset + (first + s) * size + k] = x[s][k] for the samples below n.
