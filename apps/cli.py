@@ -267,6 +267,10 @@ def cmd_bench(args) -> int:
     from . import APP_NAMES, AVAILABLE, get_app
     from .bench import check_plot_available, parse_resolution, plot, run_bench, table
 
+    if "kernels" in args.apps:
+        if args.apps != ["kernels"]:
+            raise NgvkError("`ngvk bench kernels` runs on its own: give it no app names")
+        return bench_kernels(args)
     apps = args.apps or list(AVAILABLE)
     for name in apps:
         if name not in APP_NAMES:
@@ -300,6 +304,35 @@ def cmd_bench(args) -> int:
     if args.plot:
         plot(result, args.plot)
         print(f"plot written to {args.plot}")
+    return 0
+
+
+def bench_kernels(args) -> int:
+    from engine.device import Device
+
+    from .bench_kernels import run_kernel_bench, table
+
+    try:
+        batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    except ValueError:
+        raise NgvkError(f"--batches {args.batches!r}: give powers of two as exponents, e.g. 16,17,18") from None
+    if not batches or any(not 8 <= b <= 22 for b in batches):
+        raise NgvkError("--batches: exponents from 8 to 22 (2^8 to 2^22 samples), e.g. 16,18")
+    if args.repeat < 1 or args.warmup < 0:
+        raise NgvkError("--repeat must be at least 1 and --warmup at least 0")
+    if args.json:
+        _check_output_path(args.json, (".json",), "results")
+    with Device() as device:
+
+        def progress(message):
+            print(f"  {message}", file=sys.stderr, flush=True)
+
+        result = run_kernel_bench(device, batches, max(args.warmup, 1), args.repeat,
+                                  progress if sys.stderr.isatty() else None)
+    print(table(result))
+    if args.json:
+        _write_json(args.json, result)
+        print(f"results written to {args.json}")
     return 0
 
 
@@ -381,7 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     view.set_defaults(func=cmd_view)
 
     bench = commands.add_parser("bench", help="time fused against unfused kernels, per stage, beside the paper's figures")
-    bench.add_argument("apps", nargs="*", metavar="APP", help="apps to run (default: all available)")
+    bench.add_argument("apps", nargs="*", metavar="APP",
+                       help="apps to run (default: all available), or `kernels` for the encoding and MLP "
+                            "kernels alone beside NumPy")
+    bench.add_argument("--batches", default="16,18", metavar="LIST",
+                       help="bench kernels: log2 of the batch sizes (default: 16,18 for 2^16 and 2^18 samples)")
     bench.add_argument("--encodings", default=",".join(ENCODINGS), metavar="LIST",
                        help=f"comma-separated encodings (default: {','.join(ENCODINGS)})")
     bench.add_argument("--resolution", action="append", metavar="WxH",

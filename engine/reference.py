@@ -42,9 +42,9 @@ def grid_cell_index(cells: np.ndarray, resolution: int, size: int, hashed: bool)
     return index % np.uint32(size)
 
 
-def grid_corners(config: GridConfig, positions: np.ndarray):
+def grid_corners(config: GridConfig, positions: np.ndarray, dtype=np.float64):
     """For each level and each of the 2^D grid points around every position: (level, entry index
-    [N] into the parameters, d-linear weight [N]).
+    [N] into the parameters, d-linear weight [N] in `dtype`).
 
     Per level: pos = x * scale + 0.5 in float32, cell = floor(pos); corner bit d set means the upper
     neighbour along d, with weight frac_d, else the lower one with 1 - frac_d.
@@ -60,10 +60,10 @@ def grid_corners(config: GridConfig, positions: np.ndarray):
             hashed = bool(table[level, LEVEL_HASHED])
             pos = positions * scales[level] + np.float32(0.5)
             floor = np.floor(pos)
-            frac = (pos - floor).astype(np.float64)
+            frac = (pos - floor).astype(dtype)
             cell = floor.astype(np.int32).view(np.uint32)  # tcnn: (uint32_t)(int)floorf(pos)
             for corner in range(1 << dims):
-                weight = np.ones(n, dtype=np.float64)
+                weight = np.ones(n, dtype=dtype)
                 corner_cell = cell.copy()
                 for dim in range(dims):
                     if corner & (1 << dim):
@@ -75,13 +75,14 @@ def grid_corners(config: GridConfig, positions: np.ndarray):
                 yield level, index, weight
 
 
-def grid_encode(config: GridConfig, params: np.ndarray, positions: np.ndarray) -> np.ndarray:
+def grid_encode(config: GridConfig, params: np.ndarray, positions: np.ndarray, dtype=np.float64) -> np.ndarray:
     """Encode `positions` [N, D] in [0, 1] with grid `params` [n_entries, F]: [N, L * F], level-major.
-    Each level's features are the d-linear blend of its 2^D surrounding grid points' features."""
+    Each level's features are the d-linear blend of its 2^D surrounding grid points' features.
+    `dtype` is the arithmetic's precision: float64 for checking kernels, float32 for timing NumPy."""
     params = np.asarray(params, dtype=np.float32).reshape(-1, config.n_features)
     n = len(positions)
-    out = np.zeros((n, config.n_levels, config.n_features), dtype=np.float64)
-    for level, index, weight in grid_corners(config, positions):
+    out = np.zeros((n, config.n_levels, config.n_features), dtype=dtype)
+    for level, index, weight in grid_corners(config, positions, dtype):
         out[:, level, :] += weight[:, None] * params[index]
     return out.reshape(n, config.n_output)
 
@@ -149,13 +150,10 @@ def mlp_weights(config: MLPConfig, params: np.ndarray) -> list[np.ndarray]:
     return weights
 
 
-def mlp_forward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """[N, n_input] -> [N, n_output]: ReLU after each hidden layer, the output activation at the end."""
-    h = np.asarray(inputs, dtype=np.float64)
-    weights = mlp_weights(config, params)
-    for w in weights[:-1]:
-        h = np.maximum(h @ w.T.astype(np.float64), 0.0)
-    return activation(config.output_activation, h @ weights[-1].T.astype(np.float64))
+def mlp_forward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """[N, n_input] -> [N, n_output]: ReLU after each hidden layer, the output activation at the end.
+    `dtype` is the arithmetic's precision: float64 for checking kernels, float32 for timing NumPy."""
+    return mlp_forward_train(config, params, inputs, dtype)[1]
 
 
 def activation_derivative(name: str, y: np.ndarray) -> np.ndarray:
@@ -171,26 +169,32 @@ def activation_derivative(name: str, y: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown activation {name!r}")
 
 
-def mlp_forward_train(config: MLPConfig, params: np.ndarray, inputs: np.ndarray):
+def mlp_forward_train(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, dtype=np.float64):
     """The forward pass keeping what the backward pass needs: ([a_1 .. a_H], outputs), where a_l is
     the ReLU output of hidden layer l, each [N, width]."""
-    h = np.asarray(inputs, dtype=np.float64)
-    weights = mlp_weights(config, params)
+    h = np.asarray(inputs, dtype=dtype)
+    weights = [w.astype(dtype) for w in mlp_weights(config, params)]
     activations = []
     for w in weights[:-1]:
-        h = np.maximum(h @ w.T.astype(np.float64), 0.0)
+        h = np.maximum(h @ w.T, 0)
         activations.append(h)
-    return activations, activation(config.output_activation, h @ weights[-1].T.astype(np.float64))
+    return activations, activation(config.output_activation, h @ weights[-1].T)
 
 
-def mlp_backward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, d_outputs: np.ndarray):
+def mlp_backward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, d_outputs: np.ndarray, dtype=np.float64):
     """Gradients of a loss given dL/d outputs [N, n_output]: (dL/d inputs [N, n_input], dL/d params
     flat in the parameter layout). Backpropagation through ReLU and the output activation."""
-    x = np.asarray(inputs, dtype=np.float64)
-    weights = [w.astype(np.float64) for w in mlp_weights(config, params)]
-    activations, outputs = mlp_forward_train(config, params, x)
-    delta = np.asarray(d_outputs, dtype=np.float64) * activation_derivative(config.output_activation, outputs)
-    layer_inputs = [x] + activations  # what each weight matrix multiplies
+    activations, outputs = mlp_forward_train(config, params, inputs, dtype)
+    return mlp_backward_from(config, params, inputs, activations, outputs, d_outputs, dtype)
+
+
+def mlp_backward_from(config: MLPConfig, params, inputs, activations, outputs, d_outputs, dtype=np.float64):
+    """mlp_backward() given the forward pass's activations and outputs (what the backward kernels
+    read): the operation `ngvk bench kernels` times as the MLP's backward pass."""
+    x = np.asarray(inputs, dtype=dtype)
+    weights = [w.astype(dtype) for w in mlp_weights(config, params)]
+    delta = np.asarray(d_outputs, dtype=dtype) * activation_derivative(config.output_activation, outputs)
+    layer_inputs = [x] + list(activations)  # what each weight matrix multiplies
     grads = [None] * len(weights)
     for layer in range(len(weights) - 1, -1, -1):
         grads[layer] = delta.T @ layer_inputs[layer]
@@ -200,12 +204,12 @@ def mlp_backward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, d_ou
     return upstream, np.concatenate([g.reshape(-1) for g in grads])
 
 
-def grid_backward(config: GridConfig, positions: np.ndarray, d_encoded: np.ndarray) -> np.ndarray:
+def grid_backward(config: GridConfig, positions: np.ndarray, d_encoded: np.ndarray, dtype=np.float64) -> np.ndarray:
     """dL/d grid params [n_entries, F] given dL/d encoded [N, L * F]: each sample scatters its
     feature gradients to the 2^D grid points it interpolated, with the same d-linear weights."""
-    d_encoded = np.asarray(d_encoded, dtype=np.float64).reshape(len(positions), config.n_levels, config.n_features)
-    grads = np.zeros((config.n_entries, config.n_features), dtype=np.float64)
-    for level, index, weight in grid_corners(config, positions):
+    d_encoded = np.asarray(d_encoded, dtype=dtype).reshape(len(positions), config.n_levels, config.n_features)
+    grads = np.zeros((config.n_entries, config.n_features), dtype=dtype)
+    for level, index, weight in grid_corners(config, positions, dtype):
         np.add.at(grads, index, weight[:, None] * d_encoded[:, level, :])
     return grads
 

@@ -99,3 +99,41 @@ def test_statistics_and_resolutions():
         "unfused": {"frame": {"median_ms": 1.0}, "stage_sum": {"median_ms": 1.0}, "stages": {"mlp": {"median_ms": 1.0}}},
         "fused": {"frame": {"median_ms": 0.0}},
     })["fusion_speedup"])
+
+
+# ---- ngvk bench kernels -------------------------------------------------------------------------
+
+
+def test_kernel_bench_cases_agree_with_numpy_and_report_rates(device):
+    from apps import bench_kernels
+    from engine.config import GridConfig, MLPConfig
+
+    rng = np.random.default_rng(0)
+    cases = bench_kernels.bench_grid(device, "small 3D", GridConfig("hashgrid", 3, 4, 2, 8, 1.5, 12), 1000, 1, 2, rng)
+    cases += bench_kernels.bench_mlp(device, "volume-like", MLPConfig(32, 4, 64, 2, "relu"), 1000, 1, 2, rng)
+    assert [c["operation"] for c in cases] == ["encoding forward", "encoding backward", "mlp forward", "mlp backward"]
+    for case in cases:
+        assert case["agreement"]["passed"], case
+        assert case["ngvk"]["runs"] == 2 and case["numpy"]["runs"] >= 1
+        assert case["ratio"] == pytest.approx(case["numpy"]["median_ms"] / case["ngvk"]["median_ms"])
+        assert case["samples_per_second"] == pytest.approx(1000 / (case["ngvk"]["median_ms"] * 1e-3))
+    forward, backward = cases[2], cases[3]
+    flops = 2 * 1000 * (64 * 32 + 64 * 64 + 4 * 64)
+    assert forward["gflops"] == pytest.approx(flops / (forward["ngvk"]["median_ms"] * 1e-3) / 1e9)
+    assert backward["gflops"] == pytest.approx(2 * flops / (backward["ngvk"]["median_ms"] * 1e-3) / 1e9)
+    assert "gflops" not in cases[0]
+    result = {"device": {"name": "d", "driver": "v"}, "numpy": {"version": "2", "blas": None},
+              "settings": {"repeat": 2, "warmup": 1}, "cases": cases}
+    text = bench_kernels.table(result)
+    assert "volume-like" in text and "small 3D" in text and "NO" not in text
+    json.dumps(cases)
+
+
+def test_kernel_bench_compares_against_what_the_gpu_computed(device, monkeypatch):
+    # A wrong kernel result is reported as disagreement, not timed as if it were right.
+    from apps import bench_kernels
+    from engine.config import MLPConfig
+
+    monkeypatch.setattr(bench_kernels.reference, "mlp_forward", lambda config, params, x, dtype: np.zeros((len(x), 3)) + 1)
+    cases = bench_kernels.bench_mlp(device, "image", MLPConfig(32, 3, 16, 1, "none"), 300, 1, 1, np.random.default_rng(1))
+    assert not cases[0]["agreement"]["passed"]

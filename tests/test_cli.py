@@ -167,6 +167,15 @@ def test_bench_command(tmp_path):
     assert plot.is_file()
 
 
+def test_bench_kernels_arguments(tmp_path):
+    out = tmp_path / "k.json"
+    for args, words in ((["kernels", "image"], "on its own"), (["kernels", "--batches", "5"], "exponents"),
+                        (["kernels", "--batches", "x"], "--batches")):
+        result = run("bench", *args, "--json", str(out))
+        assert_one_line_error(result, words)
+        assert not out.exists()
+
+
 def test_bad_bench_arguments(tmp_path):
     out = tmp_path / "r.json"
     for args, words in ((["--resolution", "0x5"], "at least 1"), (["--encodings", "octree"], "unknown encoding"),
