@@ -21,11 +21,12 @@ ACTIVATION_CODES = {"none": 0, "relu": 1, "sigmoid": 2, "exp": 3}
 def items_per_invocation(device, training: bool = False) -> int:
     """Samples each MLP invocation evaluates (MLP_ITEMS in lib/mlp.glsl).
 
-    On a CPU driver an invocation is one SIMD lane and each weight load is a gather, so several
-    samples share every load (lavapipe, 2 cores, 32-64-64-4 forward with weights in a uniform
-    buffer: 34 GFLOP/s with 4, 46 with 8, against 2.3 for the first one-sample kernel). The cost is
-    pipeline-creation time, which grows faster than linearly (1.7 s with 4, 4.2 s with 8), so the
-    larger training kernels take 4. GPUs have threads to spare and registers to save: 1.
+    On a CPU driver an invocation is one SIMD lane and each weight fetch is a gather, so several
+    samples share every fetch (lavapipe, 2 cores, 32-64-64-3 forward, weights in a texel buffer:
+    49 GFLOP/s with 4, 59 with 8, 50 with 12, 58 with 16; 2.3 for the first one-sample kernel). The
+    cost is pipeline-creation time, which grows faster than linearly, so the larger training kernels
+    take 4 (8 there ran no faster and took 23 s to create, cold). GPUs have threads to spare and
+    registers to save: 1.
     `NGVK_MLP_ITEMS` overrides.
     """
     override = os.environ.get("NGVK_MLP_ITEMS")
