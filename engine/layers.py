@@ -45,8 +45,9 @@ def float_atomics(device) -> int:
 def run_kernel(
     device, kernel, n: int, inputs: dict, outputs: dict, push: dict | None = None, invocations: int | None = None
 ) -> dict:
-    """Run `kernel` once over `n` items: `inputs` maps binding names to numpy arrays or Buffers,
-    `outputs` maps binding names to (shape) of float32 results; returns the outputs as arrays.
+    """Run `kernel` once over `n` items: `inputs` maps binding names to numpy arrays, Buffers or
+    texel views, `outputs` maps binding names to (shape) of float32 results; returns the outputs as
+    arrays.
     `invocations` (default n) is for kernels that take several items per invocation."""
     owned = []
     try:
@@ -166,6 +167,8 @@ class MLP:
         self.weight_vec4s = -(-config.n_params // 4)
         self.weights = device.buffer(self.weight_vec4s * 16, "mlp_weights")
         self.weights.fill(0)
+        # Floats per texel when kernels fetch the inputs (4 where rows of inputs are whole texels).
+        self.input_components = 4 if config.n_input % 4 == 0 else 1
         if params is not None:
             self.set_params(params)
 
@@ -187,6 +190,7 @@ class MLP:
             "MLP_HIDDEN_LAYERS": c.n_hidden_layers,
             "MLP_OUTPUT_ACTIVATION": ACTIVATION_CODES[c.output_activation],
             "MLP_ITEMS": items_per_invocation(self.device),
+            "MLP_INPUT_COMPONENTS": self.input_components,
         }
 
     def bindings(self) -> dict:
@@ -199,20 +203,23 @@ class MLP:
         """[N, n_input] -> [N, n_output]."""
         inputs = np.asarray(inputs, dtype=np.float32)
         n = len(inputs)
-        out = run_kernel(
-            self.device,
-            self.kernel(),
-            n,
-            {"inputs": inputs, **self.bindings()},
-            {"outputs": (n, self.config.n_output)},
-            invocations=-(-n // items_per_invocation(self.device)),
-        )
-        return out["outputs"]
+        with self.device.buffer_from(inputs, "inputs") as buffer, self.device.buffer(
+            n * self.config.n_output * 4, "outputs"
+        ) as outputs:
+            with self.device.sequence() as sequence:
+                self.record_forward(sequence, buffer, outputs, n)
+                sequence.run()
+            return outputs.download(np.float32, (n, self.config.n_output))
+
+    def input_texels(self, inputs):
+        """Buffer `inputs` [n, n_input] as the texels the kernels fetch."""
+        return inputs.texels(self.input_components)
 
     def record_forward(self, sequence, inputs, outputs, n: int) -> None:
         """Record the forward pass of `n` samples from buffer `inputs` into buffer `outputs`."""
         items = items_per_invocation(self.device)
-        sequence.dispatch(self.kernel(), -(-n // items), {"inputs": inputs, "outputs": outputs, **self.bindings()}, {"n": n})
+        buffers = {"inputs": self.input_texels(inputs), "outputs": outputs, **self.bindings()}
+        sequence.dispatch(self.kernel(), -(-n // items), buffers, {"n": n})
 
     def close(self) -> None:
         self.weights.close()

@@ -96,7 +96,7 @@ class MLPTraining:
     def record_forward(self, sequence, inputs, n: int) -> None:
         """Forward pass of `n` samples of `inputs`, keeping activations; outputs in `self.outputs`."""
         buffers = {
-            "inputs": inputs,
+            "inputs": self.mlp.input_texels(inputs),
             "activations": self.activations.texels(4),
             "outputs": self.outputs,
             **self.mlp.bindings(),

@@ -56,17 +56,23 @@ void main() {
     float g[MLP_ITEMS][MLP_WIDTH];
     float a[MLP_ITEMS][MLP_WIDTH];
     MLP_MATVEC_TRANSPOSED(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, delta_out, g)
-    [[dont_unroll]] for (int layer = MLP_HIDDEN_LAYERS - 1; layer >= 0; --layer) {
-        uint offset = uint(layer) * n * MLP_WIDTH;
-        MLP_FETCH_ITEMS(a, activations, 4, offset, first, n, MLP_WIDTH)
-        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-            [[unroll]] for (int k = 0; k < MLP_WIDTH; ++k) a[s][k] = a[s][k] > 0.0 ? g[s][k] : 0.0;
-        }
-        MLP_STORE_ITEMS_TEXELS(deltas, offset, a, first, n, MLP_WIDTH)
-        if (layer > 0) {
-            MLP_MATVEC_TRANSPOSED(MLP_LAYER_OFFSET(layer), MLP_WIDTH, MLP_WIDTH, a, g)
-        }
+    // Hidden layer l's delta from the gradient g arriving at its output: g * relu'(a_l), stored.
+#define HIDDEN_DELTA(layer)                                                                        \
+    {                                                                                              \
+        uint offset = uint(layer) * n * MLP_WIDTH;                                                 \
+        MLP_FETCH_ITEMS(a, activations, 4, offset, first, n, MLP_WIDTH)                            \
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                           \
+            [[unroll]] for (int k = 0; k < MLP_WIDTH; ++k) a[s][k] = a[s][k] > 0.0 ? g[s][k] : 0.0; \
+        }                                                                                          \
+        MLP_STORE_ITEMS_TEXELS(deltas, offset, a, first, n, MLP_WIDTH)                             \
     }
+    // The last layer is peeled off the loop rather than skipped with `if (layer > 0)`: a CPU driver
+    // runs the body of an `if` that no lane takes anyway, masked.
+    [[dont_unroll]] for (int layer = MLP_HIDDEN_LAYERS - 1; layer > 0; --layer) {
+        HIDDEN_DELTA(layer)
+        MLP_MATVEC_TRANSPOSED(MLP_LAYER_OFFSET(layer), MLP_WIDTH, MLP_WIDTH, a, g)
+    }
+    HIDDEN_DELTA(0)
     float d_x[MLP_ITEMS][MLP_INPUTS];
     MLP_MATVEC_TRANSPOSED(0, MLP_WIDTH, MLP_INPUTS, a, d_x)
 #if MLP_INPUTS % 4 == 0
