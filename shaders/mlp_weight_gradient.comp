@@ -4,7 +4,8 @@
 // Weight gradient of one MLP layer, dW[r][c] = sum over samples of delta[r] * layer_input[c], as a
 // matrix product over the batch: invocation (tile, chunk) sums the outer products of its tile of
 // WG_TILE_ROWS x WG_TILE_COLS weights over the samples of its chunk, in registers, and writes the
-// tile to the chunk's row of `partials`; reduce_partials.comp then sums the rows. Every sample's
+// tile to the chunk's row of `partials`; reduce_partials.comp then sums the rows (tile and chunk
+// sizes: engine/training.py). Every sample's
 // delta and input values are fetched once per tile as texels (one gather per four floats on CPU
 // drivers, against a loop over the lanes for storage-buffer loads), and no atomics are needed.
 // Specification: engine/reference.py mlp_backward() (its `grads`).
