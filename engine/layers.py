@@ -167,8 +167,9 @@ class MLP:
         self.weight_vec4s = -(-config.n_params // 4)
         self.weights = device.buffer(self.weight_vec4s * 16, "mlp_weights")
         self.weights.fill(0)
-        # Floats per texel when kernels fetch the inputs (4 where rows of inputs are whole texels).
+        # Floats per texel when kernels fetch inputs or outputs (4 where rows are whole texels).
         self.input_components = 4 if config.n_input % 4 == 0 else 1
+        self.output_components = 4 if config.n_output % 4 == 0 else 1
         if params is not None:
             self.set_params(params)
 
@@ -191,6 +192,7 @@ class MLP:
             "MLP_OUTPUT_ACTIVATION": ACTIVATION_CODES[c.output_activation],
             "MLP_ITEMS": items_per_invocation(self.device),
             "MLP_INPUT_COMPONENTS": self.input_components,
+            "MLP_OUTPUT_COMPONENTS": self.output_components,
         }
 
     def bindings(self) -> dict:

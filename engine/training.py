@@ -113,8 +113,8 @@ class MLPTraining:
         c = self.mlp.config
         buffers = {
             "activations": self.activations.texels(4),
-            "outputs": self.outputs.texels(1),
-            "d_outputs": self.d_outputs.texels(1),
+            "outputs": self.outputs.texels(self.mlp.output_components),
+            "d_outputs": self.d_outputs.texels(self.mlp.output_components),
             "output_deltas": self.output_deltas,
             "deltas": self.deltas.texels(4),
             "d_inputs": self.d_inputs.texels(4) if c.n_input % 4 == 0 else self.d_inputs,

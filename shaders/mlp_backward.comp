@@ -8,8 +8,8 @@
 // binding | name           | access | contents
 // 0       | mlp_weights    | read   | the layers' matrices (lib/mlp_weights.glsl)
 // 1       | activations    | read   | texels (4 floats): [MLP_HIDDEN_LAYERS, n, MLP_WIDTH] from mlp_train_forward
-// 2       | outputs        | read   | texels (1 float): [n, MLP_OUTPUTS] from mlp_train_forward
-// 3       | d_outputs      | read   | texels (1 float): [n, MLP_OUTPUTS]: dL/d outputs
+// 2       | outputs        | read   | texels (MLP_OUTPUT_COMPONENTS floats): [n, MLP_OUTPUTS] from mlp_train_forward
+// 3       | d_outputs      | read   | texels (MLP_OUTPUT_COMPONENTS floats): [n, MLP_OUTPUTS]: dL/d outputs
 // 4       | output_deltas  | write  | float [n, MLP_OUTPUTS]: dL/d output pre-activation
 // 5       | deltas         | write  | texels (4 floats): [MLP_HIDDEN_LAYERS, n, MLP_WIDTH]: dL/d hidden pre-activations
 // 6       | d_inputs       | write  | float [n, MLP_INPUTS]: dL/d inputs (texels of 4 floats when
@@ -42,8 +42,8 @@ void main() {
 
     float y[MLP_ITEMS][MLP_OUTPUTS];
     float delta_out[MLP_ITEMS][MLP_OUTPUTS];
-    MLP_FETCH_ITEMS(y, outputs, 1, 0u, first, n, MLP_OUTPUTS)
-    MLP_FETCH_ITEMS(delta_out, d_outputs, 1, 0u, first, n, MLP_OUTPUTS)
+    MLP_FETCH_ITEMS(y, outputs, MLP_OUTPUT_COMPONENTS, 0u, first, n, MLP_OUTPUTS)
+    MLP_FETCH_ITEMS(delta_out, d_outputs, MLP_OUTPUT_COMPONENTS, 0u, first, n, MLP_OUTPUTS)
     [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
         [[unroll]] for (int k = 0; k < MLP_OUTPUTS; ++k) {
             delta_out[s][k] *= mlp_output_activation_derivative(y[s][k]);

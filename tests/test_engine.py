@@ -233,7 +233,7 @@ def test_every_shader_compiles():
     defines = {
         **grid_defines(3),
         "MLP_INPUTS": 32, "MLP_WIDTH": 64, "MLP_OUTPUTS": 3, "MLP_HIDDEN_LAYERS": 2,
-        "MLP_OUTPUT_ACTIVATION": 2, "MLP_ITEMS": 2, "MLP_INPUT_COMPONENTS": 4,
+        "MLP_OUTPUT_ACTIVATION": 2, "MLP_ITEMS": 2, "MLP_INPUT_COMPONENTS": 4, "MLP_OUTPUT_COMPONENTS": 1,
         "WG_ROWS": 64, "WG_COLS": 32, "WG_TILE_ROWS": 4, "WG_TILE_COLS": 8,
         "WG_DELTA_COMPONENTS": 4, "WG_INPUT_COMPONENTS": 4,
         "NGVK_FLOAT_ATOMICS": 1, "LOSS": 1, "LOSS_CHANNELS": 3, "FRAME_FLOAT": 0,
