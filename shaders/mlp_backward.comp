@@ -66,9 +66,10 @@ void main() {
         }                                                                                          \
         MLP_STORE_ITEMS_TEXELS(deltas, offset, a, first, n, MLP_WIDTH)                             \
     }
-    // The last layer is peeled off the loop rather than skipped with `if (layer > 0)`: a CPU driver
-    // runs the body of an `if` that no lane takes anyway, masked.
-    [[dont_unroll]] for (int layer = MLP_HIDDEN_LAYERS - 1; layer > 0; --layer) {
+    // Layers unrolled, as in the forward pass (lavapipe, 32-64-64-3, 2^16 samples: 29.7 -> 26 ms),
+    // and the last one peeled off rather than skipped with `if (layer > 0)`: a CPU driver runs the
+    // body of an `if` that no lane takes anyway, masked.
+    [[unroll]] for (int layer = MLP_HIDDEN_LAYERS - 1; layer > 0; --layer) {
         HIDDEN_DELTA(layer)
         MLP_MATVEC_TRANSPOSED(MLP_LAYER_OFFSET(layer), MLP_WIDTH, MLP_WIDTH, a, g)
     }
