@@ -187,16 +187,14 @@ def git_commit() -> dict:
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
-def run_bench(device, app_names, encodings, resolutions, warmup: int = 2, repeat: int = 7, progress=None) -> dict:
-    from . import get_app
-
+def run_header(device, schema: str, version: int) -> dict:
+    """What every benchmark result starts with: schema, ngvk's version and commit, date, host, device."""
     from .cli import VERSION
 
-    apps = [get_app(name) for name in app_names]
     info = device.info
-    result = {
-        "schema": SCHEMA,
-        "version": SCHEMA_VERSION,
+    return {
+        "schema": schema,
+        "version": version,
         "ngvk": VERSION,
         **git_commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -209,6 +207,15 @@ def run_bench(device, app_names, encodings, resolutions, warmup: int = 2, repeat
             "vendor_id": info.vendor_id,
             "device_id": info.device_id,
         },
+    }
+
+
+def run_bench(device, app_names, encodings, resolutions, warmup: int = 2, repeat: int = 7, progress=None) -> dict:
+    from . import get_app
+
+    apps = [get_app(name) for name in app_names]
+    result = {
+        **run_header(device, SCHEMA, SCHEMA_VERSION),
         "settings": {"warmup": warmup, "repeat": repeat, "timing": "GPU timestamps, median of repeated frames"},
         "target": TARGET,
         "paper": PAPER,

@@ -16,8 +16,6 @@ The JSON written with `--json` has the schema documented in README.md ("Kernel b
 
 from __future__ import annotations
 
-import datetime
-import platform
 import time
 
 import numpy as np
@@ -27,7 +25,7 @@ from engine.config import ENCODINGS, GridConfig, MLPConfig, grid_preset
 from engine.layers import MLP, GridEncoding
 from engine.training import GridTraining, MLPTraining
 
-from .bench import git_commit, statistics
+from .bench import run_header, statistics
 
 SCHEMA = "ngvk-bench-kernels"
 SCHEMA_VERSION = 1
@@ -192,22 +190,8 @@ def bench_mlp(device, name: str, config: MLPConfig, n: int, warmup: int, repeat:
 
 
 def run_kernel_bench(device, batches=DEFAULT_BATCHES, warmup: int = 1, repeat: int = 5, progress=None) -> dict:
-    from .cli import VERSION
-
-    info = device.info
     result = {
-        "schema": SCHEMA,
-        "version": SCHEMA_VERSION,
-        "ngvk": VERSION,
-        **git_commit(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"machine": platform.machine(), "processor": platform.processor() or None, "system": platform.system()},
-        "device": {
-            "name": info.name,
-            "type": info.type,
-            "driver": f"{info.driver_name} {info.driver_info}".strip(),
-            "api_version": info.api_version,
-        },
+        **run_header(device, SCHEMA, SCHEMA_VERSION),
         "numpy": {"version": np.__version__, "blas": _blas_name()},
         "settings": {
             "warmup": warmup,

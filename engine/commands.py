@@ -138,34 +138,24 @@ class Sequence:
             if b.kind in (TEXELS, STORAGE_TEXELS):
                 if not hasattr(buffer, "components"):
                     raise ValueError(f"{kernel.shader}: {b.name} is a texel buffer; bind buffer.texels(components)")
-                view = ffi.new("VkBufferView[1]", [buffer.handle])
-                infos.append(view)
-                writes.append(
-                    vk.VkWriteDescriptorSet(
-                        dstSet=descriptor_set,
-                        dstBinding=b.binding,
-                        descriptorCount=1,
-                        descriptorType=DESCRIPTOR_TYPES[b.kind],
-                        pTexelBufferView=view,
+                descriptor = {"pTexelBufferView": ffi.new("VkBufferView[1]", [buffer.handle])}
+            else:
+                limit = limits.max_storage_buffer_range if b.storage else limits.max_uniform_buffer_range
+                if buffer.nbytes > limit:
+                    raise NgvkError(
+                        f"{buffer.name} is {buffer.nbytes / 2**20:.1f} MiB but this device binds at most "
+                        f"{limit / 2**20:.2f} MiB per {b.kind} buffer: "
+                        "use a smaller table size or resolution"
                     )
-                )
-                continue
-            limit = limits.max_storage_buffer_range if b.storage else limits.max_uniform_buffer_range
-            if buffer.nbytes > limit:
-                raise NgvkError(
-                    f"{buffer.name} is {buffer.nbytes / 2**20:.1f} MiB but this device binds at most "
-                    f"{limit / 2**20:.2f} MiB per {b.kind} buffer: "
-                    "use a smaller table size or resolution"
-                )
-            info = vk.VkDescriptorBufferInfo(buffer=buffer.handle, offset=0, range=buffer.nbytes)
-            infos.append(info)
+                descriptor = {"pBufferInfo": [vk.VkDescriptorBufferInfo(buffer=buffer.handle, offset=0, range=buffer.nbytes)]}
+            infos.append(descriptor)  # referenced until the update below
             writes.append(
                 vk.VkWriteDescriptorSet(
                     dstSet=descriptor_set,
                     dstBinding=b.binding,
                     descriptorCount=1,
                     descriptorType=DESCRIPTOR_TYPES[b.kind],
-                    pBufferInfo=[info],
+                    **descriptor,
                 )
             )
         if writes:
