@@ -23,7 +23,7 @@
 
 // Loops over levels, corners, dimensions and features are unrolled: the level table folds into
 // constants, and private arrays are only ever indexed by constants (on lavapipe a variable index
-// turns every access into a ladder over the whole array).
+// scatters or gathers every access lane by lane).
 
 // tcnn's coherent prime hash; uint multiplication wraps exactly like the reference's uint32.
 uint grid_hash(uint cell[GRID_DIMS]) {

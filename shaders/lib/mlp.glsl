@@ -124,17 +124,11 @@ float mlp_output_activation_derivative(float y) {
     MLP_MATVEC(MLP_LAYER_OFFSET(layer), MLP_WIDTH, MLP_WIDTH, from, to, mlp_relu)           \
     MLP_STORE_ACTIVATIONS(layer, to);
 
-// x[s][k] = buffer[offset + (first + s) * size + k]: samples past n repeat the last one.
-// Unrolled, so that x is indexed by constants: on lavapipe a private array indexed by a variable is
-// lowered to an if-ladder over all its elements at every access (nir_lower_indirect_derefs).
-#define MLP_LOAD_ITEMS(x, buffer, offset, first, n, size)                               \
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                    \
-        uint item_ = (offset) + min((first) + uint(s), (n) - 1u) * uint(size);          \
-        [[unroll]] for (int k = 0; k < (size); ++k) x[s][k] = buffer[item_ + k];        \
-    }
-
-// The same from a texel buffer of `components` floats per texel (4: offset and size multiples of 4;
-// else 1): on CPU drivers a fetch gathers four floats for all lanes at once.
+// values[s][k] = float offset + (first + s) * size + k of a texel buffer of `components` floats per
+// texel (4: offset and size multiples of 4; else 1); samples past n repeat the last one. On CPU
+// drivers a fetch gathers four floats for all lanes at once. Unrolled, so that `values` is indexed
+// by constants: on lavapipe a private array indexed by a variable is scattered and gathered lane
+// by lane.
 #define MLP_FETCH_ITEMS(values, texels, components, offset, first, n, size)                     \
     [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                        \
         uint item_ = (offset) + min((first) + uint(s), (n) - 1u) * uint(size);             \
