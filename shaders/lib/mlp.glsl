@@ -142,8 +142,8 @@ float mlp_output_activation_derivative(float y) {
         }                                                                                   \
     }
 
-// The same into a storage texel buffer of RGBA32F texels (offset and size multiples of 4): one
-// imageStore writes four floats for all lanes, where a storage-buffer store is a loop over them.
+// image[offset + (first + s) * size + k] = values[s][k] for the samples below n, into a storage
+// texel buffer of RGBA32F texels (offset and size multiples of 4), a whole texel per imageStore.
 #define MLP_STORE_ITEMS_TEXELS(image, offset, values, first, n, size)                       \
     [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {                                        \
         if ((first) + uint(s) < (n)) {                                                      \
