@@ -52,11 +52,6 @@ def grid_configs() -> dict[str, GridConfig]:
     return configs
 
 
-def mlp_flops(config: MLPConfig, n: int) -> float:
-    """Multiply-adds count two: 2 n sum(rows x cols) for the forward pass."""
-    return 2.0 * n * sum(rows * cols for rows, cols in config.layer_shapes())
-
-
 def time_gpu(device, record, warmup: int, repeat: int) -> dict:
     """GPU time of the commands `record(sequence)` records, over `repeat` submissions."""
     with device.sequence() as sequence:
@@ -162,7 +157,7 @@ def bench_mlp(device, name: str, config: MLPConfig, n: int, warmup: int, repeat:
         gpu = time_gpu(device, lambda s: mlp.record_forward(s, inputs, outputs, n), warmup, repeat)
         numpy_stats, expected = time_numpy(lambda: reference.mlp_forward(config, params, x, np.float32), repeat)
         agree = agreement([outputs.download(np.float32, (n, config.n_output))], [expected])
-        cases.append(_case("mlp forward", name, n, gpu, numpy_stats, agree, mlp_flops(config, n)))
+        cases.append(_case("mlp forward", name, n, gpu, numpy_stats, agree, config.flops_per_sample() * n))
 
         # The backward pass starts from what the forward pass for training stored.
         training.d_outputs.upload(d_outputs)
@@ -180,7 +175,7 @@ def bench_mlp(device, name: str, config: MLPConfig, n: int, warmup: int, repeat:
         )
         got = [training.d_inputs.download(np.float32, (n, config.n_input)), training.gradients.download(np.float32)]
         agree = agreement([got[0], got[1][: config.n_params]], [d_inputs, d_params])
-        cases.append(_case("mlp backward", name, n, gpu, numpy_stats, agree, 2 * mlp_flops(config, n)))
+        cases.append(_case("mlp backward", name, n, gpu, numpy_stats, agree, 2 * config.flops_per_sample() * n))
         return cases
     finally:
         inputs.close()

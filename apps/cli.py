@@ -310,10 +310,10 @@ def cmd_bench(args) -> int:
 def bench_kernels(args) -> int:
     from engine.device import Device
 
-    from .bench_kernels import run_kernel_bench, table
+    from .bench_kernels import DEFAULT_BATCHES, run_kernel_bench, table
 
     try:
-        batches = [int(b) for b in args.batches.split(",") if b.strip()]
+        batches = [int(b) for b in args.batches.split(",") if b.strip()] if args.batches else list(DEFAULT_BATCHES)
     except ValueError:
         raise NgvkError(f"--batches {args.batches!r}: give powers of two as exponents, e.g. 16,17,18") from None
     if not batches or any(not 8 <= b <= 22 for b in batches):
@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("apps", nargs="*", metavar="APP",
                        help="apps to run (default: all available), or `kernels` for the encoding and MLP "
                             "kernels alone beside NumPy")
-    bench.add_argument("--batches", default="16,18", metavar="LIST",
+    bench.add_argument("--batches", metavar="LIST",
                        help="bench kernels: log2 of the batch sizes (default: 16,18 for 2^16 and 2^18 samples)")
     bench.add_argument("--encodings", default=",".join(ENCODINGS), metavar="LIST",
                        help=f"comma-separated encodings (default: {','.join(ENCODINGS)})")

@@ -22,10 +22,9 @@ def close(result, expected, tolerance=TOLERANCE):
 
 @pytest.fixture(params=["float atomics", "compare-and-swap"])
 def atomics(request, device, monkeypatch):
-    """Run a test with the device's float atomics and subgroup sums, and again without them."""
+    """Run a test with the device's float atomics, and again with the compare-and-swap loop."""
     if request.param == "compare-and-swap":
         monkeypatch.setattr(device.info, "float_atomic_add", False)
-        monkeypatch.setattr(device.info, "subgroup_arithmetic", False)
     return request.param
 
 
