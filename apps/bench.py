@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import NgvkError
+from engine.poison import POISON_RGBA8, POISON_WORD
 from engine.render import STAGES
 
 SCHEMA = "ngvk-bench"
@@ -73,12 +74,13 @@ def check_agreement(renderer, camera_for, width: int, height: int) -> dict:
     small_w = min(width, AGREEMENT_SIZE)
     small_h = max(1, round(height * small_w / width))
     camera = camera_for(small_w, small_h)
-    fused = renderer.render(camera, small_w, small_h, fused=True, float_frame=True).pixels
-    unfused = renderer.render(camera, small_w, small_h, fused=False, float_frame=True).pixels
+    # Poisoned frames: a pixel either path leaves unwritten makes them differ (NaN is never <=).
+    fused = renderer.render(camera, small_w, small_h, fused=True, float_frame=True, poison=POISON_WORD).pixels
+    unfused = renderer.render(camera, small_w, small_h, fused=False, float_frame=True, poison=POISON_WORD).pixels
     float_difference = float(np.max(np.abs(fused - unfused)))
     camera = camera_for(width, height)
-    fused8 = renderer.render(camera, width, height, fused=True).pixels.astype(np.int16)
-    unfused8 = renderer.render(camera, width, height, fused=False).pixels.astype(np.int16)
+    fused8 = renderer.render(camera, width, height, fused=True, poison=POISON_RGBA8[0]).pixels.astype(np.int16)
+    unfused8 = renderer.render(camera, width, height, fused=False, poison=POISON_RGBA8[1]).pixels.astype(np.int16)
     byte_difference = int(np.max(np.abs(fused8 - unfused8)))
     if not float_difference <= AGREEMENT_TOLERANCE or byte_difference > 1:
         raise NgvkError(

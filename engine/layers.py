@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from .config import SH_OUTPUTS, GridConfig, MLPConfig
+from .poison import POISON_WORD
 
 ACTIVATION_CODES = {"none": 0, "relu": 1, "sigmoid": 2, "exp": 3}
 
@@ -47,7 +48,7 @@ def run_kernel(
 ) -> dict:
     """Run `kernel` once over `n` items: `inputs` maps binding names to numpy arrays, Buffers or
     texel views, `outputs` maps binding names to (shape) of float32 results; returns the outputs as
-    arrays.
+    arrays. Outputs start as NaN (POISON_WORD), so whatever the kernel leaves unwritten reads as NaN.
     `invocations` (default n) is for kernels that take several items per invocation."""
     owned = []
     try:
@@ -62,6 +63,8 @@ def run_kernel(
             owned.append(buffer)
             bound[name] = buffer
         with device.sequence() as sequence:
+            for name in outputs:
+                sequence.fill(bound[name], POISON_WORD)
             sequence.dispatch(kernel, n if invocations is None else invocations, bound, {"n": n, **(push or {})})
             sequence.run()
         return {name: bound[name].download(np.float32, shape) for name, shape in outputs.items()}
@@ -202,13 +205,14 @@ class MLP:
         return self.device.kernel("mlp_forward.comp", self.defines())
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
-        """[N, n_input] -> [N, n_output]."""
+        """[N, n_input] -> [N, n_output] (outputs start as NaN, as in run_kernel())."""
         inputs = np.asarray(inputs, dtype=np.float32)
         n = len(inputs)
         with self.device.buffer_from(inputs, "inputs") as buffer, self.device.buffer(
             n * self.config.n_output * 4, "outputs"
         ) as outputs:
             with self.device.sequence() as sequence:
+                sequence.fill(outputs, POISON_WORD)
                 self.record_forward(sequence, buffer, outputs, n)
                 sequence.run()
             return outputs.download(np.float32, (n, self.config.n_output))

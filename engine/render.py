@@ -106,10 +106,14 @@ class FrameRenderer:
         total = width * height
         return [(start, min(self.tile_pixels, total - start)) for start in range(0, total, self.tile_pixels)]
 
-    def record(self, sequence, camera, width: int, height: int, fused: bool, float_frame: bool = False):
-        """Record the whole frame into `sequence`; returns the frame buffer it writes."""
+    def record(self, sequence, camera, width: int, height: int, fused: bool, float_frame: bool = False,
+               poison: int | None = None):
+        """Record the whole frame into `sequence`; returns the frame buffer it writes. With `poison`,
+        every 32-bit word of the frame is first set to it (untimed)."""
         check_frame_size(self.device, width, height, 16 if float_frame else 4)
         frame = self.frame_buffer(width, height, float_frame)
+        if poison is not None:
+            sequence.fill(frame, poison)
         base = self.push_constants(camera, width, height)
         with sequence.timed(FRAME):
             for offset, n in self.tiles(width, height):
@@ -128,15 +132,21 @@ class FrameRenderer:
         self.render(camera, 1, 1, fused, float_frame)
 
     def render(
-        self, camera, width: int, height: int, fused: bool = True, float_frame: bool = False, download: bool = True
+        self, camera, width: int, height: int, fused: bool = True, float_frame: bool = False, download: bool = True,
+        poison: int | None = None,
     ) -> Frame:
         """Render one frame and read it back (`download=False` leaves it in `self.frame_buffer(...)`
-        only, for presenting it without a round trip through the host)."""
+        only, for presenting it without a round trip through the host).
+
+        The frame buffer is reused from one render to the next, so a pixel that a path fails to
+        write would keep the previous frame's value. Comparisons of two renders therefore pass
+        `poison`, a 32-bit word written over the whole frame first: engine/poison.py POISON_WORD (NaN)
+        for float frames, and the two words of POISON_RGBA8 for two 8-bit renders to be compared."""
         if self._sequence is None:
             self._sequence = self.device.sequence(max_timestamps=4096)
         else:
             self._sequence.reset()
-        frame = self.record(self._sequence, camera, width, height, fused, float_frame)
+        frame = self.record(self._sequence, camera, width, height, fused, float_frame, poison)
         self._sequence.run()
         timings = self._sequence.timings()
         frame_ms = timings.pop(FRAME, 0.0)

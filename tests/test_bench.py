@@ -73,7 +73,7 @@ def test_plot(result, tmp_path):
 class DisagreeingRenderer:
     """Fused frames that are off by 1e-3: the benchmark must refuse to time them."""
 
-    def render(self, camera, width, height, fused=True, float_frame=False, download=True):
+    def render(self, camera, width, height, fused=True, float_frame=False, download=True, poison=None):
         pixels = np.zeros((height, width, 4), np.float32 if float_frame else np.uint8)
         if fused and float_frame:
             pixels[0, 0, 0] = 1e-3
@@ -83,6 +83,23 @@ class DisagreeingRenderer:
 def test_disagreeing_paths_are_not_timed():
     with pytest.raises(NgvkError, match="fused and unfused renders differ"):
         bench.check_agreement(DisagreeingRenderer(), lambda w, h: None, 32, 32)
+
+
+def test_a_path_that_skips_a_pixel_is_not_timed(device):
+    # The unfused path renders after the fused one into the same frame buffer: without poisoning,
+    # the pixel it skips would keep the fused path's value and the paths would seem to agree.
+    from apps import image
+
+    class SkippingRenderer(image.ImageRenderer):
+        def record_unfused(self, sequence, frame, push, float_frame):
+            super().record_unfused(sequence, frame, {**push, "n": push["n"] - 1}, float_frame)
+
+    renderer = SkippingRenderer(device, image.load())
+    try:
+        with pytest.raises(NgvkError, match="fused and unfused renders differ"):
+            bench.check_agreement(renderer, renderer.default_camera, 40, 30)
+    finally:
+        renderer.close()
 
 
 def test_statistics_and_resolutions():
