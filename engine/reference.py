@@ -263,6 +263,28 @@ def adam_step(params, grads, first, second, steps, *, learning_rate, beta1, beta
     return p, m, v, t
 
 
+# ---- random numbers -------------------------------------------------------------------------------
+
+def pcg_hash(v) -> np.ndarray:
+    """lib/random.glsl pcg_hash(): the PCG-based integer hash of Jarzynski and Olano (2020), in
+    uint32 arithmetic that wraps like the GPU's."""
+    v = np.asarray(v, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        state = v * np.uint32(747796405) + np.uint32(2891336453)
+        word = ((state >> ((state >> np.uint32(28)) + np.uint32(4))) ^ state) * np.uint32(277803737)
+    return (word >> np.uint32(22)) ^ word
+
+
+def random_uniform(seed: int, step: int, index, k: int) -> np.ndarray:
+    """lib/random.glsl random_uniform(): the k-th number in [0, 1) of item `index` (array) at
+    training step `step`; the top 24 bits of the hash, so float32 holds it exactly."""
+    index = np.asarray(index, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        inner = pcg_hash(index * np.uint32(4) + np.uint32(k))
+    h = pcg_hash(np.uint32(seed) ^ pcg_hash(np.uint32(step) ^ inner))
+    return (h >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+
+
 # ---- colour ---------------------------------------------------------------------------------------
 
 
