@@ -1,7 +1,10 @@
 """`ngvk check`: every kernel on the selected device against its NumPy reference.
 
-A user on a new GPU or driver runs this first. Each case draws random inputs plus the awkward ones
-(0, 1, points exactly on grid-cell boundaries), runs the kernel, and compares with the reference:
+A user on a new GPU or driver runs this first. It covers the inference kernels (grid encoding, spherical
+harmonics, MLP forward); the training kernels are checked by the test suite. Each case draws random
+inputs plus the awkward ones (0, 1, points exactly on grid-cell boundaries; a sample count that is not
+a multiple of the samples per invocation or of the workgroup), runs the kernel on output buffers
+filled with NaN (so an output it skips fails), and compares with the reference:
 the largest absolute error must be at most `RELATIVE_TOLERANCE * max|reference|` (fp32 arithmetic
 against a float64 reference). The tests run the same cases, so `check` and the suite agree.
 """
@@ -18,7 +21,7 @@ from .config import GridConfig, MLPConfig, grid_preset
 from .layers import MLP, GridEncoding, SphericalHarmonics
 
 RELATIVE_TOLERANCE = 1e-4
-SAMPLES = 4096
+SAMPLES = 4093  # a prime: not a multiple of any invocation or workgroup size
 
 
 @dataclass
@@ -81,13 +84,18 @@ def unit_directions(rng: np.random.Generator, n: int = SAMPLES) -> np.ndarray:
 
 
 def mlp_cases() -> list[tuple[str, MLPConfig]]:
-    """Every width, every output activation and depths 1 to 4, the four apps' networks, and odd
-    sizes (7 inputs: the weights are then read one at a time, not four; lib/mlp.glsl)."""
+    """Every width, every output activation and every depth from 1 to 8 (lib/mlp.glsl's limit), the
+    four apps' networks, and odd sizes (7 inputs: the weights are then read one at a time, not four;
+    lib/mlp.glsl)."""
     return [
         ("width 16, 1 hidden, exp", MLPConfig(32, 4, 16, 1, "exp")),
         ("width 32, 3 hidden, relu", MLPConfig(32, 4, 32, 3, "relu")),
         ("width 64, 4 hidden, sigmoid", MLPConfig(32, 4, 64, 4, "sigmoid")),
         ("width 128, 2 hidden, none", MLPConfig(32, 4, 128, 2, "none")),
+        ("width 16, 5 hidden, relu", MLPConfig(32, 4, 16, 5, "relu")),
+        ("width 32, 6 hidden, none", MLPConfig(32, 4, 32, 6, "none")),
+        ("width 16, 7 hidden, sigmoid", MLPConfig(16, 3, 16, 7, "sigmoid")),
+        ("width 16, 8 hidden, exp", MLPConfig(32, 4, 16, 8, "exp")),
         ("gia 32->64->64->3", MLPConfig(32, 3, 64, 2, "none")),
         ("nsdf 32->64->64->1", MLPConfig(32, 1, 64, 2, "none")),
         ("nvr 32->64->64->4 relu", MLPConfig(32, 4, 64, 2, "relu")),

@@ -1,14 +1,16 @@
-"""Every kernel on the device against its NumPy reference, with the tolerance `ngvk check` uses:
-max |gpu - reference| <= 1e-4 * max |reference| (fp32 against float64). The cases are `ngvk check`'s:
-2D and 3D, the three encodings, a hashgrid table that is dense at every level and one that hashes,
-random positions plus 0, 1 and points exactly on cell boundaries; every MLP width and activation."""
+"""Every inference kernel on the device against its NumPy reference, with the tolerance `ngvk check`
+uses: max |gpu - reference| <= 1e-4 * max |reference| (fp32 against float64). The cases are `ngvk
+check`'s: 2D and 3D, the three encodings, a hashgrid table that is dense at every level and one that
+hashes, random positions plus 0, 1 and points exactly on cell boundaries; every MLP width, depth and
+activation; and each kernel again at 1, 7 and 1029 items. Outputs start as NaN (engine/layers.py
+run_kernel), so an item a kernel skips fails the comparison."""
 
 import numpy as np
 import pytest
 
 from engine import check, reference
-from engine.config import GridConfig
-from engine.layers import GridEncoding
+from engine.config import GridConfig, MLPConfig
+from engine.layers import MLP, GridEncoding, SphericalHarmonics
 
 
 @pytest.mark.parametrize("name,config", check.grid_cases(), ids=[n for n, _ in check.grid_cases()])
@@ -28,7 +30,10 @@ def test_mlp_matches_reference(device, name, config, rng):
     assert result.passed, result
 
 
-@pytest.mark.parametrize("name,config", check.mlp_cases()[:5], ids=[n for n, _ in check.mlp_cases()[:5]])
+SHAPES = check.mlp_cases()[:8]  # every width and every depth
+
+
+@pytest.mark.parametrize("name,config", SHAPES, ids=[n for n, _ in SHAPES])
 def test_mlp_with_one_sample_per_invocation_matches_reference(device, name, config, rng, monkeypatch):
     # The variant GPUs run (engine/layers.py items_per_invocation); lavapipe defaults to 8.
     monkeypatch.setenv("NGVK_MLP_ITEMS", "1")
@@ -59,3 +64,29 @@ def test_grid_encoding_outside_the_unit_cube_matches_reference(device, rng):
     finally:
         encoding.close()
     np.testing.assert_allclose(result, reference.grid_encode(config, params, positions), atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 7, 1029])
+def test_kernels_at_awkward_sizes(device, rng, n):
+    # Counts that are not multiples of the samples per invocation (8 on lavapipe) or the workgroup.
+    grid = GridConfig("hashgrid", 3, 4, 2, 8, 1.5, 10)
+    params = rng.uniform(-1, 1, (grid.n_entries, 2)).astype(np.float32)
+    positions = rng.random((n, 3), dtype=np.float32)
+    encoding = GridEncoding(device, grid, params)
+    try:
+        encoded = encoding.encode(positions)
+    finally:
+        encoding.close()
+    np.testing.assert_allclose(encoded, reference.grid_encode(grid, params, positions), atol=1e-5)
+
+    directions = check.unit_directions(rng, n)[:n]
+    np.testing.assert_allclose(SphericalHarmonics(device).encode(directions), reference.sh_encode(directions), atol=1e-5)
+
+    network = MLPConfig(grid.n_output, 3, 64, 2, "sigmoid")
+    weights = network.init_params(rng)
+    mlp = MLP(device, network, weights)
+    try:
+        outputs = mlp.forward(encoded)
+    finally:
+        mlp.close()
+    np.testing.assert_allclose(outputs, reference.mlp_forward(network, weights, encoded), atol=1e-5)
