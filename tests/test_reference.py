@@ -193,3 +193,58 @@ def test_adam_reference_step():
     q, m, v, t = reference.adam_step(p, g, zero, zero, np.zeros(3, int), is_matrix=True, **{**hyper, "l2_reg": 1.0})
     assert list(t) == [1, 1, 1]
     np.testing.assert_allclose(m, 0.1 * (g + p))
+
+
+def test_adam_reference_over_several_steps_matches_a_scalar_loop(rng):
+    # tcnn's Adam written out one parameter at a time with instant-ngp's constants as literals:
+    # m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps).
+    lr, b1, b2, eps, l2 = 1e-2, 0.9, 0.99, 1e-15, 1e-6
+    hyper = dict(learning_rate=lr, beta1=b1, beta2=b2, epsilon=eps, l2_reg=l2)
+    n = 5
+    p0 = rng.normal(size=n)
+    gradients = [rng.normal(size=n) for _ in range(6)]
+    gradients[2][1] = gradients[4][1] = gradients[4][3] = 0.0  # grid entries skip these steps
+    for is_matrix in (False, True):
+        state = (p0, np.zeros(n), np.zeros(n), np.zeros(n, int))
+        for g in gradients:
+            state = reference.adam_step(*state[:1], g, *state[1:], is_matrix=is_matrix, **hyper)
+        for i in range(n):
+            w, m, v, t = p0[i], 0.0, 0.0, 0
+            for g in gradients:
+                gi = g[i] + (l2 * w if is_matrix else 0.0)
+                if not is_matrix and g[i] == 0.0:
+                    continue
+                t += 1
+                m = b1 * m + (1 - b1) * gi
+                v = b2 * v + (1 - b2) * gi * gi
+                w -= lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (math.sqrt(v) + eps)
+            assert (state[0][i], state[1][i], state[2][i], state[3][i]) == pytest.approx((w, m, v, t), rel=1e-12)
+        assert list(state[3]) == ([6] * n if is_matrix else [6, 4, 6, 5, 6])
+
+
+def test_random_reference_is_the_pcg_hash():
+    # The hash in plain integer arithmetic (Jarzynski and Olano 2020, "Hash Functions for GPU
+    # Rendering": PCG's output permutation), constants as literals.
+    def pcg(v):
+        state = (v * 747796405 + 2891336453) & 0xFFFFFFFF
+        word = (((state >> ((state >> 28) + 4)) ^ state) * 277803737) & 0xFFFFFFFF
+        return (word >> 22) ^ word
+
+    seed, step = 12345, 678
+    index = np.array([0, 1, 2, 1000, 2**32 // 4 - 1], dtype=np.uint32)
+    for k in (0, 1, 3):
+        got = reference.random_uniform(seed, step, index, k)
+        for i, value in zip(index.tolist(), got):
+            h = pcg(seed ^ pcg(step ^ pcg((i * 4 + k) & 0xFFFFFFFF)))
+            assert value == (h >> 8) / 2**24
+    assert reference.random_uniform(seed, step, index, 0).dtype == np.float32
+
+
+def test_srgb_reference():
+    # IEC 61966-2-1: 18 % grey is sRGB 0.4614 (118 of 255); the two pieces meet at 0.0031308.
+    assert reference.linear_to_srgb(0.18) == pytest.approx(0.46136, abs=1e-5)
+    assert reference.linear_to_srgb(0.0031308) == pytest.approx(0.0031308 * 12.92, rel=1e-6)
+    assert reference.linear_to_srgb(0.001) == pytest.approx(0.01292)
+    assert reference.linear_to_srgb(2.0) == pytest.approx(1.0) and reference.linear_to_srgb(-1.0) == 0.0
+    x = np.linspace(0, 1, 101)
+    np.testing.assert_allclose(reference.srgb_to_linear(reference.linear_to_srgb(x)), x, atol=1e-12)

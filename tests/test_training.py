@@ -1,7 +1,13 @@
 """Training kernels on the device against their NumPy references: MLP forward-for-training and
-backward (deltas, input gradients, weight gradients), the grid's backward pass, the losses and Adam.
+backward (deltas, input gradients, weight gradients), the grid's backward pass, the losses, Adam,
+and the Trainer's step counter.
+
 Tolerances: 1e-4 of the reference's largest magnitude, as for the forward kernels (the grid's
-atomics sum in no fixed order, so its results are not bit-reproducible)."""
+atomics sum in no fixed order, so its results are not bit-reproducible). Sizes are 1, 7 and 1029
+samples: none is a multiple of the samples per invocation, the workgroup or the weight-gradient
+chunk, so a count rounded the wrong way leaves outputs unwritten. Every output buffer is filled
+with NaN first (POISON_WORD), so an unwritten output fails the comparison instead of passing with
+what an earlier test left there."""
 
 import numpy as np
 import pytest
@@ -9,15 +15,28 @@ import pytest
 from engine import reference
 from engine.config import GridConfig, MLPConfig
 from engine.layers import MLP, GridEncoding
-from engine.training import Adam, AdamConfig, GridTraining, MLPTraining, record_loss
+from engine.poison import POISON_WORD
+from engine.training import Adam, AdamConfig, GridTraining, MLPTraining, Trainer, record_loss
 
 TOLERANCE = 1e-4
+SIZES = [1, 7, 1029]
+
+# instant-ngp's optimiser settings, written out here rather than read from AdamConfig: the tests
+# must fail if the defaults drift.
+INSTANT_NGP_ADAM = dict(learning_rate=1e-2, beta1=0.9, beta2=0.99, epsilon=1e-15, l2_reg=1e-6)
 
 
 def close(result, expected, tolerance=TOLERANCE):
     expected = np.asarray(expected, dtype=np.float64)
-    error = np.max(np.abs(np.asarray(result, dtype=np.float64) - expected))
+    result = np.asarray(result, dtype=np.float64)
+    assert not np.isnan(result).any(), "outputs left unwritten (NaN)"
+    error = np.max(np.abs(result - expected))
     assert error <= tolerance * np.max(np.abs(expected)), f"max error {error:.3g}"
+
+
+def poison(*buffers):
+    for buffer in buffers:
+        buffer.fill(POISON_WORD)
 
 
 @pytest.fixture(params=["float atomics", "compare-and-swap"])
@@ -28,40 +47,65 @@ def atomics(request, device, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize(
-    "config",
-    [MLPConfig(32, 3, 64, 2, "sigmoid"), MLPConfig(7, 5, 16, 1, "exp"), MLPConfig(16, 4, 32, 3, "relu")],
-    ids=["gia-like", "odd-sizes", "three-hidden"],
-)
-@pytest.mark.parametrize("items", ["device default", "1"])
-def test_mlp_training_passes_match_reference(device, config, rng, items, monkeypatch):
-    if items != "device default":
-        monkeypatch.setenv("NGVK_MLP_ITEMS", items)  # the GPU variant: one sample per invocation
-    n = 1001  # not a multiple of the samples per invocation or of the workgroup
-    params = config.init_params(rng) * (0.5 if config.output_activation == "exp" else 1.0)
-    x = rng.normal(size=(n, config.n_input)).astype(np.float32)
-    d_outputs = rng.normal(size=(n, config.n_output)).astype(np.float32)
+MLP_CONFIGS = {
+    "gia-like": MLPConfig(32, 3, 64, 2, "sigmoid"),
+    "odd-sizes": MLPConfig(7, 5, 16, 1, "exp"),
+    "three-hidden": MLPConfig(16, 4, 32, 3, "relu"),
+    "eight-hidden": MLPConfig(16, 3, 16, 8, "sigmoid"),  # the deepest network lib/mlp.glsl takes
+}
+
+
+def run_mlp_training(device, config, params, x, d_outputs):
+    """Forward and backward on the device: (outputs, activations, d_inputs, gradients)."""
+    n = len(x)
     mlp = MLP(device, config, params)
-    training = MLPTraining(mlp, 1024)
+    training = MLPTraining(mlp, 1029)
     inputs = device.buffer_from(x, "inputs")
     try:
+        poison(training.outputs, training.activations, training.deltas, training.output_deltas,
+               training.d_inputs, training.gradients)
         training.d_outputs.upload(d_outputs)
         with device.sequence() as sequence:
             training.record_forward(sequence, inputs, n)
             training.record_backward(sequence, inputs, n)
             sequence.run()
-        activations, outputs = reference.mlp_forward_train(config, params, x)
-        close(training.outputs.download(np.float32, (n, config.n_output)), outputs)
-        stored = training.activations.download(np.float32, (config.n_hidden_layers, n, config.width))
-        for layer, expected in enumerate(activations):
-            close(stored[layer], expected)
-        d_inputs, d_params = reference.mlp_backward(config, params, x, d_outputs)
-        close(training.d_inputs.download(np.float32, (n, config.n_input)), d_inputs)
-        close(training.gradients.download(np.float32, (config.n_params,)), d_params)
+        return (
+            training.outputs.download(np.float32, (n, config.n_output)),
+            training.activations.download(np.float32, (config.n_hidden_layers, n, config.width)),
+            training.d_inputs.download(np.float32, (n, config.n_input)),
+            training.gradients.download(np.float32, (config.n_params,)),
+        )
     finally:
         inputs.close()
         training.close()
         mlp.close()
+
+
+def check_mlp_training(device, config, rng, n):
+    params = config.init_params(rng) * (0.5 if config.output_activation == "exp" else 1.0)
+    x = rng.normal(size=(n, config.n_input)).astype(np.float32)
+    d_outputs = rng.normal(size=(n, config.n_output)).astype(np.float32)
+    outputs, stored, d_inputs, d_params = run_mlp_training(device, config, params, x, d_outputs)
+    activations, expected_outputs = reference.mlp_forward_train(config, params, x)
+    close(outputs, expected_outputs)
+    for layer, expected in enumerate(activations):
+        close(stored[layer], expected)
+    expected_d_inputs, expected_d_params = reference.mlp_backward(config, params, x, d_outputs)
+    close(d_inputs, expected_d_inputs)
+    close(d_params, expected_d_params)
+
+
+@pytest.mark.parametrize("name", list(MLP_CONFIGS))
+@pytest.mark.parametrize("items", ["device default", "1"])
+def test_mlp_training_passes_match_reference(device, name, rng, items, monkeypatch):
+    if items != "device default":
+        monkeypatch.setenv("NGVK_MLP_ITEMS", items)  # the GPU variant: one sample per invocation
+    check_mlp_training(device, MLP_CONFIGS[name], rng, 1029)
+
+
+@pytest.mark.parametrize("n", [1, 7])
+def test_mlp_training_passes_at_tiny_batches(device, rng, n):
+    check_mlp_training(device, MLP_CONFIGS["gia-like"], rng, n)
 
 
 @pytest.mark.parametrize(
@@ -69,14 +113,15 @@ def test_mlp_training_passes_match_reference(device, config, rng, items, monkeyp
     [GridConfig("hashgrid", 2, 4, 2, 8, 1.5, 10), GridConfig("densegrid", 3, 3, 2, 4, 1.5)],
     ids=["2D hashed", "3D dense"],
 )
-def test_grid_backward_matches_reference(device, config, rng, atomics):
-    n = 3000
+@pytest.mark.parametrize("n", SIZES)
+def test_grid_backward_matches_reference(device, config, rng, atomics, n):
     positions = rng.random((n, config.n_dims), dtype=np.float32)
     d_encoded = rng.normal(size=(n, config.n_output)).astype(np.float32)
     encoding = GridEncoding(device, config, config.init_params(rng))
     training = GridTraining(encoding)
     buffers = [device.buffer_from(positions, "positions"), device.buffer_from(d_encoded, "d_encoded")]
     try:
+        poison(training.gradients)  # the backward pass clears it itself before summing into it
         with device.sequence() as sequence:
             training.record_backward(sequence, buffers[0], buffers[1], n)
             sequence.run()
@@ -90,8 +135,9 @@ def test_grid_backward_matches_reference(device, config, rng, atomics):
 
 
 @pytest.mark.parametrize("name", ["l2", "relative_l2"])
-def test_loss_matches_reference(device, name, rng):
-    n, channels = 777, 3
+@pytest.mark.parametrize("n", SIZES)
+def test_loss_matches_reference(device, name, rng, n):
+    channels = 3
     y = rng.normal(size=(n, channels)).astype(np.float32)
     t = rng.random((n, channels), dtype=np.float32)
     buffers = {
@@ -101,6 +147,7 @@ def test_loss_matches_reference(device, name, rng):
         "losses": device.buffer(n * 4, "losses"),
     }
     try:
+        poison(buffers["d_outputs"], buffers["losses"])
         with device.sequence() as sequence:
             record_loss(sequence, device, name, *buffers.values(), n, channels)
             sequence.run()
@@ -112,21 +159,26 @@ def test_loss_matches_reference(device, name, rng):
             buffer.close()
 
 
-def test_adam_matches_reference(device, rng):
-    config = AdamConfig(learning_rate=0.01, l2_reg=1e-3)
-    n = 1000
+def test_adam_defaults_are_instant_ngps():
+    assert AdamConfig() == AdamConfig(**INSTANT_NGP_ADAM)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_adam_matches_reference_over_several_steps(device, rng, n):
+    # Six steps with instant-ngp's settings: beta2 and the bias corrections only show after the
+    # first step (where the update is lr * sign(g) whatever the betas). L2 is raised to 1e-2 so
+    # that the MLP group's regularisation moves the result by more than the tolerance.
+    hyper = {**INSTANT_NGP_ADAM, "l2_reg": 1e-2}
     grid_params = rng.normal(size=n).astype(np.float32)
     mlp_params = rng.normal(size=n).astype(np.float32)
-    gradients = [rng.normal(size=n).astype(np.float32) for _ in range(3)]
-    for g in gradients:
-        g[rng.random(n) < 0.3] = 0.0  # untouched grid entries
+    gradients = [rng.normal(size=n).astype(np.float32) * rng.uniform(0.1, 10) for _ in range(6)]
+    for g in gradients[1:]:
+        g[rng.random(n) < 0.3] = 0.0  # grid entries no sample touched this step
     buffers = [device.buffer_from(grid_params, "grid"), device.buffer_from(mlp_params, "mlp")]
     grads = [device.buffer(n * 4, "grid_gradients"), device.buffer(n * 4, "mlp_gradients")]
-    adam = Adam(device, config)
+    adam = Adam(device, AdamConfig(**hyper))
     adam.add(buffers[0], grads[0], n, False, "grid")
     adam.add(buffers[1], grads[1], n, True, "mlp")
-    hyper = dict(learning_rate=config.learning_rate, beta1=config.beta1, beta2=config.beta2,
-                 epsilon=config.epsilon, l2_reg=config.l2_reg)
     expected = [
         (grid_params, np.zeros(n), np.zeros(n), np.zeros(n, int), False),
         (mlp_params, np.zeros(n), np.zeros(n), np.zeros(n, int), True),
@@ -139,8 +191,9 @@ def test_adam_matches_reference(device, rng):
                 grads[1].upload(g)
                 sequence.run()
                 expected = [(*reference.adam_step(p, g, m, v, t, is_matrix=mat, **hyper), mat) for p, m, v, t, mat in expected]
-        for buffer, state, (p, m, v, t, _) in zip(buffers, adam.state(), expected):
-            close(buffer.download(np.float32, (n,)), p, 1e-5)
+        for buffer, start, state, (p, m, v, t, _) in zip(buffers, (grid_params, mlp_params), adam.state(), expected):
+            # The change of the parameters, so that the tolerance is relative to the updates.
+            close(buffer.download(np.float32, (n,)) - start, p - start)
             close(state["first"], m)
             close(state["second"], v)
             np.testing.assert_array_equal(state["steps"], t)
@@ -148,3 +201,31 @@ def test_adam_matches_reference(device, rng):
         adam.close()
         for buffer in buffers + grads:
             buffer.close()
+
+
+def test_trainer_counts_steps_and_draws_a_new_batch_each_step(device, rng):
+    # The step reaches the batch kernel: the positions of step k are the random sequence of step k.
+    grid = GridConfig("hashgrid", 2, 2, 2, 4, 2.0, 8)
+    network = MLPConfig(grid.n_output, 3, 16, 1, "none")
+    encoding = GridEncoding(device, grid, grid.init_params(rng))
+    mlp = MLP(device, network, network.init_params(rng))
+    image = device.buffer_from(rng.random((8, 8, 3)).astype(np.float32), "source_image")
+    n, seed = 1029, 11
+
+    def record_batch(sequence, state, positions, targets, count):
+        buffers = {"source_image": image, "training_state": state, "positions": positions, "targets": targets}
+        sequence.dispatch(device.kernel("image_batch.comp"), count, buffers, {"n": count, "source_width": 8, "source_height": 8})
+
+    trainer = Trainer(encoding, mlp, n, "l2", record_batch, seed=seed)
+    try:
+        for step in (1, 2, 3):
+            trainer.run_step()
+            assert list(trainer.state.download(np.uint32, (2,))) == [step, seed]
+            expected = np.stack([reference.random_uniform(seed, step, np.arange(n), k) for k in (0, 1)], axis=1)
+            np.testing.assert_array_equal(trainer.positions.download(np.float32, (n, 2)), expected)
+            assert np.isfinite(trainer.last_loss())
+    finally:
+        trainer.close()
+        image.close()
+        mlp.close()
+        encoding.close()
