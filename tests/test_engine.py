@@ -181,7 +181,7 @@ def test_sequence_fill_copy_timings_and_resubmission(device):
                 sequence.run()
                 times = sequence.timings()
                 assert set(times) == {"clear", "sh", "copy"}
-                assert all(t >= 0 for t in times.values())
+                assert all(t > 0 for t in times.values())  # each range holds real work
         result = copy.download(np.float32, (n, 16))
         np.testing.assert_allclose(result[0, 2], 0.48860251190291987, rtol=1e-6)
         np.testing.assert_array_equal(result, encoded.download(np.float32, (n, 16)))

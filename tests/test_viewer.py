@@ -1,5 +1,6 @@
 """The viewer under a virtual display (Xvfb): what it shows and screenshots is what `ngvk render`
-writes, it survives a resize with validation on, and it fails cleanly without a display."""
+writes, to the last bit (the same renderer and kernels), it survives a resize with validation on, and
+it fails cleanly without a display."""
 
 import os
 import shutil
@@ -9,7 +10,6 @@ import time
 import numpy as np
 import pytest
 
-from apps import metrics
 from conftest import ngvk_command
 
 SIZE = (240, 180)
@@ -72,7 +72,7 @@ def test_screenshot_matches_render(display, rendered, tmp_path):
     result = ngvk("view", "image", "--frames", "4", "--screenshot", str(shot), "--camera", str(camera),
                   "--width", str(SIZE[0]), "--height", str(SIZE[1]), display=display)
     assert result.returncode == 0, result.stderr
-    assert metrics.psnr(read_png(shot), expected) >= 40.0
+    np.testing.assert_array_equal(read_png(shot), expected)
 
 
 def test_window_shows_the_render(display, rendered):
@@ -83,13 +83,13 @@ def test_window_shows_the_render(display, rendered):
     viewer = ngvk("view", "image", "--frames", "400", "--target-fps", "0", "--camera", str(camera),
                   "--width", str(SIZE[0]), "--height", str(SIZE[1]), display=display, background=True)
     try:
-        best = 0.0
+        shown = False
         deadline = time.time() + 120
-        while time.time() < deadline and viewer.poll() is None and best < 40.0:
+        while time.time() < deadline and viewer.poll() is None and not shown:
             time.sleep(0.5)
             screen = np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB"))
-            best = max(best, metrics.psnr(screen[: SIZE[1], : SIZE[0]], expected))
-        assert best >= 40.0, f"the window never showed the rendered frame (best PSNR {best:.1f} dB)"
+            shown = np.array_equal(screen[: SIZE[1], : SIZE[0]], expected)
+        assert shown, "the window never showed the rendered frame"
     finally:
         viewer.kill()
         viewer.communicate()
