@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Mutation check: does the test suite catch small, plausible bugs?
+
+Each mutation below changes one line of a shader or a Python module the way a real slip would (a
+hash prime, a level offset, an activation's derivative, a loss gradient, an Adam constant, the
+random sequence, tile and invocation arithmetic, sRGB, camera rays, model files, SSIM, a deep MLP
+layer). The tool copies the checkout's files (those git tracks, and new ones it does not ignore)
+into a temporary folder, runs the tests that should notice each mutation there once unmutated (they
+must pass) and then once per mutation, and reports it as caught when a test fails. It never touches
+the checkout.
+
+    .venv/bin/python tools/mutation_check.py            # all of them
+    .venv/bin/python tools/mutation_check.py -k adam    # those whose name contains "adam"
+    .venv/bin/python tools/mutation_check.py --list
+    .venv/bin/python tools/mutation_check.py -v         # and which test caught each
+
+Exit status 0 when every mutation was caught. A developer tool: not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 600  # seconds for one pytest run
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # relative to the repository root
+    old: str  # must occur exactly once in the file
+    new: str
+    tests: tuple[str, ...]  # pytest arguments: node ids, or "-k", "expression"
+
+
+T_KERNELS = "tests/test_kernels.py"
+T_TRAINING = "tests/test_training.py"
+T_REFERENCE = "tests/test_reference.py"
+T_IMAGE = "tests/test_image_app.py"
+T_MODEL = "tests/test_model.py"
+
+MUTATIONS = [
+    # ---- grid encoding
+    Mutation("hash prime in the shader", "shaders/lib/grid_encoding.glsl",
+             "uint[3](1u, 2654435761u, 805459861u)", "uint[3](1u, 2654435761u, 805459867u)",
+             (f"{T_KERNELS}::test_grid_encoding_matches_reference",)),
+    Mutation("hash prime in the configuration", "engine/config.py",
+             "HASH_PRIMES = (1, 2654435761, 805459861)", "HASH_PRIMES = (1, 2654435761, 805459867)",
+             (f"{T_REFERENCE}::test_hash_is_tcnns_coherent_prime_hash",)),
+    Mutation("level offset applied before the modulo", "shaders/lib/grid_encoding.glsl",
+             "return level.offset + index % level.size;", "return (level.offset + index) % level.size;",
+             (f"{T_KERNELS}::test_grid_encoding_matches_reference",)),
+    Mutation("level offsets not contiguous", "engine/config.py",
+             "            offset += entries\n", "            offset += entries - 8\n",
+             (f"{T_REFERENCE}::test_hashgrid_preset_matches_instant_ngp",)),
+    Mutation("dense stride off by one", "shaders/lib/grid_encoding.glsl",
+             "stride *= level.resolution;", "stride *= level.resolution - 1u;",
+             (f"{T_KERNELS}::test_grid_encoding_matches_reference",)),
+    Mutation("grid positions without the half-cell shift", "shaders/lib/grid_encoding.glsl",
+             "precise float p = pos[d] * level.scale + 0.5;", "precise float p = pos[d] * level.scale;",
+             (f"{T_KERNELS}::test_grid_encoding_matches_reference",)),
+    Mutation("grid backward without the interpolation weight", "shaders/lib/grid_encoding.glsl",
+             "entry + f, weight * d_encoded[l * GRID_FEATURES + f]", "entry + f, d_encoded[l * GRID_FEATURES + f]",
+             (T_TRAINING, "-k", "grid_backward")),
+    # ---- MLP
+    Mutation("sixth hidden layer reads the fifth's weights", "shaders/lib/mlp.glsl",
+             "    MLP_HIDDEN(5, a, b)\n", "    MLP_HIDDEN(4, a, b)\n",
+             (f"{T_KERNELS}::test_mlp_matches_reference",)),
+    Mutation("sigmoid derivative in the shader", "shaders/lib/mlp.glsl",
+             "    return y * (1.0 - y);\n", "    return 1.0 - y;\n",
+             (T_TRAINING, "-k", "mlp_training")),
+    Mutation("sigmoid derivative in the reference", "engine/reference.py",
+             "        return y * (1.0 - y)\n", "        return y\n",
+             (f"{T_REFERENCE}::test_mlp_backward_reference_matches_finite_differences",)),
+    Mutation("ReLU derivative passes gradients at zero", "shaders/mlp_backward.comp",
+             "a[s][k] > 0.0 ? g[s][k] : 0.0", "a[s][k] >= 0.0 ? g[s][k] : 0.0",
+             (T_TRAINING, "-k", "mlp_training")),
+    # ---- losses and Adam
+    Mutation("loss gradient without the factor 2", "shaders/loss.comp",
+             "d_outputs[e] = 2.0 * diff * scale / total;", "d_outputs[e] = diff * scale / total;",
+             (T_TRAINING, "-k", "loss")),
+    Mutation("loss reference gradient without the factor 2", "engine/reference.py",
+             "2.0 * diff * scale / total", "diff * scale / total",
+             (T_REFERENCE, "-k", "loss")),
+    Mutation("Adam beta2 0.999 instead of instant-ngp's 0.99", "engine/training.py",
+             "beta2: float = 0.99", "beta2: float = 0.999",
+             (T_TRAINING, "-k", "adam")),
+    Mutation("Adam bias correction with beta1 for beta2", "shaders/adam.comp",
+             "sqrt(1.0 - pow(beta2, float(t)))", "sqrt(1.0 - pow(beta1, float(t)))",
+             (T_TRAINING, "-k", "adam")),
+    Mutation("Adam reference without the square root", "engine/reference.py",
+             "rate = learning_rate * np.sqrt(1 - beta2**tt) / (1 - beta1**tt)",
+             "rate = learning_rate * (1 - beta2**tt) / (1 - beta1**tt)",
+             (T_REFERENCE, "-k", "adam")),
+    Mutation("Adam L2 regularisation dropped", "shaders/adam.comp",
+             "g += l2_reg * w;", "g += 0.0 * l2_reg * w;",
+             (T_TRAINING, "-k", "adam")),
+    # ---- random numbers and batches
+    Mutation("random sequence ignores the step", "shaders/lib/random.glsl",
+             "pcg_hash(step ^ pcg_hash(index * 4u + k))", "pcg_hash(pcg_hash(index * 4u + k))",
+             (T_IMAGE, "-k", "training_batch")),
+    Mutation("trainer always sends step 1", "engine/training.py",
+             "np.array([self.step, self.seed], dtype=np.uint32)", "np.array([1, self.seed], dtype=np.uint32)",
+             (T_TRAINING, "-k", "trainer")),
+    Mutation("random reference hash constant", "engine/reference.py",
+             "np.uint32(277803737)", "np.uint32(277803739)",
+             (T_REFERENCE, "-k", "random")),
+    Mutation("training targets sampled half a pixel off", "shaders/lib/image_source.glsl",
+             "vec2 p = uv * vec2(source_width, source_height) - 0.5;", "vec2 p = uv * vec2(source_width, source_height);",
+             (T_IMAGE, "-k", "training_batch")),
+    # ---- tiles, invocations, workgroups
+    Mutation("last tile one pixel short", "engine/render.py",
+             "min(self.tile_pixels, total - start)", "min(self.tile_pixels, total - start - 1)",
+             (T_IMAGE, "-k", "tiling")),
+    Mutation("MLP invocations rounded down", "engine/layers.py",
+             "sequence.dispatch(self.kernel(), -(-n // items), buffers, {\"n\": n})",
+             "sequence.dispatch(self.kernel(), n // items, buffers, {\"n\": n})",
+             (T_KERNELS, "-k", "awkward")),
+    Mutation("training MLP invocations rounded down", "engine/training.py",
+             "return -(-n // self.items)", "return n // self.items",
+             (T_TRAINING, "-k", "mlp_training")),
+    Mutation("weight-gradient chunks rounded down", "engine/training.py",
+             "return -(-n // self.chunk_samples)", "return n // self.chunk_samples",
+             (T_TRAINING, "-k", "mlp_training")),
+    Mutation("fused kernel skips the last pixel of each tile", "shaders/image_fused.comp",
+             "if (first + s >= n) break;", "if (first + s + 1u >= n) break;",
+             (T_IMAGE, "-k", "fused_and_unfused")),
+    Mutation("fused renderer invocations rounded down", "apps/image.py",
+             "-(-push[\"n\"] // self.items)", "push[\"n\"] // self.items",
+             (T_IMAGE, "-k", "tiling")),
+    Mutation("workgroups rounded down", "engine/kernel.py",
+             "total = math.ceil(n / self.local_size)", "total = n // self.local_size",
+             (T_KERNELS, "-k", "awkward")),
+    # ---- colour, cameras, frames
+    Mutation("sRGB exponent 1/2.2 in the shader", "shaders/lib/color.glsl",
+             "1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055", "1.055 * pow(c, vec3(1.0 / 2.2)) - 0.055",
+             (T_IMAGE, "-k", "preprocess_and_postprocess")),
+    Mutation("sRGB exponent 1/2.2 in the reference", "engine/reference.py",
+             "1.055 * c ** (1 / 2.4) - 0.055", "1.055 * c ** (1 / 2.2) - 0.055",
+             (T_REFERENCE, "-k", "srgb")),
+    Mutation("8-bit packing truncates", "shaders/lib/color.glsl",
+             "floor(clamp(c, 0.0, 1.0) * 255.0 + 0.5)", "floor(clamp(c, 0.0, 1.0) * 255.0)",
+             (T_IMAGE, "-k", "fused_and_unfused and network")),
+    Mutation("camera rays through pixel corners in the shader", "shaders/lib/camera.glsl",
+             "float x = (float(pixel % frame_width) + 0.5)", "float x = (float(pixel % frame_width) + 0.0)",
+             (T_IMAGE, "-k", "preprocess_and_postprocess")),
+    Mutation("camera rays through pixel corners in the reference", "engine/camera.py",
+             "x = ((pixels % width).astype(f32) + f32(0.5))", "x = ((pixels % width).astype(f32) + f32(0.0))",
+             (T_IMAGE, "-k", "camera_rays")),
+    # ---- files and metrics
+    Mutation("models saved as float16", "engine/model.py",
+             "np.ascontiguousarray(array, dtype=np.float32)", "np.ascontiguousarray(array, dtype=np.float16)",
+             (T_MODEL,)),
+    Mutation("another app's model accepted", "engine/model.py",
+             "if app is not None and header.get(\"app\") != app:", "if app is None and header.get(\"app\") != app:",
+             (T_MODEL,)),
+    Mutation("SSIM window sigma 3.0", "apps/metrics.py",
+             "sigma: float = 1.5", "sigma: float = 3.0",
+             (T_IMAGE, "-k", "metrics")),
+]
+
+
+def copy_checkout(destination: Path) -> None:
+    """The files git tracks, and the untracked ones it does not ignore, as they are on disk."""
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=ROOT, check=True, capture_output=True).stdout.decode()
+    for name in filter(None, listing.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def run_tests(copy: Path, tests: tuple[str, ...], env: dict) -> tuple[int, float, str]:
+    """(pytest's exit status, seconds, its short summary: which test failed and how); -1 for a
+    time-out."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "--tb=line", "-p", "no:cacheprovider", *tests]
+    start = time.perf_counter()
+    try:
+        result = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return -1, time.perf_counter() - start, "timed out"
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    summary = [line for line in lines if line.startswith(("FAILED", "ERROR"))] + lines[-1:]
+    return result.returncode, time.perf_counter() - start, "\n".join(summary)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-k", dest="select", default="", help="only mutations whose name contains this")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show which test caught each mutation")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS if args.select.lower() in m.name.lower()]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:55s} {m.path}")
+        return 0
+    if not chosen:
+        print(f"mutation_check: no mutation matches {args.select!r}", file=sys.stderr)
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="ngvk-mutants-") as folder:
+        copy = Path(folder) / "ngvk"
+        copy_checkout(copy)
+        # The copy's modules and shaders, not the installed checkout's; its own SPIR-V cache.
+        env = dict(os.environ, PYTHONPATH=str(copy), NGVK_CACHE_DIR=str(Path(folder) / "cache"))
+        located = subprocess.run([sys.executable, "-c", "import engine; print(engine.__file__)"], cwd=copy,
+                                 env=env, capture_output=True, text=True).stdout.strip()
+        if not located.startswith(str(copy)):
+            print(f"mutation_check: the copy's engine is not the one imported ({located})", file=sys.stderr)
+            return 2
+
+        suites = sorted({m.tests for m in chosen})
+        print(f"{len(chosen)} mutations; first the {len(suites)} test selections they use, unmutated:", flush=True)
+        for tests in suites:
+            status, seconds, tail = run_tests(copy, tests, env)
+            if status != 0:
+                print(f"  {' '.join(tests)}: fails unmutated (exit {status}):\n{tail}", file=sys.stderr)
+                return 2
+            print(f"  {' '.join(tests)}: pass ({seconds:.0f} s)", flush=True)
+
+        missed = []
+        start = time.perf_counter()
+        for index, mutation in enumerate(chosen, 1):
+            path = copy / mutation.path
+            original = path.read_text()
+            count = original.count(mutation.old)
+            if count != 1:
+                print(f"mutation_check: {mutation.name!r}: the text to change occurs {count} times in "
+                      f"{mutation.path}, not once: update the mutation", file=sys.stderr)
+                return 2
+            path.write_text(original.replace(mutation.old, mutation.new))
+            try:
+                status, seconds, tail = run_tests(copy, mutation.tests, env)
+            finally:
+                path.write_text(original)
+            # pytest's 1 means tests ran and some failed; a test that fails in its set-up (an error,
+            # not a failure) does not count: it says nothing about what the assertions check.
+            caught = status == 1 and " failed" in tail.splitlines()[-1] and "error" not in tail.splitlines()[-1]
+            if caught:
+                verdict = "caught"
+            elif status == -1:
+                verdict = "TIMED OUT"
+            else:
+                verdict = f"NOT CAUGHT (exit {status})"
+            print(f"[{index:2d}/{len(chosen)}] {verdict:10s} {seconds:5.1f} s  {mutation.name}  ({mutation.path})",
+                  flush=True)
+            if not caught:
+                missed.append(mutation)
+            if not caught or args.verbose:
+                print("        " + tail.replace("\n", "\n        "), flush=True)
+        total = time.perf_counter() - start
+    print(f"{len(chosen) - len(missed)} of {len(chosen)} mutations caught in {total / 60:.1f} minutes")
+    return 0 if not missed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
