@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     info.set_defaults(func=cmd_info)
 
-    check = commands.add_parser("check", help="run every kernel against its NumPy reference")
+    check = commands.add_parser("check", help="run the inference kernels against their NumPy references")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=cmd_check)
 

@@ -10,7 +10,7 @@ Roles, one module each:
   config    configurations of encodings and MLPs (plain data)
   reference NumPy references of every kernel: the specification
   layers    GPU layers: grid encoding, spherical harmonics, fully fused MLP
-  check     `ngvk check`: every kernel against its reference
+  check     `ngvk check`: the inference kernels against their references
 
 Modules that need Vulkan import it lazily, so `import engine` works on a machine without it.
 """

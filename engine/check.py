@@ -1,4 +1,4 @@
-"""`ngvk check`: every kernel on the selected device against its NumPy reference.
+"""`ngvk check`: the inference kernels on the selected device against their NumPy references.
 
 A user on a new GPU or driver runs this first. It covers the inference kernels (grid encoding, spherical
 harmonics, MLP forward); the training kernels are checked by the test suite. Each case draws random
