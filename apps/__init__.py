@@ -7,9 +7,11 @@ knowing the app: `load(path)` a model (the shipped one by default), `Renderer(de
 """
 
 import importlib
+import importlib.metadata
 
-from engine.errors import NgvkError
+from ngvk.engine.errors import NgvkError
 
+VERSION = importlib.metadata.version("ngvk")  # pyproject.toml holds it
 APP_NAMES = ("image", "sdf", "volume", "nerf")
 AVAILABLE = ("image",)
 
@@ -20,4 +22,4 @@ def get_app(name: str):
         raise NgvkError(f"unknown app {name!r}; the apps are {', '.join(APP_NAMES)}")
     if name not in AVAILABLE:
         raise NgvkError(f"the {name} app is not available yet in this version (available: {', '.join(AVAILABLE)})")
-    return importlib.import_module(f"apps.{name}")
+    return importlib.import_module(f"ngvk.apps.{name}")

@@ -15,13 +15,14 @@ import datetime
 import math
 import platform
 import subprocess
-from pathlib import Path
 
 import numpy as np
 
-from engine.errors import NgvkError
-from engine.poison import POISON_RGBA8, POISON_WORD
-from engine.render import STAGES
+from ngvk.apps import VERSION
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.paths import PACKAGE_ROOT
+from ngvk.engine.poison import POISON_RGBA8, POISON_WORD
+from ngvk.engine.render.frame import STAGES
 
 SCHEMA = "ngvk-bench"
 SCHEMA_VERSION = 1
@@ -177,7 +178,7 @@ def bench_case(device, app, encoding: str, width: int, height: int, warmup: int,
 
 
 def git_commit() -> dict:
-    root = Path(__file__).resolve().parent.parent
+    root = PACKAGE_ROOT  # a checkout's root; an installed package is no repository and has no commit
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
@@ -191,8 +192,6 @@ def git_commit() -> dict:
 
 def run_header(device, schema: str, version: int) -> dict:
     """What every benchmark result starts with: schema, ngvk's version and commit, date, host, device."""
-    from .cli import VERSION
-
     info = device.info
     return {
         "schema": schema,
@@ -213,7 +212,7 @@ def run_header(device, schema: str, version: int) -> dict:
 
 
 def run_bench(device, app_names, encodings, resolutions, warmup: int = 2, repeat: int = 7, progress=None) -> dict:
-    from . import get_app
+    from ngvk.apps import get_app
 
     apps = [get_app(name) for name in app_names]
     result = {
@@ -290,7 +289,7 @@ def plot(result: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from engine.files import write_atomically
+    from ngvk.engine.files import write_atomically
 
     cases = result["cases"]
     labels = [f"{c['app']}\n{c['encoding']}\n{c['resolution'][0]}x{c['resolution'][1]}" for c in cases]

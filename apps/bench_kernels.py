@@ -20,12 +20,12 @@ import time
 
 import numpy as np
 
-from engine import reference
-from engine.config import ENCODINGS, GridConfig, MLPConfig, grid_preset
-from engine.layers import MLP, GridEncoding
-from engine.training import GridTraining, MLPTraining
+from ngvk.engine.nn import reference
+from ngvk.engine.nn.config import ENCODINGS, GridConfig, MLPConfig, grid_preset
+from ngvk.engine.nn.layers import MLP, GridEncoding
+from ngvk.engine.nn.training import GridTraining, MLPTraining
 
-from .bench import run_header, statistics
+from ngvk.apps.bench import run_header, statistics
 
 SCHEMA = "ngvk-bench-kernels"
 SCHEMA_VERSION = 1
@@ -45,7 +45,7 @@ NETWORKS = {
 
 def grid_configs() -> dict[str, GridConfig]:
     """2D: the encodings the image app ships (for a 512 x 512 image); 3D: the paper's presets."""
-    from .image import model_configs
+    from ngvk.apps.image import model_configs
 
     configs = {f"{e} 2D": model_configs(e, 512, 512)[0] for e in ENCODINGS}
     configs.update({f"{e} 3D": grid_preset(e, 3) for e in ENCODINGS})

@@ -11,10 +11,10 @@ import json
 import sys
 import time
 
-from engine.errors import NgvkError
-from engine.render import check_frame_size
+from ngvk.apps import VERSION
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.render.frame import check_frame_size
 
-VERSION = "0.1.0"
 
 
 def _yes(flag: bool) -> str:
@@ -26,12 +26,12 @@ def _mib(nbytes: int) -> str:
 
 
 def cmd_info(args) -> int:
-    from engine.compiler import compiler_version, glslang
-    from engine.device import Device
+    from ngvk.engine.gpu.compiler import compiler_version, glslang
+    from ngvk.engine.gpu.device import Device
 
     with Device() as device:
         info = device.info
-        compiler = {"path": glslang(), "version": compiler_version()}
+        compiler = {"path": glslang()[0], "version": compiler_version()}
         if args.json:
             out = {
                 "ngvk": VERSION,
@@ -74,8 +74,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from engine.check import RELATIVE_TOLERANCE, run_checks
-    from engine.device import Device
+    from ngvk.engine.check import RELATIVE_TOLERANCE, run_checks
+    from ngvk.engine.gpu.device import Device
 
     with Device() as device:
         if not args.json:
@@ -101,7 +101,7 @@ def cmd_check(args) -> int:
 
 
 def _write_json(path: str, data: dict) -> None:
-    from engine.files import write_atomically
+    from ngvk.engine.files import write_atomically
 
     text = json.dumps(data, indent=2) + "\n"
 
@@ -137,9 +137,9 @@ def _format_times(timings: dict) -> str:
 
 
 def cmd_fit(args) -> int:
-    from engine.device import Device
+    from ngvk.engine.gpu.device import Device
 
-    from . import get_app
+    from ngvk.apps import get_app
 
     app = get_app(args.app)
     _check_output_path(args.out, (".npz",), "model")
@@ -206,11 +206,11 @@ def cmd_fit(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from engine.camera import load_camera
-    from engine.device import Device
+    from ngvk.engine.render.camera import load_camera
+    from ngvk.engine.gpu.device import Device
 
-    from . import get_app
-    from .imageio import save_png
+    from ngvk.apps import get_app
+    from ngvk.apps.imageio import save_png
 
     app = get_app(args.app)
     _check_output_path(args.out, (".png",), "image")
@@ -250,7 +250,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_view(args) -> int:
-    from .viewer import view
+    from ngvk.apps.viewer import view
 
     if args.screenshot:
         _check_output_path(args.screenshot, (".png",), "screenshot")
@@ -261,11 +261,13 @@ def cmd_view(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from engine.config import ENCODINGS
-    from engine.device import Device
+    from ngvk.engine.nn.config import ENCODINGS
+    from ngvk.engine.gpu.device import Device
 
-    from . import APP_NAMES, AVAILABLE, get_app
-    from .bench import check_plot_available, parse_resolution, plot, run_bench, table
+    from ngvk.apps import APP_NAMES
+    from ngvk.apps import AVAILABLE
+    from ngvk.apps import get_app
+    from ngvk.apps.bench import check_plot_available, parse_resolution, plot, run_bench, table
 
     if "kernels" in args.apps:
         if args.apps != ["kernels"]:
@@ -308,9 +310,9 @@ def cmd_bench(args) -> int:
 
 
 def bench_kernels(args) -> int:
-    from engine.device import Device
+    from ngvk.engine.gpu.device import Device
 
-    from .bench_kernels import DEFAULT_BATCHES, run_kernel_bench, table
+    from ngvk.apps.bench_kernels import DEFAULT_BATCHES, run_kernel_bench, table
 
     try:
         batches = [int(b) for b in args.batches.split(",") if b.strip()] if args.batches else list(DEFAULT_BATCHES)
@@ -337,9 +339,9 @@ def bench_kernels(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from engine.device import Device
+    from ngvk.engine.gpu.device import Device
 
-    from . import get_app
+    from ngvk.apps import get_app
 
     app = get_app(args.app)
     if args.json:
@@ -373,8 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=cmd_check)
 
-    from . import APP_NAMES
-    from engine.config import ENCODINGS
+    from ngvk.apps import APP_NAMES
+    from ngvk.engine.nn.config import ENCODINGS
 
     fit = commands.add_parser("fit", help="fit a model to data (an image for the image app)")
     fit.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")

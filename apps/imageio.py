@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import NgvkError
-from engine.files import write_atomically
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.files import write_atomically
 
 SAMPLE_PREFIX = "skimage:"
 

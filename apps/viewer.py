@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from engine.errors import NgvkError
+from ngvk.engine.errors import NgvkError
 
 KEYS = """\
   mouse: left drag orbits, right or middle drag pans, wheel zooms
@@ -185,7 +185,7 @@ class Viewer:
     def draw(self, window, settle: bool) -> None:
         import glfw
 
-        from engine.present import SwapchainOutOfDate
+        from ngvk.engine.gpu.present import SwapchainOutOfDate
 
         width, height = self.render_resolution(settle)
         frame = self.renderer.render(self.camera, width, height, fused=self.fused, download=False)
@@ -204,7 +204,7 @@ class Viewer:
 
     def screenshot(self, path: str) -> None:
         """The current view at the window's full resolution, through `ngvk render`'s path."""
-        from .imageio import save_png
+        from ngvk.apps.imageio import save_png
 
         width, height = self.window_size
         frame = self.renderer.render(self.camera, width, height, fused=self.fused)
@@ -218,8 +218,8 @@ class Viewer:
         `resize` (width, height) resizes the window halfway through a scripted run."""
         import glfw
 
-        from engine.device import Device
-        from engine.present import SWAPCHAIN_EXTENSION, Presenter, required_instance_extensions
+        from ngvk.engine.gpu.device import Device
+        from ngvk.engine.gpu.present import SWAPCHAIN_EXTENSION, Presenter, required_instance_extensions
 
         window = self.open_window()
         try:
@@ -281,9 +281,9 @@ def view(app_name: str, model_path=None, width: int | None = None, height: int |
          frames: int | None = None, screenshot: str | None = None, target_fps: float = 10.0,
          mode: str | None = None, resize=None) -> int:
     """`ngvk view`: open the viewer for `app_name`."""
-    from engine.camera import load_camera
+    from ngvk.engine.render.camera import load_camera
 
-    from . import get_app
+    from ngvk.apps import get_app
 
     app = get_app(app_name)
     model = app.load(model_path)

@@ -15,12 +15,12 @@ Roles, one module each:
 Modules that need Vulkan import it lazily, so `import engine` works on a machine without it.
 """
 
-from .errors import NgvkError, SetupError, ShaderCompileError, ValidationError
+from ngvk.engine.errors import NgvkError, SetupError, ShaderCompileError, ValidationError
 
 
 def open_device(**kwargs):
     """The device ngvk would use (see Device); close it, or use it in a `with` block."""
-    from .device import Device
+    from ngvk.engine.gpu.device import Device
 
     return Device(**kwargs)
 

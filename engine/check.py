@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import reference
-from .config import GridConfig, MLPConfig, grid_preset
-from .layers import MLP, GridEncoding, SphericalHarmonics
+from ngvk.engine.nn import reference
+from ngvk.engine.nn.config import GridConfig, MLPConfig, grid_preset
+from ngvk.engine.nn.layers import MLP, GridEncoding, SphericalHarmonics
 
 RELATIVE_TOLERANCE = 1e-4
 SAMPLES = 4093  # a prime: not a multiple of any invocation or workgroup size

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import NgvkError
+from ngvk.engine.errors import NgvkError
 
 
 def write_atomically(path: str | Path, write) -> None:

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import GridConfig, MLPConfig
-from .errors import NgvkError
-from .files import write_atomically
+from ngvk.engine.nn.config import GridConfig, MLPConfig
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.files import write_atomically
 
 FORMAT = "ngvk-model"
 VERSION = 1

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def device():
-    from engine.device import Device
+    from ngvk.engine.gpu.device import Device
 
     with Device() as device:
         assert device.validation, "the test suite must run with validation layers"
@@ -43,4 +43,4 @@ def rng():
 def ngvk_command() -> list[str]:
     """The installed `ngvk` console script of this interpreter's environment."""
     script = Path(sys.executable).parent / "ngvk"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "apps.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ngvk.apps.cli"]

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from apps import bench
-from engine.errors import NgvkError
-from engine.render import STAGES, Frame
+from ngvk.apps import bench
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.render.frame import STAGES, Frame
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_disagreeing_paths_are_not_timed():
 def test_a_path_that_skips_a_pixel_is_not_timed(device):
     # The unfused path renders after the fused one into the same frame buffer: without poisoning,
     # the pixel it skips would keep the fused path's value and the paths would seem to agree.
-    from apps import image
+    from ngvk.apps import image
 
     class SkippingRenderer(image.ImageRenderer):
         def record_unfused(self, sequence, frame, push, float_frame):
@@ -122,8 +122,8 @@ def test_statistics_and_resolutions():
 
 
 def test_kernel_bench_cases_agree_with_numpy_and_report_rates(device):
-    from apps import bench_kernels
-    from engine.config import GridConfig, MLPConfig
+    from ngvk.apps import bench_kernels
+    from ngvk.engine.nn.config import GridConfig, MLPConfig
 
     rng = np.random.default_rng(0)
     cases = bench_kernels.bench_grid(device, "small 3D", GridConfig("hashgrid", 3, 4, 2, 8, 1.5, 12), 1000, 1, 2, rng)
@@ -148,8 +148,8 @@ def test_kernel_bench_cases_agree_with_numpy_and_report_rates(device):
 
 def test_kernel_bench_compares_against_what_the_gpu_computed(device, monkeypatch):
     # A wrong kernel result is reported as disagreement, not timed as if it were right.
-    from apps import bench_kernels
-    from engine.config import MLPConfig
+    from ngvk.apps import bench_kernels
+    from ngvk.engine.nn.config import MLPConfig
 
     monkeypatch.setattr(bench_kernels.reference, "mlp_forward", lambda config, params, x, dtype: np.zeros((len(x), 3)) + 1)
     cases = bench_kernels.bench_mlp(device, "image", MLPConfig(32, 3, 16, 1, "none"), 300, 1, 1, np.random.default_rng(1))

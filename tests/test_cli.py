@@ -27,7 +27,7 @@ def too_large_frame() -> tuple[str, str]:
     """A square frame side the device cannot render, and a word of the error it gets: derived from
     the device's own largest storage binding (128 MiB on lavapipe, 2 or 4 GiB on many GPUs), or the
     side limit where every frame up to it fits."""
-    from engine.render import MAX_FRAME_SIDE
+    from ngvk.engine.render.frame import MAX_FRAME_SIDE
 
     side = math.isqrt(device_limits()["max_storage_buffer_range"] // 4) + 1  # side^2 RGBA8 pixels > limit
     return (str(side), "MiB") if side <= MAX_FRAME_SIDE else (str(MAX_FRAME_SIDE + 1), "at most")
@@ -102,7 +102,7 @@ def test_render_with_a_camera_file(tmp_path):
 def test_bad_render_inputs(tmp_path):
     out = tmp_path / "out.png"
     truncated = tmp_path / "truncated.npz"
-    from apps.image import default_model_path
+    from ngvk.apps.image import default_model_path
 
     data = default_model_path().read_bytes()
     truncated.write_bytes(data[: len(data) // 3])
@@ -121,7 +121,7 @@ def test_bad_render_inputs(tmp_path):
 
 
 def test_another_apps_model_is_refused_by_render(tmp_path):
-    from apps.image import load
+    from ngvk.apps.image import load
 
     model = load()
     model.app = "volume"
@@ -153,7 +153,7 @@ def test_apps_that_do_not_exist_yet():
 
 
 def test_eval_json(tmp_path):
-    from apps.image import default_model_path
+    from ngvk.apps.image import default_model_path
 
     out = tmp_path / "metrics.json"
     result = run("eval", "image", "--model", str(default_model_path()), "skimage:astronaut", "--json", str(out))

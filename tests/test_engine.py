@@ -4,11 +4,11 @@ timestamps, dispatch checks, and the validation-layer plumbing."""
 import numpy as np
 import pytest
 
-from engine import compiler
-from engine.config import grid_preset
-from engine.layers import grid_level_table_glsl
-from engine.errors import ShaderCompileError, ValidationError
-from engine.spirv import reflect
+from ngvk.engine.gpu import compiler
+from ngvk.engine.nn.config import grid_preset
+from ngvk.engine.nn.layers import grid_level_table_glsl
+from ngvk.engine.errors import ShaderCompileError, ValidationError
+from ngvk.engine.gpu.spirv import reflect
 
 GOOD_SHADER = """#version 460
 #extension GL_GOOGLE_include_directive : require
@@ -151,7 +151,7 @@ def test_buffer_round_trip_offsets_and_fill(device):
 
 def test_staging_path_round_trip(device):
     # The staging path used on discrete GPUs, exercised here by forcing a non-mapped buffer.
-    from engine.memory import Buffer
+    from ngvk.engine.gpu.memory import Buffer
 
     data = np.random.default_rng(0).random(3000).astype(np.float32)
     buffer = Buffer(device, data.nbytes, "device local", host_visible=False)
@@ -164,7 +164,7 @@ def test_staging_path_round_trip(device):
 
 
 def test_sequence_fill_copy_timings_and_resubmission(device):
-    kernel = device.kernel("sh_encode.comp")
+    kernel = device.kernel("nn/sh_encode.comp")
     n = 5000
     d = np.tile(np.array([[0.0, 0.0, 1.0]], np.float32), (n, 1))
     with device.buffer_from(d, "directions") as directions, device.buffer(n * 64, "encoded") as encoded, device.buffer(
@@ -198,13 +198,13 @@ def test_repeated_labels_are_summed(device):
 
 def test_large_dispatches_fold_into_a_2d_grid(device, rng):
     # With one invocation per workgroup, 70,000 items exceed the 65,535 groups allowed along x.
-    kernel = device.kernel("sh_encode.comp", local_size=1)
+    kernel = device.kernel("nn/sh_encode.comp", local_size=1)
     n = 70_000
     assert kernel.groups(n)[1] > 1 or device.info.max_workgroup_count[0] >= n
     d = rng.normal(size=(n, 3)).astype(np.float32)
     d /= np.linalg.norm(d, axis=1, keepdims=True)
-    from engine import reference
-    from engine.layers import run_kernel
+    from ngvk.engine.nn import reference
+    from ngvk.engine.nn.layers import run_kernel
 
     out = run_kernel(device, kernel, n, {"directions": d}, {"encoded": (n, 16)})["encoded"]
     np.testing.assert_allclose(out, reference.sh_encode(d), atol=1e-5)
@@ -212,7 +212,7 @@ def test_large_dispatches_fold_into_a_2d_grid(device, rng):
 
 def test_validation_errors_are_raised(device):
     # Misuse Vulkan on purpose (a zero-sized buffer) and check the layer's message surfaces.
-    from engine._vulkan import vk
+    from ngvk.engine.gpu._vulkan import vk
 
     info = vk.VkBufferCreateInfo(size=0, usage=vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, sharingMode=0)
     handle = vk.vkCreateBuffer(device.handle, info, None)
@@ -238,8 +238,8 @@ def test_every_shader_compiles():
         "WG_DELTA_COMPONENTS": 4, "WG_INPUT_COMPONENTS": 4,
         "NGVK_FLOAT_ATOMICS": 1, "LOSS": 1, "LOSS_CHANNELS": 3, "FRAME_FLOAT": 0,
     }
-    shaders = sorted(compiler.SHADER_DIR.glob("*.comp"))
+    shaders = sorted(compiler.SHADER_DIR.glob("*/*.comp"))
     assert len(shaders) >= 14
     for path in shaders:
-        spirv = compiler.compile_shader(path, {**defines, **grid_defines(2)} if path.name.startswith("image") else defines)
+        spirv = compiler.compile_shader(path, {**defines, **grid_defines(2)} if path.parent.name == "image" else defines)
         assert reflect(spirv).local_size_ids[0] == 0, f"{path.name} must take its workgroup size by id"

@@ -4,15 +4,15 @@ fitting, and cameras."""
 import numpy as np
 import pytest
 
-from apps import image as app
-from apps import metrics
-from apps.imageio import load_image
-from engine import reference
-from engine.camera import Camera, load_camera
-from engine.errors import NgvkError
-from engine.layers import run_kernel
-from engine.model import load_model
-from engine.poison import POISON_RGBA8, POISON_WORD
+from ngvk.apps import image as app
+from ngvk.apps import metrics
+from ngvk.apps.imageio import load_image
+from ngvk.engine.nn import reference
+from ngvk.engine.render.camera import Camera, load_camera
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.nn.layers import run_kernel
+from ngvk.engine.model import load_model
+from ngvk.engine.poison import POISON_RGBA8, POISON_WORD
 
 CAMERAS = {
     "default": None,
@@ -50,7 +50,7 @@ def test_preprocess_and_postprocess_match_reference(device, renderer, astronaut,
     camera = camera_for(name, renderer, width, height)
     n = width * height
     push = {**renderer.push_constants(camera, width, height), "n": n, "pixel_offset": 0}
-    out = run_kernel(device, device.kernel("image_preprocess.comp"), n, {}, {"positions": (n, 2), "coverage": (n,)}, push)
+    out = run_kernel(device, device.kernel("image/image_preprocess.comp"), n, {}, {"positions": (n, 2), "coverage": (n,)}, push)
     uv, coverage = app.image_preprocess_reference(camera, width, height, renderer.image_aspect)
     inside = coverage > 0
     # The letterboxed default view and the tilted one see past the image's edges; the zoomed one not.
@@ -59,7 +59,7 @@ def test_preprocess_and_postprocess_match_reference(device, renderer, astronaut,
     np.testing.assert_allclose(out["positions"], uv, atol=1e-5)
 
     linear = rng.uniform(-0.1, 1.2, (n, 3)).astype(np.float32)  # outside [0, 1] too: clamped
-    kernel = device.kernel("image_postprocess.comp", {"FRAME_FLOAT": 1})
+    kernel = device.kernel("image/image_postprocess.comp", {"FRAME_FLOAT": 1})
     source = reference.srgb_to_linear(astronaut / 255.0).astype(np.float32)
     for index, mode in enumerate(app.RENDER_MODES):
         inputs = {"rgb": linear, "coverage": coverage, "positions": uv, "source_image": renderer.source_image}
@@ -162,7 +162,7 @@ def run_training_batch(device, image, n, step, seed):
             sequence.fill(buffers["positions"], POISON_WORD)
             sequence.fill(buffers["targets"], POISON_WORD)
             push = {"n": n, "source_width": width, "source_height": height}
-            sequence.dispatch(device.kernel("image_batch.comp"), n, buffers, push)
+            sequence.dispatch(device.kernel("image/image_batch.comp"), n, buffers, push)
             sequence.run()
         return buffers["positions"].download(np.float32, (n, 2)), buffers["targets"].download(np.float32, (n, 3))
     finally:

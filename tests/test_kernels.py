@@ -8,9 +8,10 @@ run_kernel), so an item a kernel skips fails the comparison."""
 import numpy as np
 import pytest
 
-from engine import check, reference
-from engine.config import GridConfig, MLPConfig
-from engine.layers import MLP, GridEncoding, SphericalHarmonics
+from ngvk.engine import check
+from ngvk.engine.nn import reference
+from ngvk.engine.nn.config import GridConfig, MLPConfig
+from ngvk.engine.nn.layers import MLP, GridEncoding, SphericalHarmonics
 
 
 @pytest.mark.parametrize("name,config", check.grid_cases(), ids=[n for n, _ in check.grid_cases()])

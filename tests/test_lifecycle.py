@@ -32,13 +32,13 @@ def resident_mib() -> float:
 
 
 def cycle(rng) -> None:
-    from engine.device import Device
+    from ngvk.engine.gpu.device import Device
 
     with Device() as device:
         directions = rng.normal(size=(N, 3)).astype(np.float32)
         source = device.buffer_from(directions, "directions")
         target = device.buffer(N * 16 * 4, "encoded")
-        kernel = device.kernel("sh_encode.comp")
+        kernel = device.kernel("nn/sh_encode.comp")
         sequence = device.sequence()
         with sequence.timed("sh"):
             sequence.dispatch(kernel, N, {"directions": source, "encoded": target}, {"n": N})

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from engine.config import GridConfig, MLPConfig
-from engine.errors import NgvkError
-from engine.model import Model, load_model
+from ngvk.engine.nn.config import GridConfig, MLPConfig
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.model import Model, load_model
 
 
 @pytest.fixture

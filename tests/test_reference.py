@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from engine import reference
-from engine.config import (
+from ngvk.engine.nn import reference
+from ngvk.engine.nn.config import (
     LEVEL_HASHED,
     LEVEL_OFFSET,
     LEVEL_RESOLUTION,

@@ -12,11 +12,11 @@ what an earlier test left there."""
 import numpy as np
 import pytest
 
-from engine import reference
-from engine.config import GridConfig, MLPConfig
-from engine.layers import MLP, GridEncoding
-from engine.poison import POISON_WORD
-from engine.training import Adam, AdamConfig, GridTraining, MLPTraining, Trainer, record_loss
+from ngvk.engine.nn import reference
+from ngvk.engine.nn.config import GridConfig, MLPConfig
+from ngvk.engine.nn.layers import MLP, GridEncoding
+from ngvk.engine.poison import POISON_WORD
+from ngvk.engine.nn.training import Adam, AdamConfig, GridTraining, MLPTraining, Trainer, record_loss
 
 TOLERANCE = 1e-4
 SIZES = [1, 7, 1029]
@@ -214,7 +214,7 @@ def test_trainer_counts_steps_and_draws_a_new_batch_each_step(device, rng):
 
     def record_batch(sequence, state, positions, targets, count):
         buffers = {"source_image": image, "training_state": state, "positions": positions, "targets": targets}
-        sequence.dispatch(device.kernel("image_batch.comp"), count, buffers, {"n": count, "source_width": 8, "source_height": 8})
+        sequence.dispatch(device.kernel("image/image_batch.comp"), count, buffers, {"n": count, "source_width": 8, "source_height": 8})
 
     trainer = Trainer(encoding, mlp, n, "l2", record_batch, seed=seed)
     try:

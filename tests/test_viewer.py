@@ -125,7 +125,7 @@ class FakeRenderer:
         self.mode = "network"
 
     def default_camera(self, width, height):
-        from engine.camera import Camera
+        from ngvk.engine.render.camera import Camera
 
         return Camera(orthographic_height=1.0)
 
@@ -136,8 +136,8 @@ class FakeRenderer:
 def test_keys_and_dynamic_resolution():
     import glfw
 
-    from apps import image
-    from apps.viewer import Viewer
+    from ngvk.apps import image
+    from ngvk.apps.viewer import Viewer
 
     viewer = Viewer(image, image.load(), 400, 300, target_fps=10.0)
     viewer.renderer = FakeRenderer()

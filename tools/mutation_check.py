@@ -53,13 +53,13 @@ MUTATIONS = [
     Mutation("hash prime in the shader", "shaders/lib/grid_encoding.glsl",
              "uint[3](1u, 2654435761u, 805459861u)", "uint[3](1u, 2654435761u, 805459867u)",
              (f"{T_KERNELS}::test_grid_encoding_matches_reference",)),
-    Mutation("hash prime in the configuration", "engine/config.py",
+    Mutation("hash prime in the configuration", "engine/nn/config.py",
              "HASH_PRIMES = (1, 2654435761, 805459861)", "HASH_PRIMES = (1, 2654435761, 805459867)",
              (f"{T_REFERENCE}::test_hash_is_tcnns_coherent_prime_hash",)),
     Mutation("level offset applied before the modulo", "shaders/lib/grid_encoding.glsl",
              "return level.offset + index % level.size;", "return (level.offset + index) % level.size;",
              (f"{T_KERNELS}::test_grid_encoding_matches_reference",)),
-    Mutation("level offsets not contiguous", "engine/config.py",
+    Mutation("level offsets not contiguous", "engine/nn/config.py",
              "            offset += entries\n", "            offset += entries - 8\n",
              (f"{T_REFERENCE}::test_hashgrid_preset_matches_instant_ngp",)),
     Mutation("dense stride off by one", "shaders/lib/grid_encoding.glsl",
@@ -78,73 +78,73 @@ MUTATIONS = [
     Mutation("sigmoid derivative in the shader", "shaders/lib/mlp.glsl",
              "    return y * (1.0 - y);\n", "    return 1.0 - y;\n",
              (T_TRAINING, "-k", "mlp_training")),
-    Mutation("sigmoid derivative in the reference", "engine/reference.py",
+    Mutation("sigmoid derivative in the reference", "engine/nn/reference.py",
              "        return y * (1.0 - y)\n", "        return y\n",
              (f"{T_REFERENCE}::test_mlp_backward_reference_matches_finite_differences",)),
-    Mutation("ReLU derivative passes gradients at zero", "shaders/mlp_backward.comp",
+    Mutation("ReLU derivative passes gradients at zero", "shaders/nn/mlp_backward.comp",
              "a[s][k] > 0.0 ? g[s][k] : 0.0", "a[s][k] >= 0.0 ? g[s][k] : 0.0",
              (T_TRAINING, "-k", "mlp_training")),
     # ---- losses and Adam
-    Mutation("loss gradient without the factor 2", "shaders/loss.comp",
+    Mutation("loss gradient without the factor 2", "shaders/nn/loss.comp",
              "d_outputs[e] = 2.0 * diff * scale / total;", "d_outputs[e] = diff * scale / total;",
              (T_TRAINING, "-k", "loss")),
-    Mutation("loss reference gradient without the factor 2", "engine/reference.py",
+    Mutation("loss reference gradient without the factor 2", "engine/nn/reference.py",
              "2.0 * diff * scale / total", "diff * scale / total",
              (T_REFERENCE, "-k", "loss")),
-    Mutation("Adam beta2 0.999 instead of instant-ngp's 0.99", "engine/training.py",
+    Mutation("Adam beta2 0.999 instead of instant-ngp's 0.99", "engine/nn/training.py",
              "beta2: float = 0.99", "beta2: float = 0.999",
              (T_TRAINING, "-k", "adam")),
-    Mutation("Adam bias correction with beta1 for beta2", "shaders/adam.comp",
+    Mutation("Adam bias correction with beta1 for beta2", "shaders/nn/adam_step.comp",
              "sqrt(1.0 - pow(beta2, float(t)))", "sqrt(1.0 - pow(beta1, float(t)))",
              (T_TRAINING, "-k", "adam")),
-    Mutation("Adam reference without the square root", "engine/reference.py",
+    Mutation("Adam reference without the square root", "engine/nn/reference.py",
              "rate = learning_rate * np.sqrt(1 - beta2**tt) / (1 - beta1**tt)",
              "rate = learning_rate * (1 - beta2**tt) / (1 - beta1**tt)",
              (T_REFERENCE, "-k", "adam")),
-    Mutation("Adam L2 regularisation dropped", "shaders/adam.comp",
+    Mutation("Adam L2 regularisation dropped", "shaders/nn/adam_step.comp",
              "g += l2_reg * w;", "g += 0.0 * l2_reg * w;",
              (T_TRAINING, "-k", "adam")),
     # ---- random numbers and batches
     Mutation("random sequence ignores the step", "shaders/lib/random.glsl",
              "pcg_hash(step ^ pcg_hash(index * 4u + k))", "pcg_hash(pcg_hash(index * 4u + k))",
              (T_IMAGE, "-k", "training_batch")),
-    Mutation("trainer always sends step 1", "engine/training.py",
+    Mutation("trainer always sends step 1", "engine/nn/training.py",
              "np.array([self.step, self.seed], dtype=np.uint32)", "np.array([1, self.seed], dtype=np.uint32)",
              (T_TRAINING, "-k", "trainer")),
-    Mutation("random reference hash constant", "engine/reference.py",
+    Mutation("random reference hash constant", "engine/nn/reference.py",
              "np.uint32(277803737)", "np.uint32(277803739)",
              (T_REFERENCE, "-k", "random")),
-    Mutation("training targets sampled half a pixel off", "shaders/lib/image_source.glsl",
+    Mutation("training targets sampled half a pixel off", "shaders/image/image_source.glsl",
              "vec2 p = uv * vec2(source_width, source_height) - 0.5;", "vec2 p = uv * vec2(source_width, source_height);",
              (T_IMAGE, "-k", "training_batch")),
     # ---- tiles, invocations, workgroups
-    Mutation("last tile one pixel short", "engine/render.py",
+    Mutation("last tile one pixel short", "engine/render/frame.py",
              "min(self.tile_pixels, total - start)", "min(self.tile_pixels, total - start - 1)",
              (T_IMAGE, "-k", "tiling")),
-    Mutation("MLP invocations rounded down", "engine/layers.py",
+    Mutation("MLP invocations rounded down", "engine/nn/layers.py",
              "sequence.dispatch(self.kernel(), -(-n // items), buffers, {\"n\": n})",
              "sequence.dispatch(self.kernel(), n // items, buffers, {\"n\": n})",
              (T_KERNELS, "-k", "awkward")),
-    Mutation("training MLP invocations rounded down", "engine/training.py",
+    Mutation("training MLP invocations rounded down", "engine/nn/training.py",
              "return -(-n // self.items)", "return n // self.items",
              (T_TRAINING, "-k", "mlp_training")),
-    Mutation("weight-gradient chunks rounded down", "engine/training.py",
+    Mutation("weight-gradient chunks rounded down", "engine/nn/training.py",
              "return -(-n // self.chunk_samples)", "return n // self.chunk_samples",
              (T_TRAINING, "-k", "mlp_training")),
-    Mutation("fused kernel skips the last pixel of each tile", "shaders/image_fused.comp",
+    Mutation("fused kernel skips the last pixel of each tile", "shaders/image/image_fused.comp",
              "if (first + s >= n) break;", "if (first + s + 1u >= n) break;",
              (T_IMAGE, "-k", "fused_and_unfused")),
-    Mutation("fused renderer invocations rounded down", "apps/image.py",
+    Mutation("fused renderer invocations rounded down", "apps/image/app.py",
              "-(-push[\"n\"] // self.items)", "push[\"n\"] // self.items",
              (T_IMAGE, "-k", "tiling")),
-    Mutation("workgroups rounded down", "engine/kernel.py",
+    Mutation("workgroups rounded down", "engine/gpu/kernel.py",
              "total = math.ceil(n / self.local_size)", "total = n // self.local_size",
              (T_KERNELS, "-k", "awkward")),
     # ---- colour, cameras, frames
     Mutation("sRGB exponent 1/2.2 in the shader", "shaders/lib/color.glsl",
              "1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055", "1.055 * pow(c, vec3(1.0 / 2.2)) - 0.055",
              (T_IMAGE, "-k", "preprocess_and_postprocess")),
-    Mutation("sRGB exponent 1/2.2 in the reference", "engine/reference.py",
+    Mutation("sRGB exponent 1/2.2 in the reference", "engine/nn/reference.py",
              "1.055 * c ** (1 / 2.4) - 0.055", "1.055 * c ** (1 / 2.2) - 0.055",
              (T_REFERENCE, "-k", "srgb")),
     Mutation("8-bit packing truncates", "shaders/lib/color.glsl",
@@ -153,7 +153,7 @@ MUTATIONS = [
     Mutation("camera rays through pixel corners in the shader", "shaders/lib/camera.glsl",
              "float x = (float(pixel % frame_width) + 0.5)", "float x = (float(pixel % frame_width) + 0.0)",
              (T_IMAGE, "-k", "preprocess_and_postprocess")),
-    Mutation("camera rays through pixel corners in the reference", "engine/camera.py",
+    Mutation("camera rays through pixel corners in the reference", "engine/render/camera.py",
              "x = ((pixels % width).astype(f32) + f32(0.5))", "x = ((pixels % width).astype(f32) + f32(0.0))",
              (T_IMAGE, "-k", "camera_rays")),
     # ---- files and metrics
@@ -211,13 +211,19 @@ def main(argv=None) -> int:
         return 2
 
     with tempfile.TemporaryDirectory(prefix="ngvk-mutants-") as folder:
-        copy = Path(folder) / "ngvk"
+        copy = Path(folder) / "checkout"
         copy_checkout(copy)
-        # The copy's modules and shaders, not the installed checkout's; its own SPIR-V cache.
-        env = dict(os.environ, PYTHONPATH=str(copy), NGVK_CACHE_DIR=str(Path(folder) / "cache"))
-        located = subprocess.run([sys.executable, "-c", "import engine; print(engine.__file__)"], cwd=copy,
-                                 env=env, capture_output=True, text=True).stdout.strip()
-        if not located.startswith(str(copy)):
+        # The copy's modules and shaders, not the installed checkout's: an `ngvk` package of links
+        # to the copy's folders (as pyproject.toml maps them), first on the path; its own SPIR-V cache.
+        package = Path(folder) / "path" / "ngvk"
+        package.mkdir(parents=True)
+        for name in ("engine", "apps", "shaders", "assets"):
+            (package / name).symlink_to(copy / name)
+        env = dict(os.environ, PYTHONPATH=str(package.parent), NGVK_CACHE_DIR=str(Path(folder) / "cache"))
+        located = subprocess.run(
+            [sys.executable, "-c", "import os, ngvk.engine.paths as p; print(os.path.realpath(p.SHADER_DIR))"],
+            cwd=copy, env=env, capture_output=True, text=True).stdout.strip()
+        if located != str(copy / "shaders"):
             print(f"mutation_check: the copy's engine is not the one imported ({located})", file=sys.stderr)
             return 2
 

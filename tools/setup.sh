@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(libvulkan1 mesa-vulkan-drivers glslang-tools vulkan-validationlayers xvfb)
+SYSTEM_PACKAGES=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers xvfb)
 
 missing=()
 if command -v dpkg-query >/dev/null; then

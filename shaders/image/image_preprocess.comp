@@ -26,7 +26,7 @@ layout(push_constant) uniform Push {
 };
 
 #include "lib/camera.glsl"
-#include "lib/image_preprocess.glsl"
+#include "image/image_preprocess.glsl"
 
 void main() {
     uint i = global_index();

@@ -10,8 +10,8 @@ is in flight at a time: a CPU renderer gains nothing from more, and it keeps syn
 
 from __future__ import annotations
 
-from ._vulkan import ffi, vk
-from .errors import NgvkError
+from ngvk.engine.gpu._vulkan import ffi, vk
+from ngvk.engine.errors import NgvkError
 
 SWAPCHAIN_EXTENSION = "VK_KHR_swapchain"
 # UNORM formats: the frame is already sRGB-encoded; an _SRGB swapchain would encode it twice.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import NgvkError
+from ngvk.engine.errors import NgvkError
 
 STAGES = ("preprocess", "encoding", "mlp", "postprocess")
 FUSED = "fused"

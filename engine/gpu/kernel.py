@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import struct
 
-from ._vulkan import ffi, vk
-from .compiler import compile_shader
-from .errors import NgvkError
-from .spirv import STORAGE, STORAGE_TEXELS, TEXELS, UNIFORM, reflect
+from ngvk.engine.gpu._vulkan import ffi, vk
+from ngvk.engine.gpu.compiler import compile_shader
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.gpu.spirv import STORAGE, STORAGE_TEXELS, TEXELS, UNIFORM, reflect
 
 DESCRIPTOR_TYPES = {
     STORAGE: vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,

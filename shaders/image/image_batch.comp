@@ -22,7 +22,7 @@ layout(std430, binding = 2) writeonly buffer Positions { float positions[]; };
 layout(std430, binding = 3) writeonly buffer Targets { float targets[]; };
 layout(push_constant) uniform Push { uint n; uint source_width; uint source_height; };
 
-#include "lib/image_source.glsl"
+#include "image/image_source.glsl"
 
 void main() {
     uint i = global_index();

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NgvkError
+from ngvk.engine.errors import NgvkError
 
 
 @dataclass

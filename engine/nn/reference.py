@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import (
+from ngvk.engine.nn.config import (
     HASH_PRIMES,
     LEVEL_HASHED,
     LEVEL_OFFSET,

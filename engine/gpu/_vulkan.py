@@ -7,7 +7,7 @@ Every engine module that calls Vulkan takes `vk` and `ffi` from here, so the pac
 import os
 import tempfile
 
-from .errors import SetupError
+from ngvk.engine.errors import SetupError
 
 # The loader and Mesa's drivers warn on every start when XDG_RUNTIME_DIR is unset (containers, CI).
 if not os.environ.get("XDG_RUNTIME_DIR"):

@@ -14,8 +14,8 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 
-from ._vulkan import ffi, vk
-from .errors import NgvkError, SetupError, ValidationError
+from ngvk.engine.gpu._vulkan import ffi, vk
+from ngvk.engine.errors import NgvkError, SetupError, ValidationError
 
 log = logging.getLogger("ngvk")
 
@@ -370,13 +370,13 @@ class Device:
 
     def buffer(self, nbytes: int, name: str = "buffer"):
         """A storage buffer of `nbytes` bytes (contents undefined until written)."""
-        from .memory import Buffer
+        from ngvk.engine.gpu.memory import Buffer
 
         return Buffer(self, nbytes, name)
 
     def buffer_from(self, array, name: str = "buffer"):
         """A storage buffer holding a copy of the numpy array `array`."""
-        from .memory import Buffer
+        from ngvk.engine.gpu.memory import Buffer
 
         buffer = Buffer(self, max(int(array.nbytes), 4), name)
         buffer.upload(array)
@@ -387,7 +387,7 @@ class Device:
 
         Kernels are cached per device: asking twice for the same variant returns the same object.
         """
-        from .kernel import Kernel
+        from ngvk.engine.gpu.kernel import Kernel
 
         key = (
             shader,
@@ -403,7 +403,7 @@ class Device:
 
     def sequence(self, max_timestamps: int = 256):
         """A command sequence to record dispatches into, submit and time."""
-        from .commands import Sequence
+        from ngvk.engine.gpu.commands import Sequence
 
         return Sequence(self, max_timestamps)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers import MLP, GridEncoding, float_atomics, items_per_invocation
-from .reference import LOSSES
+from ngvk.engine.nn.layers import MLP, GridEncoding, float_atomics, items_per_invocation
+from ngvk.engine.nn.reference import LOSSES
 
 # Weight-gradient tiles and chunks (shaders/mlp_weight_gradient.comp). lavapipe, 2 cores, 64 x 64
 # layer over 2^16 samples: tiles of 4 x 8 weights took 17.3 ms, 4 x 16 14.0, 4 x 32 12.2, 4 x 64
@@ -73,14 +73,14 @@ class MLPTraining:
         largest = max(r * k for r, k in c.layer_shapes())
         self.partials = device.buffer(self._chunks(batch_size) * largest * f, "weight_gradient_partials")
         defines = {**mlp.defines(), "MLP_ITEMS": self.items}
-        self.forward_kernel = device.kernel("mlp_train_forward.comp", defines)
-        self.backward_kernel = device.kernel("mlp_backward.comp", defines)
-        self.reduce_kernel = device.kernel("reduce_partials.comp")
+        self.forward_kernel = device.kernel("nn/mlp_train_forward.comp", defines)
+        self.backward_kernel = device.kernel("nn/mlp_backward.comp", defines)
+        self.reduce_kernel = device.kernel("nn/reduce_partials.comp")
         self.weight_gradient_kernels = {}
         for rows, cols in set(c.layer_shapes()):
             tile_rows, tile_cols = _tile(rows, TILE_ROWS), _tile(cols, TILE_COLS)
             self.weight_gradient_kernels[(rows, cols)] = device.kernel(
-                "mlp_weight_gradient.comp",
+                "nn/mlp_weight_gradient.comp",
                 {
                     "WG_ROWS": rows,
                     "WG_COLS": cols,
@@ -176,7 +176,7 @@ class GridTraining:
         device = encoding.device
         self.gradients = device.buffer(encoding.config.n_params * 4, "grid_gradients")
         self.kernel = device.kernel(
-            "grid_backward.comp", {**encoding.defines(), "NGVK_FLOAT_ATOMICS": float_atomics(device)}
+            "nn/grid_backward.comp", {**encoding.defines(), "NGVK_FLOAT_ATOMICS": float_atomics(device)}
         )
 
     def record_backward(self, sequence, positions, d_encoded, n: int) -> None:
@@ -202,7 +202,7 @@ class Adam:
     def __init__(self, device, config: AdamConfig = AdamConfig()):
         self.device = device
         self.config = config
-        self.kernel = device.kernel("adam.comp")
+        self.kernel = device.kernel("nn/adam_step.comp")
         self.groups: list[tuple] = []
 
     def add(self, params, gradients, n: int, is_matrix: bool, name: str) -> None:
@@ -255,7 +255,7 @@ def record_loss(sequence, device, name: str, outputs, targets, d_outputs, losses
     """dL/d outputs and each sample's share of the loss (engine/reference.py loss())."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
-    kernel = device.kernel("loss.comp", {"LOSS": LOSS_CODES[name], "LOSS_CHANNELS": channels})
+    kernel = device.kernel("nn/loss.comp", {"LOSS": LOSS_CODES[name], "LOSS_CHANNELS": channels})
     sequence.dispatch(
         kernel, n, {"outputs": outputs, "targets": targets, "d_outputs": d_outputs, "losses": losses}, {"n": n}
     )

@@ -36,9 +36,9 @@ layout(push_constant) uniform Push {
 #include "lib/grid_encoding.glsl"
 #include "lib/mlp.glsl"
 #include "lib/camera.glsl"
-#include "lib/image_source.glsl"
-#include "lib/image_preprocess.glsl"
-#include "lib/image_postprocess.glsl"
+#include "image/image_source.glsl"
+#include "image/image_preprocess.glsl"
+#include "image/image_postprocess.glsl"
 
 void main() {
     uint first = global_index() * MLP_ITEMS;

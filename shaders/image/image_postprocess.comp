@@ -32,8 +32,8 @@ layout(push_constant) uniform Push {
     uint source_height;
 };
 
-#include "lib/image_source.glsl"
-#include "lib/image_postprocess.glsl"
+#include "image/image_source.glsl"
+#include "image/image_postprocess.glsl"
 
 void main() {
     uint i = global_index();

@@ -19,20 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import reference
-from engine.camera import Camera
-from engine.config import MLPConfig, auto_per_level_scale, GridConfig, grid_preset
-from engine.errors import NgvkError
-from engine.layers import MLP, GridEncoding, items_per_invocation
-from engine.model import Model, load_model
-from engine.render import FrameRenderer
-from engine.training import Trainer
+from ngvk.engine.nn import reference
+from ngvk.engine.render.camera import Camera
+from ngvk.engine.nn.config import MLPConfig, auto_per_level_scale, GridConfig, grid_preset
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.paths import ASSETS_DIR
+from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
+from ngvk.engine.model import Model, load_model
+from ngvk.engine.render.frame import FrameRenderer
+from ngvk.engine.nn.training import Trainer
 
-from . import metrics
-from .imageio import load_image
+from ngvk.apps import metrics
+from ngvk.apps.imageio import load_image
 
 APP = "image"
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 LOSS = "relative_l2"
 DEFAULT_BATCH = 1 << 16
 DEFAULT_STEPS = {"hashgrid": 500, "densegrid": 500, "lowres": 500}
@@ -46,7 +46,7 @@ QUERIES_PER_PIXEL = 1  # network queries per pixel of a frame (the benchmark's s
 
 
 def default_model_path(encoding: str = "hashgrid") -> Path:
-    return ASSETS / f"image_{encoding}.npz"
+    return ASSETS_DIR / f"image_{encoding}.npz"
 
 
 def load(path: str | Path | None = None) -> Model:
@@ -210,14 +210,14 @@ class ImageRenderer(FrameRenderer):
         n = push["n"]
         device = self.device
         with sequence.timed("preprocess"):
-            kernel = device.kernel("image_preprocess.comp")
+            kernel = device.kernel("image/image_preprocess.comp")
             sequence.dispatch(kernel, n, {"positions": b["positions"], "coverage": b["coverage"]}, push)
         with sequence.timed("encoding"):
             self.encoding.record_encode(sequence, b["positions"], b["encoded"], n)
         with sequence.timed("mlp"):
             self.mlp.record_forward(sequence, b["encoded"], b["rgb"], n)
         with sequence.timed("postprocess"):
-            kernel = device.kernel("image_postprocess.comp", {"FRAME_FLOAT": int(float_frame)})
+            kernel = device.kernel("image/image_postprocess.comp", {"FRAME_FLOAT": int(float_frame)})
             buffers = {
                 "rgb": b["rgb"],
                 "coverage": b["coverage"],
@@ -229,7 +229,7 @@ class ImageRenderer(FrameRenderer):
 
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         defines = {**self.encoding.defines(), **self.mlp.defines(), "FRAME_FLOAT": int(float_frame)}
-        kernel = self.device.kernel("image_fused.comp", defines)
+        kernel = self.device.kernel("image/image_fused.comp", defines)
         buffers = {**self.encoding.bindings(), **self.mlp.bindings(), "source_image": self.source_image, "frame": frame}
         sequence.dispatch(kernel, -(-push["n"] // self.items), buffers, push)
 
@@ -306,7 +306,7 @@ def fit(
     image_buffer = device.buffer_from(linear, "source_image")
 
     def record_batch(sequence, state, positions, targets, n):
-        kernel = device.kernel("image_batch.comp")
+        kernel = device.kernel("image/image_batch.comp")
         buffers = {"source_image": image_buffer, "training_state": state, "positions": positions, "targets": targets}
         sequence.dispatch(kernel, n, buffers, {"n": n, "source_width": width, "source_height": height})
 

