@@ -5,6 +5,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 
 import numpy as np
 
@@ -204,3 +205,26 @@ def test_bad_bench_arguments(tmp_path):
         result = run("bench", "image", *args, "--json", str(out))
         assert_one_line_error(result, words)
         assert not out.exists()
+
+
+def test_a_plain_install_works_from_any_folder(tmp_path):
+    # `pip install .` (not editable) puts one import package, ngvk, with its shaders and shipped
+    # models as package data; rendered from another folder, it needs nothing from the checkout.
+    # Dependencies come from this environment (--no-deps); pip fetches only the build backend.
+    from conftest import ROOT
+
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                              "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr[-2000:]
+    top_level = {p.name for p in target.iterdir() if not p.name.endswith(".dist-info") and p.name != "bin"}
+    assert top_level == {"ngvk"}
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(target))
+    script = "import ngvk.apps.cli as c, sys; print(c.__file__, file=sys.stderr); sys.exit(c.main())"
+    result = subprocess.run([sys.executable, "-c", script, "render", "image", "--out", "x.png", "--width", "64",
+                             "--height", "64"], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(str(target / "ngvk" / "apps" / "cli.py"))
+    assert (folder / "x.png").is_file()
