@@ -1,25 +1,35 @@
-"""ngvk's applications and its command line. Apps are thin: they drive the engine, never Vulkan.
+"""ngvk's applications, its command line, viewer and benchmarks. Apps are thin: they drive the
+engine, never Vulkan.
 
-Each app module offers the same few things, which the command line and the viewer use without
-knowing the app: `load(path)` a model (the shipped one by default), `Renderer(device, model)` with
-`default_camera(width, height)`, `default_resolution(model)`, `load_data(source)`,
-`fit(device, data, ...)` and `evaluate(device, model, data)`.
+Each app is a subclass of `ngvk.apps.base.App` in its own package, registered here by name. The
+command line, the viewer and the benchmark find apps only through `get_app()` and use only what
+the App class declares.
 """
 
 import importlib
 import importlib.metadata
+from functools import cache
 
 from ngvk.engine.errors import NgvkError
 
 VERSION = importlib.metadata.version("ngvk")  # pyproject.toml holds it
-APP_NAMES = ("image", "sdf", "volume", "nerf")
-AVAILABLE = ("image",)
+# Name -> "module:class" of its App, or None while the app is still being built.
+APPS = {
+    "image": "ngvk.apps.image:ImageApp",
+    "sdf": None,
+    "volume": None,
+    "nerf": None,
+}
+APP_NAMES = tuple(APPS)
+AVAILABLE = tuple(name for name, where in APPS.items() if where)
 
 
+@cache
 def get_app(name: str):
-    """The module of app `name`, or a one-line error naming the apps there are."""
-    if name not in APP_NAMES:
+    """The App registered as `name`, or a one-line error naming the apps there are."""
+    if name not in APPS:
         raise NgvkError(f"unknown app {name!r}; the apps are {', '.join(APP_NAMES)}")
-    if name not in AVAILABLE:
+    if not APPS[name]:
         raise NgvkError(f"the {name} app is not available yet in this version (available: {', '.join(AVAILABLE)})")
-    return importlib.import_module(f"ngvk.apps.{name}")
+    module, _, cls = APPS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)()

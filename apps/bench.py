@@ -96,10 +96,11 @@ def time_path(renderer, camera, width: int, height: int, fused: bool, warmup: in
     """GPU times of `repeat` frames after `warmup` untimed ones: per stage and for the frame."""
     for _ in range(warmup):
         renderer.render(camera, width, height, fused=fused, download=False)
-    frames, sums, stages = [], [], {}
+    frames, sums, stages, queries = [], [], {}, []
     for _ in range(repeat):
         frame = renderer.render(camera, width, height, fused=fused, download=False)
         frames.append(frame.frame_ms)
+        queries.append(frame.queries)
         sums.append(sum(frame.timings.values()))
         for stage, ms in frame.timings.items():
             stages.setdefault(stage, []).append(ms)
@@ -107,6 +108,7 @@ def time_path(renderer, camera, width: int, height: int, fused: bool, warmup: in
         "frame": statistics(frames),
         "stage_sum": statistics(sums),  # per frame, the stages' times added up
         "stages": {stage: statistics(values) for stage, values in stages.items()},
+        "queries": int(np.median(queries)),  # network queries per frame, as the renderer counted them
     }
 
 
@@ -140,29 +142,29 @@ def derive(case: dict) -> dict:
 
 
 def bench_case(device, app, encoding: str, width: int, height: int, warmup: int, repeat: int, progress=None) -> dict:
-    model = app.load(app.default_model_path(encoding))
-    renderer = app.Renderer(device, model)
+    model = app.load_model(app.default_model_path(encoding))
+    renderer = app.renderer(device, model)
     try:
         def camera_for(w, h):
             return renderer.default_camera(w, h)
 
         if progress:
-            progress(f"{app.APP} {encoding} {width}x{height}: checking fused == unfused")
+            progress(f"{app.name} {encoding} {width}x{height}: checking fused == unfused")
         agreement = check_agreement(renderer, camera_for, width, height)
         camera = camera_for(width, height)
         if progress:
-            progress(f"{app.APP} {encoding} {width}x{height}: timing unfused")
+            progress(f"{app.name} {encoding} {width}x{height}: timing unfused")
         unfused = time_path(renderer, camera, width, height, False, warmup, repeat)
         if progress:
-            progress(f"{app.APP} {encoding} {width}x{height}: timing fused")
+            progress(f"{app.name} {encoding} {width}x{height}: timing fused")
         fused = time_path(renderer, camera, width, height, True, warmup, repeat)
         pixels = width * height
         case = {
-            "app": app.APP,
+            "app": app.name,
             "encoding": encoding,
             "resolution": [width, height],
             "pixels": pixels,
-            "samples": pixels * app.QUERIES_PER_PIXEL,
+            "samples": fused["queries"],
             "encoding_config": model.encoding.to_dict(),
             "networks": {name: config.to_dict() for name, config in model.networks.items()},
             "model": str(app.default_model_path(encoding)),

@@ -6,7 +6,7 @@ GPU timestamps; NumPy runs the float32 version of the reference (engine/referenc
 data, timed with the wall clock, on the CPU's BLAS. Before timing, the kernel's result is compared
 with NumPy's (max |ngvk - numpy| <= 1e-3 x max |numpy|), so only correct work is timed.
 
-Operations: grid encoding forward and backward (2D as the image app ships its three encodings, 3D
+Operations: grid encoding forward and backward (the encodings of the models the apps ship, and 3D
 with the paper's presets), MLP forward and backward for the networks of the four apps. The MLP's
 backward pass is what training runs after the forward pass: from the stored activations and dL/d
 outputs to dL/d inputs and dL/d weights; its FLOPs are twice the forward's. Positions are uniform
@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from ngvk.engine.nn import reference
-from ngvk.engine.nn.config import ENCODINGS, GridConfig, MLPConfig, grid_preset
+from ngvk.engine.nn.config import ENCODINGS, PAPER_NETWORKS, GridConfig, MLPConfig, grid_preset
 from ngvk.engine.nn.layers import MLP, GridEncoding
 from ngvk.engine.nn.training import GridTraining, MLPTraining
 
@@ -33,21 +33,21 @@ DEFAULT_BATCHES = (16, 18)  # log2 of the samples per batch
 AGREEMENT_TOLERANCE = 1e-3  # relative to NumPy's float32 result's largest magnitude
 NUMPY_SECONDS = 3.0  # NumPy repeats a slow case fewer times, to keep the whole run to minutes
 
-# The networks of the four apps (shared/reference/ngp-spec.md, section 3), after a 32-wide encoding.
-NETWORKS = {
-    "image 32-64-64-3": MLPConfig(32, 3, 64, 2, "none"),
-    "sdf 32-64-64-1": MLPConfig(32, 1, 64, 2, "none"),
-    "volume 32-64-64-4 relu": MLPConfig(32, 4, 64, 2, "relu"),
-    "nerf density 32-64-16 exp": MLPConfig(32, 16, 64, 1, "exp"),
-    "nerf color 32-64-64-3 sigmoid": MLPConfig(32, 3, 64, 2, "sigmoid"),
-}
+NETWORKS = PAPER_NETWORKS
 
 
 def grid_configs() -> dict[str, GridConfig]:
-    """2D: the encodings the image app ships (for a 512 x 512 image); 3D: the paper's presets."""
-    from ngvk.apps.image import model_configs
+    """The encodings of every model the apps ship (read from the model files), then the paper's
+    3D presets."""
+    from ngvk.apps import AVAILABLE, get_app
 
-    configs = {f"{e} 2D": model_configs(e, 512, 512)[0] for e in ENCODINGS}
+    configs = {}
+    for app in map(get_app, AVAILABLE):
+        for encoding in ENCODINGS:
+            path = app.default_model_path(encoding)
+            if path.is_file():
+                config = app.load_model(path).encoding
+                configs[f"{app.name} {encoding} {config.n_dims}D"] = config
     configs.update({f"{e} 3D": grid_preset(e, 3) for e in ENCODINGS})
     return configs
 

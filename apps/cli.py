@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from ngvk.apps import VERSION
+from ngvk.apps import APP_NAMES, AVAILABLE, VERSION, get_app
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.render.frame import check_frame_size
 
@@ -122,14 +122,11 @@ def _check_output_path(path: str, suffixes: tuple[str, ...], what: str) -> None:
     """Fail before any work when an output could not be written."""
     from pathlib import Path
 
-    target = Path(path)
-    if target.suffix.lower() not in suffixes:
+    from ngvk.engine.files import check_writable
+
+    if Path(path).suffix.lower() not in suffixes:
         raise NgvkError(f"{what} {path}: use a {' or '.join(suffixes)} file name")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise NgvkError(f"cannot write {path}: folder {folder} does not exist")
-    if target.is_dir():
-        raise NgvkError(f"cannot write {path}: it is a folder")
+    check_writable(path)
 
 
 def _format_times(timings: dict) -> str:
@@ -137,9 +134,8 @@ def _format_times(timings: dict) -> str:
 
 
 def cmd_fit(args) -> int:
+    from ngvk.engine.fit import COMPLETED
     from ngvk.engine.gpu.device import Device
-
-    from ngvk.apps import get_app
 
     app = get_app(args.app)
     _check_output_path(args.out, (".npz",), "model")
@@ -149,55 +145,57 @@ def cmd_fit(args) -> int:
         raise NgvkError("--steps must be at least 1")
     if args.batch_size < 256:
         raise NgvkError("--batch-size must be at least 256")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise NgvkError("--max-minutes must be more than 0")
     data = app.load_data(args.data)
     with Device() as device:
-        grid, network = app.model_configs(args.encoding, *app.data_resolution(data))
-        steps = args.steps or app.DEFAULT_STEPS[args.encoding]
-        print(f"fitting {args.app} to {args.data} on {device.info.name}: {steps} steps of {args.batch_size} samples")
+        grid, networks = app.presets(args.encoding, data)
+        steps = args.steps or app.default_steps[args.encoding]
+        print(f"fitting {app.name} to {args.data} on {device.info.name}: {steps} steps of {args.batch_size} samples")
         print(f"  {grid.summary()}")
-        print(f"  {network.summary()}")
+        for name, network in networks.items():
+            print(f"  {name}: {network.summary()}")
         bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
 
             bar = tqdm(total=steps, unit="step", file=sys.stderr, dynamic_ncols=True)
-        last = {"psnr": None}
+        headline = next(iter(app.metrics), None)
+        last = {}
 
-        def progress(step, loss, psnr):
-            if psnr is not None:
-                last["psnr"] = psnr
+        def progress(step, loss, metrics):
+            if metrics:
+                last.update(metrics)
             if bar is not None:
                 postfix = {"loss": f"{loss:.4g}"}
-                if last["psnr"] is not None:
-                    postfix["psnr"] = f"{last['psnr']:.2f} dB"
+                if headline in last:
+                    postfix[headline] = app.metrics[headline].format(last[headline])
                 bar.set_postfix(postfix, refresh=False)
                 bar.update(1)
 
         try:
-            result = app.fit(
-                device, data, args.encoding, steps=steps, batch_size=args.batch_size, seed=args.seed,
-                source=args.data, progress=progress,
-            )
+            result = app.fit(device, data, args.encoding, steps=steps, batch_size=args.batch_size, seed=args.seed,
+                             source=args.data, progress=progress,
+                             max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
         finally:
             if bar is not None:
                 bar.close()
         result.model.save(args.out)
-        print(
-            f"fitted in {result.seconds:.1f} s: PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f}; "
-            f"model written to {args.out}"
-        )
+        stopped = "" if result.stopped == COMPLETED else f", stopped early ({result.stopped})"
+        print(f"fitted {result.steps} steps in {result.seconds:.1f} s{stopped}: {app.format_metrics(result.metrics)}; "
+              f"model written to {args.out}")
         if args.json:
             _write_json(args.json, {
-                "app": args.app,
+                "app": app.name,
                 "data": args.data,
                 "model": args.out,
                 "encoding": result.model.encoding.to_dict(),
-                "network": {k: v.to_dict() for k, v in result.model.networks.items()},
+                "networks": {k: v.to_dict() for k, v in result.model.networks.items()},
                 "steps": result.steps,
+                "stopped": result.stopped,
                 "batch_size": args.batch_size,
                 "seconds": result.seconds,
-                "psnr": result.psnr,
-                "ssim": result.ssim,
+                **result.metrics,
                 "history": result.history,
                 "step_ms": result.model.training.get("step_ms", {}),
                 "device": _device_record(device),
@@ -209,20 +207,19 @@ def cmd_render(args) -> int:
     from ngvk.engine.render.camera import load_camera
     from ngvk.engine.gpu.device import Device
 
-    from ngvk.apps import get_app
     from ngvk.apps.imageio import save_png
 
     app = get_app(args.app)
-    _check_output_path(args.out, (".png",), "image")
-    model = app.load(args.model)
+    _check_output_path(args.out, (".png",), "output")
+    model = app.load_model(args.model)
     camera = load_camera(args.camera) if args.camera else None
     width, height = app.default_resolution(model)
     width = args.width if args.width is not None else width
     height = args.height if args.height is not None else height
     with Device() as device:
         check_frame_size(device, width, height, 4)
-        reference = app.load_reference(model) if args.mode and hasattr(app, "load_reference") else None
-        renderer = app.Renderer(device, model, reference)
+        reference = app.load_reference(model) if args.mode else None
+        renderer = app.renderer(device, model, reference)
         try:
             if args.mode:
                 renderer.set_mode(args.mode)
@@ -235,7 +232,7 @@ def cmd_render(args) -> int:
             renderer.close()
         save_png(args.out, frame.rgb)
         kernels = "unfused" if args.unfused else "fused"
-        print(f"rendered {args.app} {width}x{height} ({kernels}, {renderer.mode}) on {device.info.name} -> {args.out}")
+        print(f"rendered {app.name} {width}x{height} ({kernels}, {renderer.mode}) on {device.info.name} -> {args.out}")
         print(f"  GPU time {frame.frame_ms:.2f} ms: {_format_times(frame.timings)}")
         print(f"  (kernels prepared in {prepared:.2f} s before timing)")
     return 0
@@ -264,9 +261,6 @@ def cmd_bench(args) -> int:
     from ngvk.engine.nn.config import ENCODINGS
     from ngvk.engine.gpu.device import Device
 
-    from ngvk.apps import APP_NAMES
-    from ngvk.apps import AVAILABLE
-    from ngvk.apps import get_app
     from ngvk.apps.bench import check_plot_available, parse_resolution, plot, run_bench, table
 
     if "kernels" in args.apps:
@@ -341,19 +335,17 @@ def bench_kernels(args) -> int:
 def cmd_eval(args) -> int:
     from ngvk.engine.gpu.device import Device
 
-    from ngvk.apps import get_app
-
     app = get_app(args.app)
     if args.json:
         _check_output_path(args.json, (".json",), "metrics")
-    model = app.load(args.model)
+    model = app.load_model(args.model)
     data = app.load_data(args.data)
     with Device() as device:
         result = app.evaluate(device, model, data)
-        print(f"{args.app} model {args.model} against {args.data} on {device.info.name}:")
-        print(f"  PSNR {result['psnr']:.3f} dB, SSIM {result['ssim']:.4f}")
+        print(f"{app.name} model {args.model} against {args.data} on {device.info.name}:")
+        print(f"  {app.format_metrics(result)}")
         if args.json:
-            _write_json(args.json, {"app": args.app, "model": args.model, "data": args.data, **result,
+            _write_json(args.json, {"app": app.name, "model": args.model, "data": args.data, **result,
                                     "device": _device_record(device)})
     return 0
 
@@ -375,16 +367,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=cmd_check)
 
-    from ngvk.apps import APP_NAMES
     from ngvk.engine.nn.config import ENCODINGS
 
-    fit = commands.add_parser("fit", help="fit a model to data (an image for the image app)")
+    apps = [get_app(name) for name in AVAILABLE]
+    data_help = "; ".join(f"{app.name}: {app.data_help}" for app in apps)
+    modes_help = "; ".join(f"{app.name}: {', '.join(app.render_modes)}" for app in apps)
+
+    fit = commands.add_parser("fit", help="fit a model to data")
     fit.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
-    fit.add_argument("data", metavar="DATA", help="training data: an image file, or skimage:NAME for a "
-                     "photo bundled with scikit-image (e.g. skimage:astronaut)")
+    fit.add_argument("data", metavar="DATA", help=f"training data ({data_help})")
     fit.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.npz)")
     fit.add_argument("--encoding", choices=ENCODINGS, default="hashgrid", help="input encoding (default: hashgrid)")
-    fit.add_argument("--steps", type=int, metavar="N", help="training steps (default: the app's, 500 for image hashgrid)")
+    fit.add_argument("--steps", type=int, metavar="N", help="training steps (default: the app's, e.g. 500 for image)")
+    fit.add_argument("--max-minutes", type=float, metavar="M",
+                     help="stop after M minutes of wall time and keep the model of the last step (Ctrl-C does too)")
     fit.add_argument("--batch-size", type=int, default=1 << 16, metavar="B", help="samples per step (default: 65536)")
     fit.add_argument("--seed", type=int, default=0, help="random seed for initialisation and batches (default: 0)")
     fit.add_argument("--json", metavar="OUT", help="also write the metrics (PSNR, SSIM, time, history) as JSON")
@@ -398,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--height", type=int, metavar="H", help="frame height (default: the model's source size)")
     render.add_argument("--camera", metavar="CAM.json", help="camera file (default: the app's default view)")
     render.add_argument("--unfused", action="store_true", help="one dispatch per stage instead of one fused dispatch")
-    render.add_argument("--mode", metavar="MODE", help="render mode (image: network, source, error; default network)")
+    render.add_argument("--mode", metavar="MODE", help=f"render mode, the first the default ({modes_help})")
     render.set_defaults(func=cmd_render)
 
     view = commands.add_parser("view", help="open an interactive window (GLFW + Vulkan swapchain)")
@@ -431,12 +427,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--plot", metavar="PNG", help="plot the breakdown (needs matplotlib: the plot extra)")
     bench.set_defaults(func=cmd_bench)
 
-    evaluate = commands.add_parser("eval", help="measure a model against data (PSNR, SSIM)")
+    evaluate = commands.add_parser("eval", help="measure a model against data (the app's metrics, e.g. PSNR, SSIM)")
     evaluate.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
     evaluate.add_argument("--model", required=True, metavar="MODEL", help="model file")
-    evaluate.add_argument("data", metavar="DATA", help="the data to compare with (an image for the image app)")
+    evaluate.add_argument("data", metavar="DATA", help=f"the data to compare with ({data_help})")
     evaluate.add_argument("--json", metavar="OUT", help="also write the metrics as JSON")
     evaluate.set_defaults(func=cmd_eval)
+
+    # Options an app adds to its commands, in a group of their own.
+    for command, sub in (("fit", fit), ("render", render), ("view", view), ("eval", evaluate)):
+        for app in apps:
+            app.add_arguments(command, sub.add_argument_group(f"{app.name} options"))
     return parser
 
 

@@ -73,7 +73,7 @@ class Viewer:
             raise NgvkError("GLFW finds no Vulkan loader for windows: install libvulkan1, or use `ngvk render`")
         glfw.window_hint(glfw.CLIENT_API, glfw.NO_API)
         glfw.window_hint(glfw.RESIZABLE, glfw.TRUE)
-        window = glfw.create_window(self.size[0], self.size[1], f"ngvk view {self.app.APP}", None, None)
+        window = glfw.create_window(self.size[0], self.size[1], f"ngvk view {self.app.name}", None, None)
         if not window:
             glfw.terminate()
             raise NgvkError(f"cannot create a window ({errors[-1] if errors else 'unknown reason'}): use `ngvk render`")
@@ -121,7 +121,7 @@ class Viewer:
 
         if action != glfw.PRESS:
             return
-        moves_in_3d = getattr(self.app, "MOVES_IN_3D", False)
+        moves_in_3d = self.app.moves_in_3d
         if key == glfw.KEY_ESCAPE or (key == glfw.KEY_Q and not moves_in_3d):
             self.quit = True
         elif key == glfw.KEY_R:
@@ -148,7 +148,7 @@ class Viewer:
         """WASD/QE flying for apps with a 3D scene."""
         import glfw
 
-        if not getattr(self.app, "MOVES_IN_3D", False):
+        if not self.app.moves_in_3d:
             return
         held = {k: glfw.get_key(window, k) == glfw.PRESS for k in (glfw.KEY_W, glfw.KEY_A, glfw.KEY_S, glfw.KEY_D, glfw.KEY_Q, glfw.KEY_E)}
         forward = held[glfw.KEY_W] - held[glfw.KEY_S]
@@ -178,7 +178,7 @@ class Viewer:
         width, height = self.window_size
         kernels = "fused" if self.fused else "unfused"
         return (
-            f"ngvk view {self.app.APP} | {self.renderer.mode} | {kernels} | "
+            f"ngvk view {self.app.name} | {self.renderer.mode} | {kernels} | "
             f"{render_size[0]}x{render_size[1]} of {width}x{height} | {self.last_frame_ms:.1f} ms | H: help"
         )
 
@@ -225,15 +225,15 @@ class Viewer:
         try:
             with Device(instance_extensions=required_instance_extensions(), device_extensions=[SWAPCHAIN_EXTENSION]) as device:
                 self.presenter = Presenter(device, window)
-                reference = self.app.load_reference(self.model) if hasattr(self.app, "load_reference") else None
-                self.renderer = self.app.Renderer(device, self.model, reference)
+                reference = self.app.load_reference(self.model)
+                self.renderer = self.app.renderer(device, self.model, reference)
                 try:
                     self.window_size = self.presenter.size
                     self.camera = self.initial_camera or self.renderer.default_camera(*self.size)
                     if self.initial_mode:
                         self.renderer.set_mode(self.initial_mode)
                     if self.print_keys:
-                        print(f"ngvk view {self.app.APP} on {device.info.name}; keys:\n{KEYS}", flush=True)
+                        print(f"ngvk view {self.app.name} on {device.info.name}; keys:\n{KEYS}", flush=True)
                     self.loop(window, frames, resize)
                     if screenshot:
                         self.screenshot(screenshot)
@@ -268,7 +268,7 @@ class Viewer:
                 self.changed()
             while self.screenshot_requests:
                 self.screenshot_requests -= 1
-                self.screenshot(f"ngvk-{self.app.APP}-{time.strftime('%Y%m%d-%H%M%S')}.png")
+                self.screenshot(f"ngvk-{self.app.name}-{time.strftime('%Y%m%d-%H%M%S')}.png")
             settle = now - self.last_change >= SETTLE_SECONDS
             if frames is not None or self.dirty or (settle and not self.full_resolution_shown):
                 self.draw(window, settle)
@@ -286,7 +286,7 @@ def view(app_name: str, model_path=None, width: int | None = None, height: int |
     from ngvk.apps import get_app
 
     app = get_app(app_name)
-    model = app.load(model_path)
+    model = app.load_model(model_path)
     camera = load_camera(camera_path) if camera_path else None
     default_width, default_height = app.default_resolution(model)
     width = width or default_width

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ngvk.engine.nn import reference
-from ngvk.engine.nn.config import GridConfig, MLPConfig, grid_preset
+from ngvk.engine.nn.config import PAPER_NETWORKS, GridConfig, MLPConfig, grid_preset
 from ngvk.engine.nn.layers import MLP, GridEncoding, SphericalHarmonics
 
 RELATIVE_TOLERANCE = 1e-4
@@ -96,11 +96,7 @@ def mlp_cases() -> list[tuple[str, MLPConfig]]:
         ("width 32, 6 hidden, none", MLPConfig(32, 4, 32, 6, "none")),
         ("width 16, 7 hidden, sigmoid", MLPConfig(16, 3, 16, 7, "sigmoid")),
         ("width 16, 8 hidden, exp", MLPConfig(32, 4, 16, 8, "exp")),
-        ("gia 32->64->64->3", MLPConfig(32, 3, 64, 2, "none")),
-        ("nsdf 32->64->64->1", MLPConfig(32, 1, 64, 2, "none")),
-        ("nvr 32->64->64->4 relu", MLPConfig(32, 4, 64, 2, "relu")),
-        ("nerf density 32->64->16", MLPConfig(32, 16, 64, 1, "none")),
-        ("nerf color 32->64->64->3 sigmoid", MLPConfig(32, 3, 64, 2, "sigmoid")),
+        *PAPER_NETWORKS.items(),
         ("odd sizes 7->16->5", MLPConfig(7, 5, 16, 1, "none")),
     ]
 

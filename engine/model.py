@@ -14,9 +14,9 @@ The header:
      "app_data": {what the app needs: image size, bounding box, ...},
      "training": {steps, seconds, psnr, device, ... as recorded by `ngvk fit`}}
 
-Loading validates everything against the configuration (app, format version, array shapes) and
-reports any problem as a one-line `NgvkError`. Saving writes a temporary file and renames it, so an
-interrupted save never leaves a half-written model behind.
+Loading validates everything against the configuration (app, format version, array shapes, finite
+parameters) and reports any problem as a one-line `NgvkError`. Saving writes a temporary file and
+renames it, so an interrupted save never leaves a half-written model behind.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ class Model:
     params: dict[str, np.ndarray]  # "encoding" and one entry per network
     app_data: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    source: str = field(default="", compare=False)  # the file it was read from, for error messages
 
     def __post_init__(self):
-        self._check_params(self.params, "model")
+        self._check_params(self.params, self.source or "model")
 
     def _check_params(self, params: dict, where: str) -> None:
         expected = {"encoding": (self.encoding.n_entries, self.encoding.n_features)}
@@ -63,6 +64,9 @@ class Model:
         extra = set(params) - set(expected)
         if extra:
             raise NgvkError(f"{where}: unexpected arrays {sorted(extra)}")
+        for name in expected:
+            if not np.isfinite(params[name]).all():
+                raise NgvkError(f"{where}: the parameters of {name!r} hold NaN or infinite values: fit the model again")
 
     def summary(self) -> str:
         networks = "; ".join(f"{name}: {config.summary()}" for name, config in self.networks.items())
@@ -127,4 +131,5 @@ def load_model(path: str | Path, app: str | None = None) -> Model:
         params=arrays,
         app_data=header.get("app_data", {}),
         training=header.get("training", {}),
+        source=str(path),
     )

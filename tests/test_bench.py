@@ -88,13 +88,14 @@ def test_disagreeing_paths_are_not_timed():
 def test_a_path_that_skips_a_pixel_is_not_timed(device):
     # The unfused path renders after the fused one into the same frame buffer: without poisoning,
     # the pixel it skips would keep the fused path's value and the paths would seem to agree.
-    from ngvk.apps import image
+    from ngvk.apps import get_app
+    from ngvk.apps.image import ImageRenderer
 
-    class SkippingRenderer(image.ImageRenderer):
+    class SkippingRenderer(ImageRenderer):
         def record_unfused(self, sequence, frame, push, float_frame):
             super().record_unfused(sequence, frame, {**push, "n": push["n"] - 1}, float_frame)
 
-    renderer = SkippingRenderer(device, image.load())
+    renderer = SkippingRenderer(device, get_app("image").load_model())
     try:
         with pytest.raises(NgvkError, match="fused and unfused renders differ"):
             bench.check_agreement(renderer, renderer.default_camera, 40, 30)

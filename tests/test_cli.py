@@ -103,28 +103,35 @@ def test_render_with_a_camera_file(tmp_path):
 def test_bad_render_inputs(tmp_path):
     out = tmp_path / "out.png"
     truncated = tmp_path / "truncated.npz"
-    from ngvk.apps.image import default_model_path
+    from ngvk.apps import get_app
 
-    data = default_model_path().read_bytes()
+    data = get_app("image").default_model_path().read_bytes()
     truncated.write_bytes(data[: len(data) // 3])
+    model = get_app("image").load_model()
+    model.params["network"][5] = np.nan
+    poisoned = tmp_path / "nan.npz"
+    model.save(poisoned)
     cases = {
         "no such model": (["--model", str(tmp_path / "none.npz")], "does not exist"),
         "truncated model": (["--model", str(truncated)], "truncated"),
         "zero width": (["--width", "0", "--height", "10"], "at least 1"),
         "beyond the device": (["--width", too_large_frame()[0], "--height", too_large_frame()[0]], too_large_frame()[1]),
         "bad camera": (["--camera", str(tmp_path / "none.json")], "camera file"),
+        "model holding NaN": (["--model", str(poisoned)], "NaN"),
     }
     for name, (args, words) in cases.items():
         result = run("render", "image", "--out", str(out), *args)
         assert_one_line_error(result, words)
         assert not out.exists(), name
-    assert list(tmp_path.iterdir()) == [truncated]  # nothing half-written
+    assert sorted(tmp_path.iterdir()) == sorted([truncated, poisoned])  # nothing half-written
+    result = run("render", "image", "--out", "/proc/x.png")  # a folder nothing can be written in
+    assert_one_line_error(result, "cannot write /proc/x.png")
 
 
 def test_another_apps_model_is_refused_by_render(tmp_path):
-    from ngvk.apps.image import load
+    from ngvk.apps import get_app
 
-    model = load()
+    model = get_app("image").load_model()
     model.app = "volume"
     path = tmp_path / "volume.npz"
     model.save(path)
@@ -136,11 +143,17 @@ def test_bad_fit_inputs(tmp_path):
     out = tmp_path / "m.npz"
     not_an_image = tmp_path / "fake.png"
     not_an_image.write_text("not a png")
+    from PIL import Image
+
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
     cases = {
         "missing image": ([str(tmp_path / "none.png")], "does not exist"),
         "unreadable image": ([str(not_an_image)], "not an image"),
         "unknown sample": (["skimage:nonesuch"], "no bundled sample"),
         "zero steps": (["skimage:astronaut", "--steps", "0"], "at least 1"),
+        "a 1x1 image": ([str(tiny)], "1x1"),
+        "no time": (["skimage:astronaut", "--max-minutes", "0"], "--max-minutes"),
     }
     for name, (args, words) in cases.items():
         result = run("fit", "image", *args, "--out", str(out))
@@ -154,10 +167,10 @@ def test_apps_that_do_not_exist_yet():
 
 
 def test_eval_json(tmp_path):
-    from ngvk.apps.image import default_model_path
+    from ngvk.apps import get_app
 
     out = tmp_path / "metrics.json"
-    result = run("eval", "image", "--model", str(default_model_path()), "skimage:astronaut", "--json", str(out))
+    result = run("eval", "image", "--model", str(get_app("image").default_model_path()), "skimage:astronaut", "--json", str(out))
     assert result.returncode == 0, result.stderr
     metrics = json.loads(out.read_text())
     assert metrics["psnr"] > 30 and 0 < metrics["ssim"] <= 1 and metrics["device"]["name"]
@@ -175,8 +188,18 @@ def test_fit_writes_model_and_metrics(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "lowres: L=2 F=8" in result.stdout and "MLP 16 -> 64 -> 64 -> 3" in result.stdout
     record = json.loads(metrics.read_text())
-    assert record["steps"] == 3 and record["encoding"]["encoding"] == "lowres"
+    assert record["steps"] == 3 and record["encoding"]["encoding"] == "lowres" and record["stopped"] == "completed"
     assert out.is_file()
+    # A time budget ends the fit early and keeps the model of the last step, saying so.
+    result = run("fit", "image", str(image), "--out", str(out), "--steps", "100000", "--batch-size", "1024",
+                 "--encoding", "lowres", "--max-minutes", "0.0001", "--json", str(metrics))
+    assert result.returncode == 0, result.stderr
+    assert "stopped early (time budget)" in result.stdout
+    record = json.loads(metrics.read_text())
+    assert record["stopped"] == "time budget" and 1 <= record["steps"] < 100000
+    from ngvk.engine.model import load_model
+
+    assert load_model(out).training["stopped"] == "time budget"
 
 
 def test_bench_command(tmp_path):

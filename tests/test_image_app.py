@@ -4,7 +4,9 @@ fitting, and cameras."""
 import numpy as np
 import pytest
 
-from ngvk.apps import image as app
+from ngvk.apps import get_app
+from ngvk.apps.image import reference as image_reference
+from ngvk.apps.image.app import RENDER_MODES, ImageRenderer
 from ngvk.apps import metrics
 from ngvk.apps.imageio import load_image
 from ngvk.engine.nn import reference
@@ -13,6 +15,8 @@ from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn.layers import run_kernel
 from ngvk.engine.model import load_model
 from ngvk.engine.poison import POISON_RGBA8, POISON_WORD
+
+app = get_app("image")
 
 CAMERAS = {
     "default": None,
@@ -28,13 +32,13 @@ def astronaut():
 
 @pytest.fixture(scope="module")
 def shipped():
-    return app.load()
+    return app.load_model()
 
 
 @pytest.fixture(scope="module")
 def renderer(device, shipped, astronaut):
     # Small tiles: several of them and a remainder. The source image enables every render mode.
-    renderer = app.ImageRenderer(device, shipped, reference_image=astronaut, tile_pixels=20_000)
+    renderer = ImageRenderer(device, shipped, reference_image=astronaut, tile_pixels=20_000)
     yield renderer
     renderer.set_mode("network")
     renderer.close()
@@ -51,7 +55,7 @@ def test_preprocess_and_postprocess_match_reference(device, renderer, astronaut,
     n = width * height
     push = {**renderer.push_constants(camera, width, height), "n": n, "pixel_offset": 0}
     out = run_kernel(device, device.kernel("image/image_preprocess.comp"), n, {}, {"positions": (n, 2), "coverage": (n,)}, push)
-    uv, coverage = app.image_preprocess_reference(camera, width, height, renderer.image_aspect)
+    uv, coverage = image_reference.image_preprocess(camera, width, height, renderer.image_aspect)
     inside = coverage > 0
     # The letterboxed default view and the tilted one see past the image's edges; the zoomed one not.
     assert inside.any() and (name == "zoomed") == inside.all()
@@ -61,10 +65,10 @@ def test_preprocess_and_postprocess_match_reference(device, renderer, astronaut,
     linear = rng.uniform(-0.1, 1.2, (n, 3)).astype(np.float32)  # outside [0, 1] too: clamped
     kernel = device.kernel("image/image_postprocess.comp", {"FRAME_FLOAT": 1})
     source = reference.srgb_to_linear(astronaut / 255.0).astype(np.float32)
-    for index, mode in enumerate(app.RENDER_MODES):
+    for index, mode in enumerate(RENDER_MODES):
         inputs = {"rgb": linear, "coverage": coverage, "positions": uv, "source_image": renderer.source_image}
         got = run_kernel(device, kernel, n, inputs, {"frame": (n, 4)}, {**push, "render_mode": index})["frame"]
-        expected = app.image_postprocess_reference(linear, coverage, uv, mode, source)
+        expected = image_reference.image_postprocess(linear, coverage, uv, mode, source)
         np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=mode)
 
 
@@ -75,7 +79,7 @@ def paths_tolerance(device) -> float:
     return 0.0 if device.info.type == "CPU" else 1e-5
 
 
-@pytest.mark.parametrize("mode", app.RENDER_MODES)
+@pytest.mark.parametrize("mode", RENDER_MODES)
 @pytest.mark.parametrize("name", list(CAMERAS))
 def test_fused_and_unfused_frames_are_equal(device, renderer, name, mode):
     # 201 x 149: two tiles of the fixture's 20,000 pixels, neither a multiple of the pixels per
@@ -103,12 +107,12 @@ def test_any_tiling_gives_the_reference_frame(device, shipped, size):
     # every stage; frames of any tiling are bit-identical to the untiled one.
     width, height = size
     camera = CAMERAS["perspective, tilted"]
-    renderers = [app.ImageRenderer(device, shipped, tile_pixels=tile) for tile in (7, 100, 4096)]
+    renderers = [ImageRenderer(device, shipped, tile_pixels=tile) for tile in (7, 100, 4096)]
     try:
-        uv, coverage = app.image_preprocess_reference(camera, width, height, renderers[0].image_aspect)
+        uv, coverage = image_reference.image_preprocess(camera, width, height, renderers[0].image_aspect)
         encoded = reference.grid_encode(shipped.encoding, shipped.params["encoding"], uv)
         rgb = reference.mlp_forward(shipped.networks["network"], shipped.params["network"], encoded)
-        expected = app.image_postprocess_reference(rgb, coverage).reshape(height, width, 4)
+        expected = image_reference.image_postprocess(rgb, coverage).reshape(height, width, 4)
         whole = {}
         for renderer in reversed(renderers):  # the untiled frame first
             for fused in (True, False):
@@ -122,7 +126,7 @@ def test_any_tiling_gives_the_reference_frame(device, shipped, size):
 
 
 def test_render_modes_need_the_source(device, shipped):
-    renderer = app.ImageRenderer(device, shipped)
+    renderer = ImageRenderer(device, shipped)
     try:
         with pytest.raises(NgvkError, match="needs the source image"):
             renderer.set_mode("error")
@@ -179,7 +183,7 @@ def test_training_batch_matches_reference(device, rng, n):
     index = np.arange(n)
     expected = np.stack([reference.random_uniform(seed, step, index, k) for k in (0, 1)], axis=1)
     np.testing.assert_array_equal(positions, expected)
-    np.testing.assert_allclose(targets, app.training_batch_reference(image, positions), atol=1e-5)
+    np.testing.assert_allclose(targets, image_reference.image_batch(image, positions), atol=1e-5)
 
 
 def test_training_batches_differ_from_step_to_step_and_are_uniform(device, rng):
@@ -203,7 +207,7 @@ def test_training_batches_differ_from_step_to_step_and_are_uniform(device, rng):
 
 @pytest.mark.parametrize("encoding", ["hashgrid", "densegrid", "lowres"])
 def test_shipped_models_reproduce_their_recorded_psnr(device, astronaut, encoding):
-    model = app.load(app.default_model_path(encoding))
+    model = app.load_model(app.default_model_path(encoding))
     assert model.encoding.encoding == encoding
     result = app.evaluate(device, model, astronaut)
     assert abs(result["psnr"] - model.training["psnr"]) <= 0.1
@@ -214,7 +218,7 @@ def test_shipped_hashgrid_model_is_above_35_db(shipped):
 
 
 def test_render_far_above_the_source_resolution(device, shipped):
-    renderer = app.ImageRenderer(device, shipped)
+    renderer = ImageRenderer(device, shipped)
     try:
         frame = renderer.render(renderer.default_camera(2048, 2048), 2048, 2048)
     finally:
@@ -232,11 +236,12 @@ def test_fit_learns_a_small_image(device, astronaut, tmp_path):
                      evaluations=2)
     assert len(seen) == 40
     psnrs = [h["psnr"] for h in result.history]
-    assert psnrs[-1] > psnrs[0] and result.psnr > 20.0
+    assert psnrs[-1] > psnrs[0] and result.metrics["psnr"] > 20.0
+    assert result.stopped == "completed" and result.model.training["steps"] == 40
     path = tmp_path / "small.npz"
     result.model.save(path)
     loaded = load_model(path, app="image")
-    assert app.evaluate(device, loaded, small)["psnr"] == pytest.approx(result.psnr, abs=1e-6)
+    assert app.evaluate(device, loaded, small)["psnr"] == pytest.approx(result.metrics["psnr"], abs=1e-6)
 
 
 def test_metrics(rng):

@@ -92,3 +92,11 @@ def test_newer_format_versions_are_refused(model, tmp_path):
 def test_save_into_a_missing_folder_fails_cleanly(model, tmp_path):
     with pytest.raises(NgvkError, match="does not exist"):
         model.save(tmp_path / "nope" / "m.npz")
+
+
+def test_parameters_that_are_not_finite_are_refused(model, tmp_path):
+    path = tmp_path / "m.npz"
+    model.params["encoding"][3, 1] = np.inf
+    model.save(path)
+    with pytest.raises(NgvkError, match=r"m\.npz: the parameters of 'encoding' hold NaN or infinite values"):
+        load_model(path)

@@ -167,17 +167,33 @@ def test_grid_backward_reference_is_the_transpose_of_the_encoding(dims, hashed, 
     assert lhs == pytest.approx(rhs, rel=1e-5)
 
 
-@pytest.mark.parametrize("name", ["l2", "relative_l2"])
+@pytest.mark.parametrize("name", reference.LOSSES)
 def test_loss_reference_gradient(name, rng):
+    # Each loss written out from its definition, constants as literals (tcnn's and instant-ngp's).
     y = rng.random((6, 3))
-    t = rng.random((6, 3))
+    t = rng.random((6, 3)) * 2 - 0.5
+    t[0, 0] = y[0, 0] + 0.05  # inside Huber's quadratic part
+    d = y - t
     per_sample, grad = reference.loss(name, y, t)
     if name == "l2":
-        assert per_sample.sum() == pytest.approx(np.mean((y - t) ** 2))
-        np.testing.assert_allclose(grad, 2 * (y - t) / y.size)
-    else:  # tcnn's relative L2: the denominator is a constant of the step
-        assert per_sample.sum() == pytest.approx(np.mean((y - t) ** 2 / (y * y + 0.01)))
-        np.testing.assert_allclose(grad, 2 * (y - t) / (y * y + 0.01) / y.size)
+        expected, expected_grad = d**2, 2 * d
+    elif name == "relative_l2":  # tcnn's: the denominator is a constant of the step
+        expected, expected_grad = d**2 / (y * y + 0.01), 2 * d / (y * y + 0.01)
+    elif name == "mape":
+        expected, expected_grad = np.abs(d) / (np.abs(t) + 0.01), np.sign(d) / (np.abs(t) + 0.01)
+    else:  # Huber, delta 0.1, divided by delta
+        expected = np.where(np.abs(d) <= 0.1, 0.5 * d**2 / 0.1, np.abs(d) - 0.05)
+        expected_grad = np.clip(d / 0.1, -1, 1)
+    assert per_sample.sum() == pytest.approx(np.mean(expected))
+    np.testing.assert_allclose(per_sample, expected.sum(axis=1) / y.size)
+    np.testing.assert_allclose(grad, expected_grad / y.size)
+    if name != "relative_l2":  # the others are differentiated exactly: check by finite differences
+        eps = 1e-7
+        for i, k in [(0, 0), (2, 1), (5, 2)]:
+            step = np.zeros_like(y)
+            step[i, k] = eps
+            numeric = (reference.loss(name, y + step, t)[0].sum() - reference.loss(name, y - step, t)[0].sum()) / (2 * eps)
+            assert numeric == pytest.approx(grad[i, k], rel=1e-5)
 
 
 def test_adam_reference_step():

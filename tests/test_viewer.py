@@ -136,10 +136,11 @@ class FakeRenderer:
 def test_keys_and_dynamic_resolution():
     import glfw
 
-    from ngvk.apps import image
+    from ngvk.apps import get_app
     from ngvk.apps.viewer import Viewer
 
-    viewer = Viewer(image, image.load(), 400, 300, target_fps=10.0)
+    image = get_app("image")
+    viewer = Viewer(image, image.load_model(), 400, 300, target_fps=10.0)
     viewer.renderer = FakeRenderer()
     viewer.window_size = (400, 300)
     viewer.camera = viewer.renderer.default_camera(400, 300)

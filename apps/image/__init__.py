@@ -1,4 +1,4 @@
-"""The image app (GIA, gigapixel image approximation): see app.py."""
+"""The image app (GIA, gigapixel image approximation): app.py holds the app and its renderer,
+reference.py the NumPy references of its kernels (shaders/image/)."""
 
-from ngvk.apps.image.app import *  # noqa: F401,F403
-from ngvk.apps.image.app import APP, Renderer  # noqa: F401
+from ngvk.apps.image.app import ImageApp, ImageRenderer  # noqa: F401

@@ -179,3 +179,16 @@ class MLPConfig:
             bound = math.sqrt(6.0 / (rows + cols))
             parts.append(rng.uniform(-bound, bound, size=rows * cols))
         return np.concatenate(parts).astype(np.float32)
+
+
+# The networks of the paper's four apps after a 32-wide encoding (shared/reference/ngp-spec.md,
+# section 3; instant-ngp's configs): what `ngvk check` and `ngvk bench kernels` run. NeRF's density
+# network has no output activation: the density is exp() of its first output, applied where the
+# samples are composited, not in the MLP.
+PAPER_NETWORKS = {
+    "image 32-64-64-3": MLPConfig(32, 3, 64, 2, "none"),
+    "sdf 32-64-64-1": MLPConfig(32, 1, 64, 2, "none"),
+    "volume 32-64-64-4 relu": MLPConfig(32, 4, 64, 2, "relu"),
+    "nerf density 32-64-16": MLPConfig(32, 16, 64, 1, "none"),
+    "nerf color 32-64-64-3 sigmoid": MLPConfig(32, 3, 64, 2, "sigmoid"),
+}

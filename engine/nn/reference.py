@@ -216,27 +216,44 @@ def grid_backward(config: GridConfig, positions: np.ndarray, d_encoded: np.ndarr
 
 # ---- losses and the optimizer ---------------------------------------------------------------------
 
-LOSSES = ("l2", "relative_l2")
+LOSSES = ("l2", "relative_l2", "mape", "huber")
 RELATIVE_L2_EPSILON = 0.01
+MAPE_EPSILON = 0.01
+HUBER_DELTA = 0.1
 
 
 def loss(name: str, outputs: np.ndarray, targets: np.ndarray):
-    """(loss per sample [N], dL/d outputs [N, C]) of the mean over all N * C elements.
+    """(loss per sample [N], dL/d outputs [N, C]) of the mean over all N * C elements of, with
+    d = y - t:
 
-    l2: (y - t)^2. relative_l2 (instant-ngp's image and NeRF loss): (y - t)^2 / (y^2 + 0.01), with
-    the denominator treated as a constant, as tcnn does.
+    l2           d^2
+    relative_l2  d^2 / (y^2 + 0.01), the denominator held constant (tcnn's; instant-ngp's image and
+                 NeRF loss)
+    mape         |d| / (|t| + 0.01) (tcnn's MAPE; instant-ngp's SDF loss); the gradient takes
+                 sign(d), 0 where d is 0
+    huber        d^2 / (2 delta) where |d| <= delta, else |d| - delta / 2, with delta 0.1: the
+                 textbook Huber divided by delta, so that its gradient is d / delta clamped to
+                 [-1, 1] (a NeRF option)
     """
     y = np.asarray(outputs, dtype=np.float64)
     t = np.asarray(targets, dtype=np.float64)
     total = y.size
-    diff = y - t
+    d = y - t
     if name == "l2":
-        scale = np.ones_like(y)
+        value, gradient = d * d, 2.0 * d
     elif name == "relative_l2":
         scale = 1.0 / (y * y + RELATIVE_L2_EPSILON)
+        value, gradient = d * d * scale, 2.0 * d * scale
+    elif name == "mape":
+        scale = 1.0 / (np.abs(t) + MAPE_EPSILON)
+        value, gradient = np.abs(d) * scale, np.sign(d) * scale
+    elif name == "huber":
+        inside = np.abs(d) <= HUBER_DELTA
+        value = np.where(inside, d * d / (2 * HUBER_DELTA), np.abs(d) - HUBER_DELTA / 2)
+        gradient = np.clip(d / HUBER_DELTA, -1.0, 1.0)
     else:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
-    return (diff * diff * scale).sum(axis=1) / total, 2.0 * diff * scale / total
+    return value.sum(axis=1) / total, gradient / total
 
 
 def adam_step(params, grads, first, second, steps, *, learning_rate, beta1, beta2, epsilon, l2_reg, is_matrix):

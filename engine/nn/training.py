@@ -1,12 +1,13 @@
-"""Training on the device: backward passes, losses and Adam as compute kernels, for any app whose
-model is a grid encoding followed by an MLP.
+"""Training on the device: backward passes, losses and Adam as compute kernels, and the Trainer
+that composes them into a training step.
 
-A training step is recorded once into a Sequence and resubmitted: the app's batch kernel writes
-positions and targets, then encoding, MLP forward, loss, MLP backward (per-sample deltas), the
-weight gradients (a two-stage reduction over the batch), the grid's backward pass (float atomics),
-and Adam on both parameter groups. The step counter lives in a small buffer the host writes before
-each submission, so nothing needs re-recording. NumPy references of every kernel are in
-`engine/reference.py`; the tests compare each one.
+A training step is recorded once into a Sequence and resubmitted: for an encoding followed by an
+MLP (grid_mlp_trainer), the app's batch kernel writes positions and targets, then encoding, MLP
+forward, loss, MLP backward (per-sample deltas), the weight gradients (a two-stage reduction over
+the batch), the grid's backward pass (float atomics), and Adam on both parameter groups. The step
+counter lives in a small buffer the host writes before each submission, so nothing needs
+re-recording. NumPy references of every kernel are in `engine/nn/reference.py`; the tests compare
+each one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ngvk.engine.nn.reference import LOSSES
 # 4 rows). Chunks of 512 samples rather than 128 cut the summing of partial rows from 3.8 to 1.5 ms.
 TILE_ROWS, TILE_COLS = 4, 32
 CHUNK_SAMPLES = 512
-LOSS_CODES = {"l2": 0, "relative_l2": 1}
+LOSS_CODES = {"l2": 0, "relative_l2": 1, "mape": 2, "huber": 3}
 
 
 @dataclass(frozen=True)
@@ -262,53 +263,50 @@ def record_loss(sequence, device, name: str, outputs, targets, d_outputs, losses
 
 
 class Trainer:
-    """Trains a grid encoding + MLP on batches that an app's kernel writes.
+    """A training step as a small graph of named stages, recorded once into a Sequence and
+    resubmitted each step; Adam on the parameter groups at the end.
 
-    `record_batch(sequence, state, positions, targets, n)` records the app's batch kernel: it reads
-    the step and seed from the `state` buffer (uint [2]) and writes `n` positions and targets.
+    An app composes the graph from engine pieces (its batch kernel, layers' forward and backward
+    passes, a loss) with `stage(name, record)`: each `record(sequence)` records its dispatches and
+    is timed under `name`. The batch kernel reads the step and seed from `state` (uint [2], written
+    before every step), so nothing is re-recorded. The stage that computes the loss writes each
+    sample's share into `losses`. `grid_mlp_trainer()` builds the graph of an encoding followed by
+    one MLP; a NeRF-like graph (two networks, the loss after volume rendering) adds more stages.
     """
 
-    def __init__(self, encoding: GridEncoding, mlp: MLP, batch_size: int, loss: str, record_batch, seed: int = 0, adam=AdamConfig()):
-        device = encoding.device
+    def __init__(self, device, batch_size: int, seed: int = 0, adam: AdamConfig = AdamConfig()):
         self.device = device
-        self.encoding = encoding
-        self.mlp = mlp
         self.batch_size = batch_size
-        self.loss = loss
         self.seed = seed
         self.step = 0
-        n = batch_size
         self.state = device.buffer(8, "training_state")
-        self.positions = device.buffer(n * encoding.config.n_dims * 4, "positions")
-        self.targets = device.buffer(n * mlp.config.n_output * 4, "targets")
-        self.encoded = device.buffer(n * encoding.config.n_output * 4, "encoded")
-        self.losses = device.buffer(n * 4, "losses")
-        self.mlp_training = MLPTraining(mlp, n)
-        self.grid_training = GridTraining(encoding)
+        self.losses = device.buffer(batch_size * 4, "losses")
         self.adam = Adam(device, adam)
-        self.adam.add(encoding.params, self.grid_training.gradients, encoding.config.n_params, False, "grid")
-        self.adam.add(mlp.weights, self.mlp_training.gradients, mlp.config.n_params, True, "mlp")
-
-        m = self.mlp_training
         self.sequence = device.sequence()
-        s = self.sequence
-        with s.timed("batch"):
-            record_batch(s, self.state, self.positions, self.targets, n)
-        with s.timed("encoding"):
-            encoding.record_encode(s, self.positions, self.encoded, n)
-        with s.timed("mlp_forward"):
-            m.record_forward(s, self.encoded, n)
-        with s.timed("loss"):
-            record_loss(s, device, loss, m.outputs, self.targets, m.d_outputs, self.losses, n, mlp.config.n_output)
-        with s.timed("mlp_backward"):
-            m.record_backward(s, self.encoded, n)
-        with s.timed("encoding_backward"):
-            self.grid_training.record_backward(s, self.positions, m.d_inputs, n)
-        with s.timed("adam"):
-            self.adam.record_step(s)
+        self._owned = []
+        self._finished = False
+
+    def own(self, *objects):
+        """Close these (buffers, layers' training state) with the trainer; returns the first."""
+        self._owned.extend(objects)
+        return objects[0]
+
+    def stage(self, name: str, record) -> None:
+        """Record stage `name`: `record(sequence)`, timed under that name."""
+        if self._finished:
+            raise RuntimeError("the training graph was finished: add stages before the first step")
+        with self.sequence.timed(name):
+            record(self.sequence)
+
+    def optimise(self, params, gradients, n: int, is_matrix: bool, name: str) -> None:
+        """Let Adam update `n` floats of `params` from `gradients` after the stages."""
+        self.adam.add(params, gradients, n, is_matrix, name)
 
     def run_step(self) -> None:
         """One training step (waits for it to finish)."""
+        if not self._finished:
+            self.stage("adam", self.adam.record_step)
+            self._finished = True
         self.step += 1
         self.state.upload(np.array([self.step, self.seed], dtype=np.uint32))
         self.sequence.run()
@@ -318,12 +316,44 @@ class Trainer:
         return float(self.losses.download(np.float32, (self.batch_size,)).astype(np.float64).sum())
 
     def timings(self) -> dict[str, float]:
+        """GPU milliseconds of each stage in the last step."""
         return self.sequence.timings()
 
     def close(self) -> None:
         self.sequence.close()
         self.adam.close()
-        self.grid_training.close()
-        self.mlp_training.close()
-        for buffer in (self.state, self.positions, self.targets, self.encoded, self.losses):
-            buffer.close()
+        for thing in reversed(self._owned):
+            thing.close()
+        self._owned.clear()
+        self.state.close()
+        self.losses.close()
+
+
+def grid_mlp_trainer(encoding: GridEncoding, mlp: MLP, batch_size: int, loss: str, record_batch, seed: int = 0,
+                     adam: AdamConfig = AdamConfig()) -> Trainer:
+    """The graph of the image, SDF and volume apps: batch -> grid encoding -> MLP -> loss, then
+    back through the MLP and the grid. `record_batch(sequence, state, positions, targets, n)`
+    records the app's batch kernel, which writes `n` positions and targets. The trainer's
+    `positions` and `targets` are those buffers."""
+    device = encoding.device
+    n = batch_size
+    trainer = Trainer(device, n, seed, adam)
+    try:
+        positions = trainer.positions = trainer.own(device.buffer(n * encoding.config.n_dims * 4, "positions"))
+        targets = trainer.targets = trainer.own(device.buffer(n * mlp.config.n_output * 4, "targets"))
+        encoded = trainer.own(device.buffer(n * encoding.config.n_output * 4, "encoded"))
+        m = trainer.own(MLPTraining(mlp, n))
+        grid = trainer.own(GridTraining(encoding))
+        trainer.optimise(encoding.params, grid.gradients, encoding.config.n_params, False, "grid")
+        trainer.optimise(mlp.weights, m.gradients, mlp.config.n_params, True, "mlp")
+        outputs = mlp.config.n_output
+        trainer.stage("batch", lambda s: record_batch(s, trainer.state, positions, targets, n))
+        trainer.stage("encoding", lambda s: encoding.record_encode(s, positions, encoded, n))
+        trainer.stage("mlp_forward", lambda s: m.record_forward(s, encoded, n))
+        trainer.stage("loss", lambda s: record_loss(s, device, loss, m.outputs, targets, m.d_outputs, trainer.losses, n, outputs))
+        trainer.stage("mlp_backward", lambda s: m.record_backward(s, encoded, n))
+        trainer.stage("encoding_backward", lambda s: grid.record_backward(s, positions, m.d_inputs, n))
+    except BaseException:
+        trainer.close()
+        raise
+    return trainer

@@ -26,12 +26,14 @@ MAX_FRAME_SIDE = 16384
 @dataclass
 class Frame:
     """A rendered frame: pixels [height, width, 4] (uint8 RGBA, or float32 RGBA; None when not read
-    back), the GPU time of each stage (or of "fused"), summed over tiles, and of the whole frame."""
+    back), the GPU time of each stage (or of "fused"), summed over tiles, and of the whole frame,
+    and how many network queries it took (the benchmark's samples)."""
 
     pixels: np.ndarray | None
     timings: dict[str, float] = field(default_factory=dict)
     frame_ms: float = 0.0
     fused: bool = True
+    queries: int = 0
 
     @property
     def rgb(self) -> np.ndarray:
@@ -89,6 +91,11 @@ class FrameRenderer:
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         """Record one tile's fused dispatch."""
         raise NotImplementedError
+
+    def network_queries(self, width: int, height: int) -> int:
+        """Network queries the last frame made. One per pixel here; a renderer that marches rays
+        counts them on the device and reads the count back."""
+        return width * height
 
     # ---- rendering ----------------------------------------------------------------------------
 
@@ -154,7 +161,7 @@ class FrameRenderer:
         if download:
             dtype = np.float32 if float_frame else np.uint8
             pixels = frame.download(dtype, (height, width, 4))
-        return Frame(pixels, timings, frame_ms, fused)
+        return Frame(pixels, timings, frame_ms, fused, self.network_queries(width, height))
 
     def close(self) -> None:
         if self._sequence is not None:

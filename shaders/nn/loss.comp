@@ -9,7 +9,8 @@
 // 2       | d_outputs  | write  | float [n, LOSS_CHANNELS]: dL/d outputs
 // 3       | losses     | write  | float [n]: each sample's share of the loss
 // push constants: n (samples)
-// defines: LOSS_CHANNELS, LOSS (0: l2, 1: relative_l2 with the denominator held constant)
+// defines: LOSS_CHANNELS, LOSS (0: l2, 1: relative_l2 with the denominator held constant, 2: mape,
+//          3: huber; engine/nn/training.py LOSS_CODES)
 
 layout(local_size_x_id = 0) in;
 
@@ -22,6 +23,28 @@ layout(std430, binding = 3) writeonly buffer Losses { float losses[]; };
 layout(push_constant) uniform Push { uint n; };
 
 const float RELATIVE_L2_EPSILON = 0.01;
+const float MAPE_EPSILON = 0.01;
+const float HUBER_DELTA = 0.1;
+
+// The loss of one element and its derivative with respect to the output y (before the mean).
+void loss_element(float y, float t, out float value, out float gradient) {
+    float d = y - t;
+#if LOSS == 1
+    float scale = 1.0 / (y * y + RELATIVE_L2_EPSILON);
+    value = d * d * scale;
+    gradient = 2.0 * d * scale;
+#elif LOSS == 2
+    float scale = 1.0 / (abs(t) + MAPE_EPSILON);
+    value = abs(d) * scale;
+    gradient = sign(d) * scale;
+#elif LOSS == 3
+    value = abs(d) <= HUBER_DELTA ? d * d / (2.0 * HUBER_DELTA) : abs(d) - 0.5 * HUBER_DELTA;
+    gradient = clamp(d / HUBER_DELTA, -1.0, 1.0);
+#else
+    value = d * d;
+    gradient = 2.0 * d;
+#endif
+}
 
 void main() {
     uint i = global_index();
@@ -30,15 +53,10 @@ void main() {
     float sum = 0.0;
     for (int k = 0; k < LOSS_CHANNELS; ++k) {
         uint e = i * LOSS_CHANNELS + k;
-        float y = outputs[e];
-        float diff = y - targets[e];
-#if LOSS == 1
-        float scale = 1.0 / (y * y + RELATIVE_L2_EPSILON);
-#else
-        float scale = 1.0;
-#endif
-        sum += diff * diff * scale;
-        d_outputs[e] = 2.0 * diff * scale / total;
+        float value, gradient;
+        loss_element(outputs[e], targets[e], value, gradient);
+        sum += value;
+        d_outputs[e] = gradient / total;
     }
     losses[i] = sum / total;
 }

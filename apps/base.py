@@ -1,0 +1,84 @@
+"""The app contract: everything the command line, the viewer and the benchmark know about an app.
+
+An app is a subclass of `App`, registered by name in `ngvk/apps/__init__.py`. It declares its
+presets, data, renderer, training graph and metrics; the generic pieces (engine/fit.py's loop, the
+frame renderer's tiling and timing, the viewer, the benchmark) do the rest. Nothing outside an
+app's own package names the app or tests which one it is. README.md's "Adding an app" walks
+through a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ngvk.engine.model import Model, load_model
+from ngvk.engine.paths import ASSETS_DIR
+
+
+class App:
+    # ---- declarations ----------------------------------------------------------------------------
+    name: str = ""  # the APP word of the command line, the model files' "app", the assets' prefix
+    title: str = ""  # one line for help texts
+    data_help: str = ""  # what DATA is for `ngvk fit` and `ngvk eval`
+    render_modes: tuple[str, ...] = ("network",)  # the first is the default; number keys pick them
+    moves_in_3d: bool = False  # the viewer's WASD/QE keys fly the camera (else Q quits)
+    # The headline metrics of `fit` and `eval`, by name, with how to print each (str.format).
+    metrics: dict[str, str] = {}
+    default_steps: dict[str, int] = {}  # training steps per encoding
+    default_batch_size: int = 1 << 16
+
+    # ---- models ----------------------------------------------------------------------------------
+    def default_model_path(self, encoding: str = "hashgrid") -> Path:
+        """The model shipped in assets/ for `encoding`."""
+        return ASSETS_DIR / f"{self.name}_{encoding}.npz"
+
+    def load_model(self, path: str | Path | None = None) -> Model:
+        """The model at `path` (checked to be this app's), or the shipped hashgrid model."""
+        return load_model(path or self.default_model_path(), app=self.name)
+
+    def default_resolution(self, model: Model) -> tuple[int, int]:
+        """The frame size of `ngvk render` and `ngvk view` when none is given."""
+        raise NotImplementedError
+
+    # ---- data ------------------------------------------------------------------------------------
+    def load_data(self, source: str):
+        """The data a model is fitted to or evaluated against; NgvkError when it is unusable."""
+        raise NotImplementedError
+
+    def load_reference(self, model: Model):
+        """What the render modes that compare with the source need (the source image, the mesh...),
+        read again from what the model records; None when it cannot be had."""
+        return None
+
+    # ---- rendering -------------------------------------------------------------------------------
+    def renderer(self, device, model: Model, reference=None):
+        """An engine.render.frame.FrameRenderer for `model`; `reference` enables the comparing modes."""
+        raise NotImplementedError
+
+    # ---- fitting and evaluation ------------------------------------------------------------------
+    def presets(self, encoding: str, data):
+        """(GridConfig, {network name: MLPConfig}) of a model of `encoding` fitted to `data`."""
+        raise NotImplementedError
+
+    def fit(self, device, data, encoding: str, steps: int, batch_size: int, seed: int, source: str,
+            progress=None, max_seconds: float | None = None, evaluations: int = 10):
+        """Fit a model to `data`: an engine.fit.FitResult (through engine.fit.fit_loop)."""
+        raise NotImplementedError
+
+    def evaluate(self, device, model: Model, data) -> dict[str, float]:
+        """The app's metrics of `model` against `data`, headline metrics first."""
+        raise NotImplementedError
+
+    def format_metrics(self, metrics: dict) -> str:
+        """The headline metrics in one line, e.g. 'PSNR 36.56 dB, SSIM 0.9646'."""
+        return ", ".join(form.format(metrics[name]) for name, form in self.metrics.items() if name in metrics)
+
+    # ---- command line and checks -----------------------------------------------------------------
+    def add_arguments(self, command: str, parser: argparse.ArgumentParser) -> None:
+        """Extra options of `command` ("fit", "render", "view", "eval") for this app; read back from
+        the parsed arguments with `options(args)`. None by default."""
+
+    def check_cases(self) -> list:
+        """The app's own kernels for `ngvk check`: engine.check cases (none by default)."""
+        return []
