@@ -53,7 +53,7 @@ def test_preprocess_and_postprocess_match_reference(device, renderer, astronaut,
     width, height = 96, 64
     camera = camera_for(name, renderer, width, height)
     n = width * height
-    push = {**renderer.push_constants(camera, width, height), "n": n, "pixel_offset": 0}
+    push = {**renderer.push_constants(camera, width, height), "n": n, "pixel_offset": 0, "frame_offset": 0}
     out = run_kernel(device, device.kernel("image/image_preprocess.comp"), n, {}, {"positions": (n, 2), "coverage": (n,)}, push)
     uv, coverage = image_reference.image_preprocess(camera, width, height, renderer.image_aspect)
     inside = coverage > 0
@@ -301,3 +301,46 @@ def test_camera_files(tmp_path):
             load_camera(tmp_path / "bad.json")
     with pytest.raises(NgvkError, match="does not exist"):
         load_camera(tmp_path / "none.json")
+
+
+def test_frames_beyond_one_binding_are_rendered_in_bands(device, shipped, monkeypatch):
+    # Bands of 256 float pixels (1024 RGBA8), as a device that binds only 4 KiB would have them,
+    # against the frame rendered in one band.
+    camera = CAMERAS["perspective, tilted"]
+    renderer = ImageRenderer(device, shipped, tile_pixels=100)
+    try:
+        whole = {fused: renderer.render(camera, 49, 21, fused, float_frame=True, poison=POISON_WORD).pixels
+                 for fused in (True, False)}
+        whole8 = renderer.render(camera, 49, 21, poison=POISON_RGBA8[0]).pixels
+        monkeypatch.setattr(renderer, "band_pixels", lambda float_frame: 256 if float_frame else 1024)
+        for fused in (True, False):
+            banded = renderer.render(camera, 49, 21, fused, float_frame=True, poison=POISON_WORD)
+            np.testing.assert_array_equal(banded.pixels, whole[fused])
+            assert "frame" not in banded.timings and banded.frame_ms > 0
+        np.testing.assert_array_equal(renderer.render(camera, 49, 21, poison=POISON_RGBA8[1]).pixels, whole8)
+        with pytest.raises(NgvkError, match="larger than one frame buffer"):
+            renderer.render(camera, 49, 21, float_frame=True, download=False)
+    finally:
+        renderer.close()
+
+
+def test_a_frame_larger_than_the_device_binds(device):
+    # Just over one band of the device's own largest binding, as float frames (2897 x 2897 on
+    # lavapipe's 128 MiB): a 64 x 64 region of the second band against a render of that region.
+    import math
+
+    model = app.load_model(app.default_model_path("lowres"))
+    renderer = ImageRenderer(device, model)
+    try:
+        side = math.isqrt(renderer.band_pixels(True)) + 1
+        if side > 4096:
+            pytest.skip(f"this device binds frames of {side} x {side} float pixels at once: nothing to band")
+        frame = renderer.render(renderer.default_camera(side, side), side, side, float_frame=True, poison=POISON_WORD)
+        assert not np.isnan(frame.pixels).any()
+        x0, y0 = side // 3, side - 100  # the frame's last rows lie in its second band
+        centre = (-0.5 + (x0 + 32) / side, 0.5 - (y0 + 32) / side, 1.0)
+        region = Camera(centre, (centre[0], centre[1], 0.0), (0.0, 1.0, 0.0), orthographic_height=64 / side)
+        direct = renderer.render(region, 64, 64, float_frame=True).pixels
+    finally:
+        renderer.close()
+    np.testing.assert_allclose(frame.pixels[y0 : y0 + 64, x0 : x0 + 64], direct, atol=1e-4)

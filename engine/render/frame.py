@@ -4,8 +4,9 @@ An app's renderer subclasses `FrameRenderer` and records, for one tile of pixels
 (one dispatch each, intermediate results in buffers, each timed under its stage name) or its fused
 kernel (one dispatch, timed as "fused"). The frame is cut into tiles so that the intermediate
 buffers of the unfused path stay within the device's largest storage binding at any resolution;
-both paths use the same tiles. The frame itself is RGBA8 (one uint per pixel), or RGBA float32 when
-asked for (tests compare the two paths bit for bit that way).
+both paths use the same tiles. A frame larger than that binding is rendered in bands, each into a
+frame buffer of its own, read back into one image. The frame itself is RGBA8 (one uint per pixel),
+or RGBA float32 when asked for (tests compare the two paths bit for bit that way).
 """
 
 from __future__ import annotations
@@ -40,18 +41,13 @@ class Frame:
         return self.pixels[..., :3]
 
 
-def check_frame_size(device, width: int, height: int, bytes_per_pixel: int) -> None:
-    """A one-line error for sizes that are zero, absurd, or beyond what the device can bind."""
+def check_frame_size(device, width: int, height: int, bytes_per_pixel: int = 4) -> None:
+    """A one-line error for sizes that are zero or absurd. Frames larger than the device can bind
+    are rendered in bands (FrameRenderer.render), so the device sets no limit here."""
     if width < 1 or height < 1:
         raise NgvkError(f"resolution {width}x{height}: width and height must be at least 1")
     if width > MAX_FRAME_SIDE or height > MAX_FRAME_SIDE:
         raise NgvkError(f"resolution {width}x{height}: each side can be at most {MAX_FRAME_SIDE}")
-    limit = device.info.max_storage_buffer_range
-    if width * height * bytes_per_pixel > limit:
-        raise NgvkError(
-            f"resolution {width}x{height} needs a {width * height * bytes_per_pixel / 2**20:.0f} MiB frame "
-            f"but this device binds at most {limit / 2**20:.0f} MiB: choose a smaller resolution"
-        )
 
 
 class FrameRenderer:
@@ -64,7 +60,7 @@ class FrameRenderer:
         self.device = device
         self.mode = self.modes[0]
         self.tile_pixels = tile_pixels
-        self._frames: dict[tuple, object] = {}  # (width, height, float) -> frame buffer
+        self._frames: dict[tuple, object] = {}  # (pixels, float) -> frame buffer
         self._sequence = None
 
     # ---- what an app supplies -----------------------------------------------------------------
@@ -99,31 +95,49 @@ class FrameRenderer:
 
     # ---- rendering ----------------------------------------------------------------------------
 
-    def frame_buffer(self, width: int, height: int, float_frame: bool):
-        key = (width, height, float_frame)
+    def band_pixels(self, float_frame: bool) -> int:
+        """The most pixels one frame buffer holds: the device's largest storage binding (and
+        allocation), so a larger frame is rendered in bands of this many pixels, one after another,
+        each read back into the whole frame on the host."""
+        info = self.device.info
+        limit = min(info.max_storage_buffer_range, info.max_memory_allocation or info.max_storage_buffer_range)
+        return max(1, limit // (16 if float_frame else 4))
+
+    def _frame_buffer(self, pixels: int, float_frame: bool):
+        key = (pixels, float_frame)
         if key not in self._frames:
             for old in self._frames.values():
                 old.close()
             self._frames.clear()
-            self._frames[key] = self.device.buffer(width * height * (16 if float_frame else 4), "frame")
+            self._frames[key] = self.device.buffer(pixels * (16 if float_frame else 4), "frame")
         return self._frames[key]
 
-    def tiles(self, width: int, height: int):
-        """(pixel_offset, pixels) of each tile, in pixel order."""
-        total = width * height
-        return [(start, min(self.tile_pixels, total - start)) for start in range(0, total, self.tile_pixels)]
+    def frame_buffer(self, width: int, height: int, float_frame: bool):
+        """The buffer the last render of a frame of this size wrote (for presenting it)."""
+        if width * height > self.band_pixels(float_frame):
+            raise NgvkError(f"a {width}x{height} frame is rendered in bands: it has no single frame buffer")
+        return self._frame_buffer(width * height, float_frame)
+
+    def tiles(self, width: int, height: int, first: int = 0, count: int | None = None):
+        """(pixel_offset, pixels) of each tile of the pixels [first, first + count) (default: the
+        whole frame), in pixel order."""
+        end = width * height if count is None else first + count
+        return [(start, min(self.tile_pixels, end - start)) for start in range(first, end, self.tile_pixels)]
 
     def record(self, sequence, camera, width: int, height: int, fused: bool, float_frame: bool = False,
-               poison: int | None = None):
-        """Record the whole frame into `sequence`; returns the frame buffer it writes. With `poison`,
-        every 32-bit word of the frame is first set to it (untimed)."""
-        check_frame_size(self.device, width, height, 16 if float_frame else 4)
-        frame = self.frame_buffer(width, height, float_frame)
+               poison: int | None = None, first: int = 0, count: int | None = None):
+        """Record pixels [first, first + count) of the frame (default: all of it) into `sequence`;
+        returns the frame buffer they are written to, whose element 0 is pixel `first` (kernels
+        write pixel p at p - frame_offset, lib/frame.glsl). With `poison`, every 32-bit word of
+        that buffer is first set to it (untimed)."""
+        check_frame_size(self.device, width, height)
+        count = width * height - first if count is None else count
+        frame = self._frame_buffer(count, float_frame)
         if poison is not None:
             sequence.fill(frame, poison)
-        base = self.push_constants(camera, width, height)
+        base = {**self.push_constants(camera, width, height), "frame_offset": first}
         with sequence.timed(FRAME):
-            for offset, n in self.tiles(width, height):
+            for offset, n in self.tiles(width, height, first, count):
                 push = {**base, "n": n, "pixel_offset": offset}
                 if fused:
                     with sequence.timed(FUSED):
@@ -143,24 +157,35 @@ class FrameRenderer:
         poison: int | None = None,
     ) -> Frame:
         """Render one frame and read it back (`download=False` leaves it in `self.frame_buffer(...)`
-        only, for presenting it without a round trip through the host).
+        only, for presenting it without a round trip through the host). A frame larger than one
+        frame buffer (band_pixels()) is rendered band after band; its times are summed.
 
         The frame buffer is reused from one render to the next, so a pixel that a path fails to
         write would keep the previous frame's value. Comparisons of two renders therefore pass
         `poison`, a 32-bit word written over the whole frame first: engine/poison.py POISON_WORD (NaN)
         for float frames, and the two words of POISON_RGBA8 for two 8-bit renders to be compared."""
+        check_frame_size(self.device, width, height)
+        total, band = width * height, self.band_pixels(float_frame)
+        if total > band and not download:
+            raise NgvkError(f"a {width}x{height} frame is larger than one frame buffer: it can only be read back")
         if self._sequence is None:
             self._sequence = self.device.sequence(max_timestamps=4096)
-        else:
+        dtype = np.float32 if float_frame else np.uint8
+        pixels = np.empty((total, 4), dtype) if download else None
+        timings: dict[str, float] = {}
+        frame_ms = 0.0
+        for first in range(0, total, band):
+            count = min(band, total - first)
             self._sequence.reset()
-        frame = self.record(self._sequence, camera, width, height, fused, float_frame, poison)
-        self._sequence.run()
-        timings = self._sequence.timings()
-        frame_ms = timings.pop(FRAME, 0.0)
-        pixels = None
+            frame = self.record(self._sequence, camera, width, height, fused, float_frame, poison, first, count)
+            self._sequence.run()
+            for label, ms in self._sequence.timings().items():
+                timings[label] = timings.get(label, 0.0) + ms
+            frame_ms += timings.pop(FRAME, 0.0)
+            if download:
+                pixels[first : first + count] = frame.download(dtype, (count, 4))
         if download:
-            dtype = np.float32 if float_frame else np.uint8
-            pixels = frame.download(dtype, (height, width, 4))
+            pixels = pixels.reshape(height, width, 4)
         return Frame(pixels, timings, frame_ms, fused, self.network_queries(width, height))
 
     def close(self) -> None:

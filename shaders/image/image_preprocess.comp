@@ -10,17 +10,16 @@
 layout(local_size_x_id = 0) in;
 
 #include "lib/common.glsl"
-#include "lib/camera_push.glsl"
+#include "lib/frame_push.glsl"
 
 layout(std430, binding = 0) writeonly buffer Positions { vec2 positions[]; };
 layout(std430, binding = 1) writeonly buffer Coverage { float coverage[]; };
-// The app's push constants (apps/image.py ImageRenderer.push_constants), the same in all its kernels.
+// The app's push constants (apps/image/app.py ImageRenderer.push_constants), the same in all its kernels.
 layout(push_constant) uniform Push {
     CAMERA_PUSH_CONSTANTS
-    uint n;             // pixels in this tile
-    uint pixel_offset;  // the tile's first pixel in the frame
+    TILE_PUSH_CONSTANTS
     float image_aspect; // width / height of the image
-    uint render_mode;   // 0 network, 1 source, 2 error (apps/image.py RENDER_MODES)
+    uint render_mode;   // 0 network, 1 source, 2 error (apps/image/app.py RENDER_MODES)
     uint source_width;  // the source image for modes 1 and 2 (1 x 1 when there is none)
     uint source_height;
 };

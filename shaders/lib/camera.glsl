@@ -1,6 +1,6 @@
 // The ray a pixel shoots. Specification: engine/camera.py Camera.rays(); the push-constant members
 // come from Camera.push_constants(). Declare them in the kernel's push-constant block with
-// CAMERA_PUSH_CONSTANTS from lib/camera_push.glsl before including this file.
+// CAMERA_PUSH_CONSTANTS from lib/frame_push.glsl before including this file.
 
 #ifndef NGVK_CAMERA_GLSL
 #define NGVK_CAMERA_GLSL

@@ -7,13 +7,15 @@
 
 #include "lib/color.glsl"
 
-// frame_write(pixel, colour) is a macro because the buffer is declared after this file.
+// frame_write(pixel, colour) is a macro because the buffer and the push constants are declared
+// after this file. The bound buffer holds the frame from pixel frame_offset on (a frame too large
+// for one binding is rendered in bands, engine/render/frame.py).
 #if FRAME_FLOAT
 #define FRAME_BUFFER(index) layout(std430, binding = index) writeonly buffer Frame { vec4 frame[]; }
-#define frame_write(pixel, c) (frame[pixel] = (c))
+#define frame_write(pixel, c) (frame[(pixel) - frame_offset] = (c))
 #else
 #define FRAME_BUFFER(index) layout(std430, binding = index) writeonly buffer Frame { uint frame[]; }
-#define frame_write(pixel, c) (frame[pixel] = pack_rgba8(c))
+#define frame_write(pixel, c) (frame[(pixel) - frame_offset] = pack_rgba8(c))
 #endif
 
 #endif
