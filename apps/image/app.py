@@ -234,7 +234,7 @@ class ImageApp(App):
             trainer = grid_mlp_trainer(encoding_layer, mlp, batch_size, LOSS, record_batch, seed=seed)
 
             def snapshot(training: dict) -> Model:
-                return Model(app=self.name, encoding=grid_config, networks=networks,
+                return Model(app=self.name, encodings={"encoding": grid_config}, networks=networks,
                              params={"encoding": encoding_layer.get_params(), "network": mlp.get_params()},
                              app_data={"width": width, "height": height, "source": source}, training=training)
 
