@@ -3,7 +3,7 @@ beside the measured ones.
 
 For every app, encoding and resolution: check that the fused and unfused paths render the same
 frame (refusing to time them otherwise), warm up, then render `repeat` frames each way, timed with
-GPU timestamps. An app plugs in through its renderer's stage names (`engine/render.py` STAGES);
+GPU timestamps. An app plugs in through its renderer's stage names (`engine/render/frame.py` STAGES);
 the encoding and MLP stages are what the paper's 72.37 / 60.0 / 59.96 % measure, the others are its
 pre- and post-processing. The JSON written with `--json` has the schema documented in README.md
 ("Benchmark JSON"); `SCHEMA_VERSION` changes whenever a field changes meaning.

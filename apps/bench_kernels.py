@@ -2,7 +2,7 @@
 
 For each case (an operation, a configuration and a batch of 2^k samples) the kernel runs once as a
 warm-up (lavapipe compiles pipelines at their first dispatch), then `repeat` times, each timed with
-GPU timestamps; NumPy runs the float32 version of the reference (engine/reference.py) on the same
+GPU timestamps; NumPy runs the float32 version of the reference (engine/nn/reference.py) on the same
 data, timed with the wall clock, on the CPU's BLAS. Before timing, the kernel's result is compared
 with NumPy's (max |ngvk - numpy| <= 1e-3 x max |numpy|), so only correct work is timed.
 

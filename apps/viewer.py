@@ -1,5 +1,5 @@
 """`ngvk view`: an interactive window for any app, drawing frames with the same renderer calls as
-`ngvk render` and presenting them through a Vulkan swapchain (engine/present.py).
+`ngvk render` and presenting them through a Vulkan swapchain (engine/gpu/present.py).
 
 The viewer knows nothing about what an app renders: it asks the app for its model, renderer,
 default camera and render modes, moves the camera with the mouse and keys, and decides the

@@ -8,7 +8,7 @@ imports it before it loads the Vulkan loader.
 # max |a - b| <= tolerance test.
 POISON_WORD = 0x7FC00000
 
-# Words for two 8-bit frames that are to be compared (engine/render.py FrameRenderer.render): every
+# Words for two 8-bit frames that are to be compared (engine/render/frame.py FrameRenderer.render): every
 # byte of one is far from the same byte of the other, so a pixel that either render leaves
 # unwritten differs by much more than the one 8-bit step of rounding comparisons allow.
 POISON_RGBA8 = (0x5A3C96E1, 0xA5C3691E)

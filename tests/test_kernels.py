@@ -2,7 +2,7 @@
 uses: max |gpu - reference| <= 1e-4 * max |reference| (fp32 against float64). The cases are `ngvk
 check`'s: 2D and 3D, the three encodings, a hashgrid table that is dense at every level and one that
 hashes, random positions plus 0, 1 and points exactly on cell boundaries; every MLP width, depth and
-activation; and each kernel again at 1, 7 and 1029 items. Outputs start as NaN (engine/layers.py
+activation; and each kernel again at 1, 7 and 1029 items. Outputs start as NaN (engine/nn/layers.py
 run_kernel), so an item a kernel skips fails the comparison."""
 
 import numpy as np
@@ -36,7 +36,7 @@ SHAPES = check.mlp_cases()[:8]  # every width and every depth
 
 @pytest.mark.parametrize("name,config", SHAPES, ids=[n for n, _ in SHAPES])
 def test_mlp_with_one_sample_per_invocation_matches_reference(device, name, config, rng, monkeypatch):
-    # The variant GPUs run (engine/layers.py items_per_invocation); lavapipe defaults to 8.
+    # The variant GPUs run (engine/nn/layers.py items_per_invocation); lavapipe defaults to 8.
     monkeypatch.setenv("NGVK_MLP_ITEMS", "1")
     result = check.check_mlp(device, name, config, rng)
     assert result.passed, result

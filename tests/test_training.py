@@ -86,7 +86,7 @@ def check_mlp_training(device, config, rng, n):
     x = rng.normal(size=(n, config.n_input)).astype(np.float32)
     d_outputs = rng.normal(size=(n, config.n_output)).astype(np.float32)
     outputs, stored, d_inputs, d_params = run_mlp_training(device, config, params, x, d_outputs)
-    activations, expected_outputs = reference.mlp_forward_train(config, params, x)
+    activations, expected_outputs = reference.mlp_train_forward(config, params, x)
     close(outputs, expected_outputs)
     for layer, expected in enumerate(activations):
         close(stored[layer], expected)

@@ -153,7 +153,7 @@ def mlp_weights(config: MLPConfig, params: np.ndarray) -> list[np.ndarray]:
 def mlp_forward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, dtype=np.float64) -> np.ndarray:
     """[N, n_input] -> [N, n_output]: ReLU after each hidden layer, the output activation at the end.
     `dtype` is the arithmetic's precision: float64 for checking kernels, float32 for timing NumPy."""
-    return mlp_forward_train(config, params, inputs, dtype)[1]
+    return mlp_train_forward(config, params, inputs, dtype)[1]
 
 
 def activation_derivative(name: str, y: np.ndarray) -> np.ndarray:
@@ -169,7 +169,7 @@ def activation_derivative(name: str, y: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown activation {name!r}")
 
 
-def mlp_forward_train(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, dtype=np.float64):
+def mlp_train_forward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, dtype=np.float64):
     """The forward pass keeping what the backward pass needs: ([a_1 .. a_H], outputs), where a_l is
     the ReLU output of hidden layer l, each [N, width]."""
     h = np.asarray(inputs, dtype=dtype)
@@ -184,7 +184,7 @@ def mlp_forward_train(config: MLPConfig, params: np.ndarray, inputs: np.ndarray,
 def mlp_backward(config: MLPConfig, params: np.ndarray, inputs: np.ndarray, d_outputs: np.ndarray, dtype=np.float64):
     """Gradients of a loss given dL/d outputs [N, n_output]: (dL/d inputs [N, n_input], dL/d params
     flat in the parameter layout). Backpropagation through ReLU and the output activation."""
-    activations, outputs = mlp_forward_train(config, params, inputs, dtype)
+    activations, outputs = mlp_train_forward(config, params, inputs, dtype)
     return mlp_backward_from(config, params, inputs, activations, outputs, d_outputs, dtype)
 
 

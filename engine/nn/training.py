@@ -253,7 +253,7 @@ class Adam:
 
 
 def record_loss(sequence, device, name: str, outputs, targets, d_outputs, losses, n: int, channels: int) -> None:
-    """dL/d outputs and each sample's share of the loss (engine/reference.py loss())."""
+    """dL/d outputs and each sample's share of the loss (engine/nn/reference.py loss())."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
     kernel = device.kernel("nn/loss.comp", {"LOSS": LOSS_CODES[name], "LOSS_CHANNELS": channels})

@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 // Image app, training batch: random positions on the image and the image's colour there
 // (lib/image_source.glsl), in linear RGB.
-// Specification: apps/image.py training_batch_reference().
+// Specification: apps/image/reference.py image_batch().
 //
 // binding | name            | access | contents
 // 0       | source_image    | read   | float [source_height, source_width, 3]: linear RGB

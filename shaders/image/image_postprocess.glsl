@@ -1,5 +1,5 @@
 // The image app's (GIA's) post-processing, shared by its unfused postprocess kernel and its fused
-// kernel. Specification: apps/image.py image_postprocess_reference().
+// kernel. Specification: apps/image/reference.py image_postprocess().
 //
 // Requires lib/color.glsl and lib/image_source.glsl, and the app's push constant `render_mode`.
 

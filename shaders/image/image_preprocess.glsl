@@ -1,5 +1,5 @@
 // The image app's (GIA's) pre-processing, shared by its unfused preprocess kernel and its fused
-// kernel. Specification: apps/image.py image_preprocess_reference().
+// kernel. Specification: apps/image/reference.py image_preprocess().
 //
 // The image lies on the plane z = 0, centred on the origin, one unit high and image_aspect wide;
 // uv = (0, 0) is its top-left corner. Requires lib/camera.glsl and the app's push constant

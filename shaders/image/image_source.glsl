@@ -1,6 +1,6 @@
 // The image app's source image, sampled bilinearly between pixel centres with edges clamped: the
-// training targets and the viewer's "source" and "error" modes. Specification: apps/image.py
-// training_batch_reference().
+// training targets and the viewer's "source" and "error" modes. Specification:
+// apps/image/reference.py image_batch().
 //
 // Requires a buffer `float source_image[]` ([source_height, source_width, 3], linear RGB) and
 // push constants `source_width`, `source_height`.

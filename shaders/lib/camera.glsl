@@ -1,4 +1,4 @@
-// The ray a pixel shoots. Specification: engine/camera.py Camera.rays(); the push-constant members
+// The ray a pixel shoots. Specification: engine/render/camera.py Camera.rays(); the push-constant members
 // come from Camera.push_constants(). Declare them in the kernel's push-constant block with
 // CAMERA_PUSH_CONSTANTS from lib/frame_push.glsl before including this file.
 

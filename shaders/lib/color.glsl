@@ -1,5 +1,5 @@
-// Colour-space conversion and pixel packing. Specification: engine/reference.py linear_to_srgb(),
-// srgb_to_linear(); the packing rounds to nearest, as engine/render.py unpacks it.
+// Colour-space conversion and pixel packing. Specification: engine/nn/reference.py linear_to_srgb(),
+// srgb_to_linear(); the packing rounds to nearest, as engine/render/frame.py unpacks it.
 
 #ifndef NGVK_COLOR_GLSL
 #define NGVK_COLOR_GLSL

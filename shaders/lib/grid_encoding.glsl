@@ -1,6 +1,6 @@
 // Multi-resolution grid encoding (hashgrid, densegrid, lowres), as tcnn's GridEncoding computes it.
-// Specification: engine/reference.py grid_encode(); the level table comes from
-// engine/config.py GridConfig.level_table(), so host and shader share one definition of the grid.
+// Specification: engine/nn/reference.py grid_encode(); the level table comes from
+// engine/nn/config.py GridConfig.level_table(), so host and shader share one definition of the grid.
 //
 // Before including, define:
 //   GRID_DIMS      2 or 3
@@ -107,7 +107,7 @@ void grid_encode(float pos[GRID_DIMS], out float encoded[GRID_OUTPUTS]) {
 
 #if defined(GRID_BACKWARD) || defined(GRID_BACKWARD_ONLY)
 // Scatter dL/d encoded back to the grid points each level interpolated, with the same weights.
-// Specification: engine/reference.py grid_backward().
+// Specification: engine/nn/reference.py grid_backward().
 void grid_backward(float pos[GRID_DIMS], float d_encoded[GRID_OUTPUTS]) {
     [[unroll]] for (int l = 0; l < GRID_LEVELS; ++l) {
         GridLevel level = grid_levels[l];

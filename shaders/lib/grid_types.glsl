@@ -2,7 +2,7 @@
 // kernels can size their arrays before including the functions.
 //
 // The level table is compiled in: GRID_LEVEL_TABLE is the list of GridLevel(...) constructors that
-// engine/config.py GridConfig.level_table() computes (engine/layers.py GridEncoding.defines()). With
+// engine/nn/config.py GridConfig.level_table() computes (engine/nn/layers.py GridEncoding.defines()). With
 // the level loop unrolled, every level's offset, size, resolution and scale is a constant: no table
 // loads, and `% size` becomes a mask (hashed levels, sizes are powers of two) or a multiply (dense).
 
@@ -14,7 +14,7 @@
 #define GRID_TEXELS_PER_ENTRY (GRID_FEATURES / GRID_TEXEL_COMPONENTS)
 
 // The parameters, [n_entries, GRID_FEATURES] floats, as a texel buffer of GRID_TEXEL_COMPONENTS
-// floats per texel (engine/layers.py GridEncoding.bindings()): on CPU drivers a texel fetch is one
+// floats per texel (engine/nn/layers.py GridEncoding.bindings()): on CPU drivers a texel fetch is one
 // vector gather where a storage-buffer load at a per-invocation address is a loop over the lanes.
 #define GRID_PARAMS_BINDING(index) layout(binding = index) uniform samplerBuffer grid_params
 

@@ -1,6 +1,6 @@
 // Fully fused MLP in tcnn's form: no biases, ReLU after every hidden layer, then the output
 // activation. Forward pass and the backward propagation of gradients through it.
-// Specification: engine/reference.py mlp_forward(), mlp_forward_train(), mlp_backward().
+// Specification: engine/nn/reference.py mlp_forward(), mlp_train_forward(), mlp_backward().
 //
 // Each invocation evaluates MLP_ITEMS samples at once: every weight it loads serves all of them.
 // On a CPU driver, where one invocation is one SIMD lane and a weight load is a gather, this is what
@@ -16,10 +16,10 @@
 //
 // Before including, define:
 //   MLP_INPUTS, MLP_WIDTH, MLP_OUTPUTS, MLP_HIDDEN_LAYERS, MLP_ITEMS
-//   MLP_OUTPUT_ACTIVATION   0 none, 1 relu, 2 sigmoid, 3 exp (engine/layers.py ACTIVATION_CODES)
+//   MLP_OUTPUT_ACTIVATION   0 none, 1 relu, 2 sigmoid, 3 exp (engine/nn/layers.py ACTIVATION_CODES)
 // and declare the weights with MLP_WEIGHTS_BUFFER from lib/mlp_weights.glsl: the weight matrices
 // one after another, input layer first, each row-major [rows = outputs][columns = inputs]
-// (engine/config.py MLPConfig.layer_shapes).
+// (engine/nn/config.py MLPConfig.layer_shapes).
 // Optionally define MLP_STORE_ACTIVATIONS(layer, h) to see each hidden layer's output (training).
 
 #ifndef NGVK_MLP_GLSL

@@ -1,7 +1,7 @@
 // Declaration of the MLP's weights, separate from lib/mlp.glsl because the binding must be declared
 // before the functions that read it. In a kernel: `MLP_WEIGHTS_BUFFER(binding);`.
 //
-// The weights are a uniform texel buffer of RGBA32F texels (engine/layers.py MLP.bindings()): the
+// The weights are a uniform texel buffer of RGBA32F texels (engine/nn/layers.py MLP.bindings()): the
 // layers' matrices one after another, row-major, four weights per texel. On CPU drivers (lavapipe)
 // a texel fetch is one call that gathers four weights for every lane, where a uniform- or
 // storage-buffer load at a computed offset gathers one weight lane by lane; lavapipe, 2 cores,

@@ -1,6 +1,6 @@
 // Stateless random numbers: a PCG hash of (seed, step, index), so every invocation of every training
 // step draws its own numbers without any state kept between dispatches.
-// Specification: engine/reference.py random_uniform().
+// Specification: engine/nn/reference.py random_uniform().
 
 #ifndef NGVK_RANDOM_GLSL
 #define NGVK_RANDOM_GLSL

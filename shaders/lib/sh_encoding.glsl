@@ -1,5 +1,5 @@
 // Real spherical harmonics of degree 4 (16 values) of a unit direction, with tcnn's constants.
-// Specification: engine/reference.py sh_encode().
+// Specification: engine/nn/reference.py sh_encode().
 
 #ifndef NGVK_SH_ENCODING_GLSL
 #define NGVK_SH_ENCODING_GLSL

@@ -1,7 +1,7 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
 // One Adam step over one parameter group, as tcnn's Adam does it.
-// Specification: engine/reference.py adam_step().
+// Specification: engine/nn/reference.py adam_step().
 //
 // binding | name       | access     | contents
 // 0       | params     | read-write | float [n]

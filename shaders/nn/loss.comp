@@ -1,7 +1,7 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
 // Loss of outputs against targets, per sample, and its gradient; the mean over all elements.
-// Specification: engine/reference.py loss().
+// Specification: engine/nn/reference.py loss().
 //
 // binding | name       | access | contents
 // 0       | outputs    | read   | float [n, LOSS_CHANNELS]

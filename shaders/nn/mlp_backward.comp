@@ -3,7 +3,7 @@
 // MLP backward pass, per sample: carries dL/d outputs back through the layers, keeping each
 // layer's gradient with respect to its pre-activation (the deltas the weight gradients need) and
 // the gradient with respect to the inputs (for the encoding's backward pass).
-// Specification: engine/reference.py mlp_backward().
+// Specification: engine/nn/reference.py mlp_backward().
 //
 // binding | name           | access | contents
 // 0       | mlp_weights    | read   | the layers' matrices (lib/mlp_weights.glsl)

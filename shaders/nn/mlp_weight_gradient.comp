@@ -5,10 +5,10 @@
 // matrix product over the batch: invocation (tile, chunk) sums the outer products of its tile of
 // WG_TILE_ROWS x WG_TILE_COLS weights over the samples of its chunk, in registers, and writes the
 // tile to the chunk's row of `partials`; reduce_partials.comp then sums the rows (tile and chunk
-// sizes: engine/training.py). Every sample's
+// sizes: engine/nn/training.py). Every sample's
 // delta and input values are fetched once per tile as texels (one gather per four floats on CPU
 // drivers, against a loop over the lanes for storage-buffer loads), and no atomics are needed.
-// Specification: engine/reference.py mlp_backward() (its `grads`).
+// Specification: engine/nn/reference.py mlp_backward() (its `grads`).
 //
 // binding | name          | access | contents
 // 0       | deltas        | read   | texels: float [.., n, WG_ROWS] from delta_offset: dL/d pre-activation
