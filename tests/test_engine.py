@@ -243,3 +243,21 @@ def test_every_shader_compiles():
     for path in shaders:
         spirv = compiler.compile_shader(path, {**defines, **grid_defines(2)} if path.parent.name == "image" else defines)
         assert reflect(spirv).local_size_ids[0] == 0, f"{path.name} must take its workgroup size by id"
+
+
+def test_timestamps_outlast_one_query_pool(device):
+    # An iterative renderer times each stage in every iteration: 3 x 700 ranges with pools of 64
+    # timestamps. Back-to-back ranges share their boundary, so 2100 ranges take 2101 timestamps.
+    kernel = device.kernel("nn/sh_encode.comp")
+    n = 64
+    d = np.tile(np.array([[0.0, 0.0, 1.0]], np.float32), (n, 1))
+    with device.buffer_from(d, "directions") as directions, device.buffer(n * 64, "encoded") as encoded:
+        with device.sequence(timestamps_per_pool=64) as sequence:
+            for _ in range(700):
+                for label in ("a", "b", "c"):
+                    with sequence.timed(label):
+                        sequence.dispatch(kernel, n, {"directions": directions, "encoded": encoded}, {"n": n})
+            sequence.run()
+            times = sequence.timings()
+            assert sequence._queries == 2101 and len(sequence._query_pools) == 33
+        assert set(times) == {"a", "b", "c"} and all(t > 0 for t in times.values())

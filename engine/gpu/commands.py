@@ -5,7 +5,10 @@ package costs microseconds, so re-recording every frame is avoided where nothing
 command after the first is preceded by a global memory barrier, so a dispatch always sees what the
 previous ones wrote: the unfused render path passes its intermediate results through buffers.
 `timed(label)` brackets commands with GPU timestamps; `timings()` returns milliseconds per label,
-summed over repeats (an iterative renderer times each stage across all its iterations).
+summed over repeats (an iterative renderer times each stage across all its iterations). Timestamps
+come from query pools of `timestamps_per_pool` each, and a sequence adds pools as it needs them, so
+a frame of thousands of tiles or iterations never runs out; a range that starts where the previous
+one ended (nothing recorded in between) shares its timestamp, so back-to-back stages cost one each.
 """
 
 from __future__ import annotations
@@ -32,15 +35,15 @@ _READS_AND_WRITES = (
 class Sequence:
     """A recorded list of dispatches, fills and copies, with GPU timestamps."""
 
-    def __init__(self, device, max_timestamps: int = 256):
+    def __init__(self, device, timestamps_per_pool: int = 256):
         self.device = device
         self.command_buffer = None
         self.fence = None
-        self.query_pool = None
-        self._pools: list = []
+        self._query_pools: list = []  # timestamp query pools, timestamps_per_pool queries each
+        self._pools: list = []  # descriptor pools
         self._sets_left = 0
         self._descriptors_left = 0
-        self.max_timestamps = max_timestamps
+        self.timestamps_per_pool = timestamps_per_pool
         handle = device.handle
         self.command_buffer = vk.vkAllocateCommandBuffers(
             handle,
@@ -51,12 +54,6 @@ class Sequence:
             ),
         )[0]
         self.fence = vk.vkCreateFence(handle, vk.VkFenceCreateInfo(), None)
-        if device.info.timestamps:
-            self.query_pool = vk.vkCreateQueryPool(
-                handle,
-                vk.VkQueryPoolCreateInfo(queryType=vk.VK_QUERY_TYPE_TIMESTAMP, queryCount=max_timestamps),
-                None,
-            )
         self._submitted = False
         device._track(self)
         self._begin()
@@ -69,8 +66,9 @@ class Sequence:
         self._commands = 0
         self._queries = 0
         self._ranges: list[tuple[str, int, int]] = []
-        if self.query_pool is not None:
-            vk.vkCmdResetQueryPool(self.command_buffer, self.query_pool, 0, self.max_timestamps)
+        self._last_timestamp = None  # (query, commands recorded when it was written)
+        for pool in self._query_pools:
+            vk.vkCmdResetQueryPool(self.command_buffer, pool, 0, self.timestamps_per_pool)
 
     def _before_command(self) -> None:
         if not self._recording:
@@ -186,14 +184,23 @@ class Sequence:
         vk.vkCmdCopyBuffer(self.command_buffer, source.handle, destination.handle, 1, [region])
 
     def _timestamp(self) -> int | None:
-        if self.query_pool is None:
+        if not self.device.info.timestamps:
             return None
-        if self._queries >= self.max_timestamps:
-            raise ValueError(f"more than {self.max_timestamps} timestamps in one sequence")
+        if self._last_timestamp and self._last_timestamp[1] == self._commands:
+            return self._last_timestamp[0]  # nothing recorded since: the same instant
         query = self._queries
+        pool, index = divmod(query, self.timestamps_per_pool)
+        if pool == len(self._query_pools):  # a new pool, reset before its first use
+            self._query_pools.append(vk.vkCreateQueryPool(
+                self.device.handle,
+                vk.VkQueryPoolCreateInfo(queryType=vk.VK_QUERY_TYPE_TIMESTAMP, queryCount=self.timestamps_per_pool),
+                None,
+            ))
+            vk.vkCmdResetQueryPool(self.command_buffer, self._query_pools[pool], 0, self.timestamps_per_pool)
         # Bottom of pipe: written once every command recorded before it has finished.
-        vk.vkCmdWriteTimestamp(self.command_buffer, vk.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, self.query_pool, query)
+        vk.vkCmdWriteTimestamp(self.command_buffer, vk.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, self._query_pools[pool], index)
         self._queries += 1
+        self._last_timestamp = (query, self._commands)
         return query
 
     @contextmanager
@@ -236,21 +243,21 @@ class Sequence:
 
     def timings(self) -> dict[str, float]:
         """Milliseconds per label of the last finished submission, summed over repeated labels."""
-        if self.query_pool is None or not self._ranges:
+        if not self._ranges:
             return {}
         self.wait()
         count = self._queries
-        data = ffi.new("uint64_t[]", count)
-        vk.vkGetQueryPoolResults(
-            self.device.handle,
-            self.query_pool,
-            0,
-            count,
-            ffi.sizeof(data),
-            data,
-            8,
-            vk.VK_QUERY_RESULT_64_BIT | vk.VK_QUERY_RESULT_WAIT_BIT,
-        )
+        data = ffi.new("uint64_t[]", max(count, 1))
+        per_pool = self.timestamps_per_pool
+        for pool_index, pool in enumerate(self._query_pools):
+            first = pool_index * per_pool
+            if first >= count:
+                break
+            n = min(per_pool, count - first)
+            vk.vkGetQueryPoolResults(
+                self.device.handle, pool, 0, n, 8 * n, data + first, 8,
+                vk.VK_QUERY_RESULT_64_BIT | vk.VK_QUERY_RESULT_WAIT_BIT,
+            )
         period_ms = self.device.info.timestamp_period_ns * 1e-6
         out: dict[str, float] = {}
         for label, start, end in self._ranges:
@@ -281,9 +288,9 @@ class Sequence:
         for pool in self._pools:
             vk.vkDestroyDescriptorPool(handle, pool, None)
         self._pools.clear()
-        if self.query_pool is not None:
-            vk.vkDestroyQueryPool(handle, self.query_pool, None)
-            self.query_pool = None
+        for pool in self._query_pools:
+            vk.vkDestroyQueryPool(handle, pool, None)
+        self._query_pools.clear()
         self.device._untrack(self)
 
     def __enter__(self) -> "Sequence":

@@ -401,11 +401,11 @@ class Device:
             self._kernel_cache[key] = kernel
         return kernel
 
-    def sequence(self, max_timestamps: int = 256):
+    def sequence(self, timestamps_per_pool: int = 256):
         """A command sequence to record dispatches into, submit and time."""
         from ngvk.engine.gpu.commands import Sequence
 
-        return Sequence(self, max_timestamps)
+        return Sequence(self, timestamps_per_pool)
 
     def run_once(self, record) -> None:
         """Record commands with `record(command_buffer)`, submit them and wait."""

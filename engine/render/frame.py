@@ -169,7 +169,7 @@ class FrameRenderer:
         if total > band and not download:
             raise NgvkError(f"a {width}x{height} frame is larger than one frame buffer: it can only be read back")
         if self._sequence is None:
-            self._sequence = self.device.sequence(max_timestamps=4096)
+            self._sequence = self.device.sequence(timestamps_per_pool=1024)
         dtype = np.float32 if float_frame else np.uint8
         pixels = np.empty((total, 4), dtype) if download else None
         timings: dict[str, float] = {}
