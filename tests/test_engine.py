@@ -261,3 +261,33 @@ def test_timestamps_outlast_one_query_pool(device):
             times = sequence.timings()
             assert sequence._queries == 2101 and len(sequence._query_pools) == 33
         assert set(times) == {"a", "b", "c"} and all(t > 0 for t in times.values())
+
+
+def test_buffer_views_bind_a_sub_range(device, rng):
+    # Spherical harmonics of directions 100..199 of a 300-row buffer, written into rows 50..149 of
+    # another: views at byte offsets, as storage buffers and as texel buffers.
+    align = max(device.info.min_storage_buffer_offset_alignment, device.info.min_texel_buffer_offset_alignment)
+    d = rng.normal(size=(300, 3)).astype(np.float32)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    from ngvk.engine.nn import reference
+
+    kernel = device.kernel("nn/sh_encode.comp")
+    with device.buffer_from(d, "directions") as directions, device.buffer(300 * 64, "encoded") as encoded:
+        assert (100 * 12) % align == 0 and (50 * 64) % align == 0, "offsets chosen for alignments up to 16"
+        with device.sequence() as sequence:
+            sequence.fill(encoded, 0)
+            sequence.fill(encoded.view(50 * 64, 100 * 64), 0x7FC00000)
+            sequence.dispatch(kernel, 100, {"directions": directions.view(100 * 12, 100 * 12),
+                                            "encoded": encoded.view(50 * 64, 100 * 64)}, {"n": 100})
+            sequence.run()
+        out = encoded.download(np.float32, (300, 16))
+        np.testing.assert_allclose(out[50:150], reference.sh_encode(d[100:200]), atol=1e-5)
+        assert not out[:50].any() and not out[150:].any()  # nothing outside the view
+        np.testing.assert_array_equal(encoded.view(50 * 64, 64).download(np.float32), out[50])
+        texels = directions.texels(1, offset=100 * 12, nbytes=12)
+        assert texels.offset == 1200 and texels.nbytes == 12
+        with pytest.raises(ValueError, match="not inside"):
+            directions.view(300 * 12 - 4, 8)
+        if device.info.min_storage_buffer_offset_alignment > 4:
+            with pytest.raises(ValueError, match="multiple of"):
+                directions.view(4, 8)

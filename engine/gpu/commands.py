@@ -145,7 +145,9 @@ class Sequence:
                         f"{limit / 2**20:.2f} MiB per {b.kind} buffer: "
                         "use a smaller table size or resolution"
                     )
-                descriptor = {"pBufferInfo": [vk.VkDescriptorBufferInfo(buffer=buffer.handle, offset=0, range=buffer.nbytes)]}
+                offset = getattr(buffer, "offset", 0)  # a BufferView binds a sub-range
+                info = vk.VkDescriptorBufferInfo(buffer=buffer.handle, offset=offset, range=buffer.nbytes)
+                descriptor = {"pBufferInfo": [info]}
             infos.append(descriptor)  # referenced until the update below
             writes.append(
                 vk.VkWriteDescriptorSet(
@@ -170,9 +172,9 @@ class Sequence:
         vk.vkCmdDispatch(cb, *groups)
 
     def fill(self, buffer, word: int = 0) -> None:
-        """Set every 32-bit word of `buffer` to `word`."""
+        """Set every 32-bit word of `buffer` (or of a BufferView's range) to `word`."""
         self._before_command()
-        vk.vkCmdFillBuffer(self.command_buffer, buffer.handle, 0, buffer.nbytes, word)
+        vk.vkCmdFillBuffer(self.command_buffer, buffer.handle, getattr(buffer, "offset", 0), buffer.nbytes, word)
 
     def copy(self, source, destination, nbytes: int | None = None, source_offset: int = 0, destination_offset: int = 0) -> None:
         """Copy `nbytes` (default: all of `source`) between buffers."""

@@ -80,6 +80,8 @@ class DeviceInfo:
     max_storage_buffer_range: int
     max_uniform_buffer_range: int
     max_texel_buffer_elements: int
+    min_storage_buffer_offset_alignment: int
+    min_texel_buffer_offset_alignment: int
     max_workgroup_invocations: int
     max_workgroup_count: tuple[int, int, int]
     max_push_constants: int
@@ -335,6 +337,8 @@ class Device:
             max_storage_buffer_range=limits.maxStorageBufferRange,
             max_uniform_buffer_range=limits.maxUniformBufferRange,
             max_texel_buffer_elements=limits.maxTexelBufferElements,
+            min_storage_buffer_offset_alignment=limits.minStorageBufferOffsetAlignment,
+            min_texel_buffer_offset_alignment=limits.minTexelBufferOffsetAlignment,
             max_workgroup_invocations=limits.maxComputeWorkGroupInvocations,
             max_workgroup_count=tuple(limits.maxComputeWorkGroupCount),
             max_push_constants=limits.maxPushConstantsSize,

@@ -21,15 +21,49 @@ WHOLE_SIZE = 0xFFFFFFFFFFFFFFFF  # VK_WHOLE_SIZE as a VkDeviceSize (the package'
 _TEXEL_FORMATS = {1: "VK_FORMAT_R32_SFLOAT", 2: "VK_FORMAT_R32G32_SFLOAT", 4: "VK_FORMAT_R32G32B32A32_SFLOAT"}
 
 
-class TexelView:
-    """A buffer seen as float texels of 1, 2 or 4 components, for a `samplerBuffer` or `imageBuffer`
-    binding. On CPU drivers a texel fetch is a vector gather, where a storage-buffer load at a
-    per-invocation address is a loop over the SIMD lanes. Owned by its Buffer, released with it."""
+def _check_range(buffer: "Buffer", offset: int, nbytes: int, alignment: int, what: str) -> None:
+    if offset < 0 or nbytes <= 0 or offset + nbytes > buffer.nbytes:
+        raise ValueError(f"{buffer.name}: bytes {offset} to {offset + nbytes} are not inside its {buffer.nbytes}")
+    if offset % alignment:
+        raise ValueError(f"{buffer.name}: a {what} offset must be a multiple of {alignment} bytes on this device, "
+                         f"not {offset}")
 
-    def __init__(self, buffer: "Buffer", components: int):
+
+class BufferView:
+    """Bytes [offset, offset + nbytes) of a buffer, bound as a storage or uniform buffer: a slice of
+    a larger array (one camera's rays, the live half of a ray queue) without a copy. The offset is a
+    multiple of the device's min_storage_buffer_offset_alignment. Shares its buffer's lifetime."""
+
+    def __init__(self, buffer: "Buffer", offset: int, nbytes: int):
+        _check_range(buffer, offset, nbytes, buffer.device.info.min_storage_buffer_offset_alignment, "storage view")
+        self.buffer, self.offset, self.nbytes = buffer, offset, nbytes
+
+    @property
+    def handle(self):
+        return self.buffer.handle
+
+    @property
+    def name(self) -> str:
+        return f"{self.buffer.name}[{self.offset}:{self.offset + self.nbytes}]"
+
+    def download(self, dtype=np.float32, shape=None) -> np.ndarray:
+        """A copy of the view's bytes as `dtype` in `shape` (all of them when None)."""
+        count = self.nbytes // np.dtype(dtype).itemsize
+        return self.buffer.download(dtype, (count,) if shape is None else shape, self.offset)
+
+
+class TexelView:
+    """A buffer (or bytes [offset, offset + nbytes) of it) seen as float texels of 1, 2 or 4
+    components, for a `samplerBuffer` or `imageBuffer` binding. On CPU drivers a texel fetch is a
+    vector gather, where a storage-buffer load at a per-invocation address is a loop over the SIMD
+    lanes. Owned by its Buffer, released with it."""
+
+    def __init__(self, buffer: "Buffer", components: int, offset: int = 0, nbytes: int | None = None):
         if components not in _TEXEL_FORMATS:
             raise ValueError(f"{buffer.name}: texels have 1, 2 or 4 float components, not {components}")
-        texels = buffer.nbytes // (4 * components)
+        nbytes = buffer.nbytes - offset if nbytes is None else nbytes
+        _check_range(buffer, offset, nbytes, buffer.device.info.min_texel_buffer_offset_alignment, "texel view")
+        texels = nbytes // (4 * components)
         limit = buffer.device.info.max_texel_buffer_elements
         if texels > limit:
             raise NgvkError(
@@ -38,12 +72,14 @@ class TexelView:
             )
         self.buffer = buffer
         self.components = components
+        self.offset = offset
+        self.nbytes = nbytes
         self.handle = vk.vkCreateBufferView(
             buffer.device.handle,
             vk.VkBufferViewCreateInfo(
                 buffer=buffer.handle,
                 format=getattr(vk, _TEXEL_FORMATS[components]),
-                offset=0,
+                offset=offset,
                 range=texels * 4 * components,
             ),
             None,
@@ -52,10 +88,6 @@ class TexelView:
     @property
     def name(self) -> str:
         return self.buffer.name
-
-    @property
-    def nbytes(self) -> int:
-        return self.buffer.nbytes
 
     def close(self) -> None:
         if self.handle is not None:
@@ -175,14 +207,22 @@ class Buffer:
         """Set every 32-bit word of the buffer to `word` (0 clears it; also 0.0 as float)."""
         self.device.run_once(lambda cb: vk.vkCmdFillBuffer(cb, self.handle, 0, self.nbytes, word))
 
-    def texels(self, components: int) -> TexelView:
-        """This buffer as texels of `components` floats (made once, released with the buffer)."""
+    def texels(self, components: int, offset: int = 0, nbytes: int | None = None) -> TexelView:
+        """This buffer (or bytes [offset, offset + nbytes) of it) as texels of `components` floats
+        (made once per range, released with the buffer)."""
         if self.handle is None:
             raise ValueError(f"buffer {self.name} was released")
-        view = self._texel_views.get(components)
+        key = (components, offset, nbytes)
+        view = self._texel_views.get(key)
         if view is None:
-            view = self._texel_views[components] = TexelView(self, components)
+            view = self._texel_views[key] = TexelView(self, components, offset, nbytes)
         return view
+
+    def view(self, offset: int, nbytes: int | None = None) -> BufferView:
+        """Bytes [offset, offset + nbytes) (default: to the end) to bind as a storage buffer."""
+        if self.handle is None:
+            raise ValueError(f"buffer {self.name} was released")
+        return BufferView(self, offset, self.nbytes - offset if nbytes is None else nbytes)
 
     def close(self) -> None:
         """Release the buffer, its texel views and its memory (idempotent)."""
