@@ -23,9 +23,12 @@ from ngvk.engine.gpu.spirv import STORAGE_TEXELS, TEXELS
 _SETS_PER_POOL = 64
 _DESCRIPTORS_PER_POOL = 512
 _COMPUTE_AND_TRANSFER = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | vk.VK_PIPELINE_STAGE_TRANSFER_BIT
+# What a command may wait for: also an indirect dispatch reading arguments a kernel wrote.
+_COMPUTE_TRANSFER_AND_INDIRECT = _COMPUTE_AND_TRANSFER | vk.VK_PIPELINE_STAGE_DRAW_INDIRECT_BIT
 _WRITES = vk.VK_ACCESS_SHADER_WRITE_BIT | vk.VK_ACCESS_TRANSFER_WRITE_BIT
 _READS_AND_WRITES = (
-    vk.VK_ACCESS_SHADER_READ_BIT
+    vk.VK_ACCESS_INDIRECT_COMMAND_READ_BIT
+    | vk.VK_ACCESS_SHADER_READ_BIT
     | vk.VK_ACCESS_SHADER_WRITE_BIT
     | vk.VK_ACCESS_TRANSFER_READ_BIT
     | vk.VK_ACCESS_TRANSFER_WRITE_BIT
@@ -78,7 +81,8 @@ class Sequence:
             # what the previous dispatch, fill or copy wrote (and may overwrite what it read).
             barrier = vk.VkMemoryBarrier(srcAccessMask=_WRITES, dstAccessMask=_READS_AND_WRITES)
             vk.vkCmdPipelineBarrier(
-                self.command_buffer, _COMPUTE_AND_TRANSFER, _COMPUTE_AND_TRANSFER, 0, 1, [barrier], 0, None, 0, None
+                self.command_buffer, _COMPUTE_AND_TRANSFER, _COMPUTE_TRANSFER_AND_INDIRECT, 0, 1, [barrier], 0, None, 0,
+                None
             )
         self._commands += 1
 
@@ -106,9 +110,12 @@ class Sequence:
         self._descriptors_left -= needed
         return descriptor_set
 
-    def dispatch(self, kernel, n: int | None = None, buffers: dict | None = None, push: dict | None = None, groups=None) -> None:
-        """Run `kernel` over `n` items (or over explicit workgroup counts `groups`), with `buffers`
-        bound by binding name and `push` constants by member name."""
+    def dispatch(self, kernel, n: int | None = None, buffers: dict | None = None, push: dict | None = None, groups=None,
+                 indirect=None) -> None:
+        """Run `kernel` over `n` items (or over explicit workgroup counts `groups`, or over the
+        counts that earlier commands wrote into words 1 to 3 of the counter buffer `indirect`:
+        engine/render/rays.py), with `buffers` bound by binding name and `push` constants by member
+        name."""
         buffers = dict(buffers or {})
         names = {b.name for b in kernel.bindings}
         unknown, missing = set(buffers) - names, names - set(buffers)
@@ -119,12 +126,12 @@ class Sequence:
                 + (f"missing {sorted(missing)} " if missing else "")
                 + f"(declared: {sorted(names)})"
             )
-        if groups is None:
+        if groups is None and indirect is None:
             if n is None:
-                raise ValueError("dispatch needs n (items) or groups")
+                raise ValueError("dispatch needs n (items), groups or indirect")
             groups = kernel.groups(n)
         packed = kernel.pack_push(push)
-        if 0 in groups:
+        if indirect is None and 0 in groups:
             return
         limits = self.device.info
         descriptor_set = self._descriptor_set(kernel)
@@ -169,7 +176,10 @@ class Sequence:
         if kernel.push_size:
             data = ffi.new("char[]", packed)
             vk.vkCmdPushConstants(cb, kernel.pipeline_layout, vk.VK_SHADER_STAGE_COMPUTE_BIT, 0, kernel.push_size, data)
-        vk.vkCmdDispatch(cb, *groups)
+        if indirect is not None:
+            vk.vkCmdDispatchIndirect(cb, indirect.handle, getattr(indirect, "offset", 0) + 4)
+        else:
+            vk.vkCmdDispatch(cb, *groups)
 
     def fill(self, buffer, word: int = 0) -> None:
         """Set every 32-bit word of `buffer` (or of a BufferView's range) to `word`."""

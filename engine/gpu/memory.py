@@ -105,6 +105,7 @@ class Buffer:
         | vk.VK_BUFFER_USAGE_STORAGE_TEXEL_BUFFER_BIT
         | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
         | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
+        | vk.VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT  # dispatch arguments written by a kernel
     )
 
     def __init__(self, device, nbytes: int, name: str = "buffer", host_visible: bool | None = None):

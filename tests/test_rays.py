@@ -1,0 +1,77 @@
+"""The engine's ray-marching primitives on the device: counters, stream compaction of live items and
+indirect dispatch over what is left, iteration after iteration without reading back."""
+
+import numpy as np
+import pytest
+
+from ngvk.engine.render.rays import GROUP_SIZE, compact_reference, counter, record_compact, record_dispatch_args
+
+# A stand-in for an iterative renderer's stage: every live ray adds one to its count of visits and
+# says whether it lives on (keep[ray], one flag per ray for this iteration), by its place in the list.
+VISIT_SHADER = """#version 460
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x_id = 0) in;
+#include "lib/common.glsl"
+layout(std430, binding = 0) readonly buffer Count { uint count[]; };
+layout(std430, binding = 1) readonly buffer Indices { uint indices[]; };
+layout(std430, binding = 2) readonly buffer Keep { uint keep[]; };
+layout(std430, binding = 3) buffer Visits { uint visits[]; };
+layout(std430, binding = 4) writeonly buffer Alive { uint alive[]; };
+void main() {
+    uint i = global_index();
+    if (i >= count[0]) return;
+    uint ray = indices[i];
+    visits[ray] += 1u;
+    alive[i] = keep[ray];
+}
+"""
+
+
+def test_compaction_and_indirect_dispatch_over_iterations(device, rng, tmp_path):
+    n, iterations = 1029, 4
+    (tmp_path / "visit.comp").write_text(VISIT_SHADER)
+    visit = device.kernel(str(tmp_path / "visit.comp"))
+    assert visit.local_size == GROUP_SIZE
+    keep = [(rng.random(n) < 0.6).astype(np.uint32) for _ in range(iterations)]
+    lists = [device.buffer_from(np.arange(n, dtype=np.uint32), "indices_a"), device.buffer(n * 4, "indices_b")]
+    counters = [counter(device, "count_a", n), counter(device, "count_b")]
+    keep_buffers = [device.buffer_from(k, f"keep_{i}") for i, k in enumerate(keep)]
+    visits = device.buffer_from(np.zeros(n, np.uint32), "visits")
+    alive = device.buffer(n * 4, "alive")
+    try:
+        with device.sequence() as sequence:
+            record_dispatch_args(sequence, device, counters[0])
+            for k in range(iterations):
+                now, then = k % 2, 1 - k % 2
+                buffers = {"count": counters[now], "indices": lists[now], "keep": keep_buffers[k], "visits": visits,
+                           "alive": alive}
+                sequence.dispatch(visit, buffers=buffers, indirect=counters[now])
+                record_compact(sequence, device, alive, lists[now], counters[now], lists[then], counters[then])
+            sequence.run()
+        # The reference on the host: the rays live while their flags say so.
+        expected_visits = np.zeros(n, np.uint32)
+        live = np.arange(n, dtype=np.uint32)
+        for k in range(iterations):
+            expected_visits[live] += 1
+            live = compact_reference(keep[k][live], live)
+        np.testing.assert_array_equal(visits.download(np.uint32, (n,)), expected_visits)
+        final = counters[iterations % 2].download(np.uint32, (4,))
+        assert final[0] == len(live) and tuple(final[1:]) == (-(-len(live) // GROUP_SIZE), 1, 1)
+        np.testing.assert_array_equal(np.sort(lists[iterations % 2].download(np.uint32, (final[0],))), live)
+    finally:
+        for buffer in lists + counters + keep_buffers + [visits, alive]:
+            buffer.close()
+
+
+@pytest.mark.parametrize("count,expected", [(0, (0, 1, 1)), (1, (1, 1, 1)), (640, (10, 1, 1)), (641, (10, 2, 1)),
+                                            (64 * 25, (10, 3, 1))])
+def test_dispatch_args_fold_like_kernel_groups(device, count, expected):
+    # Beyond max_groups_x workgroups the grid folds into 2D, as Kernel.groups() does (10 here, so
+    # that the fold shows with small counts).
+    kernel = device.kernel("render/dispatch_args.comp")
+    with device.buffer_from(np.array([count, 7, 7, 7], np.uint32), "count") as buffer:
+        with device.sequence() as sequence:
+            sequence.dispatch(kernel, buffers={"count": buffer}, push={"group_size": 64, "max_groups_x": 10},
+                              groups=(1, 1, 1))
+            sequence.run()
+        assert tuple(buffer.download(np.uint32, (4,))[1:]) == expected
