@@ -68,7 +68,7 @@ def test_compaction_and_indirect_dispatch_over_iterations(device, rng, tmp_path)
 def test_dispatch_args_fold_like_kernel_groups(device, count, expected):
     # Beyond max_groups_x workgroups the grid folds into 2D, as Kernel.groups() does (10 here, so
     # that the fold shows with small counts).
-    kernel = device.kernel("render/dispatch_args.comp")
+    kernel = device.kernel("render/dispatch_args.comp", local_size=1)
     with device.buffer_from(np.array([count, 7, 7, 7], np.uint32), "count") as buffer:
         with device.sequence() as sequence:
             sequence.dispatch(kernel, buffers={"count": buffer}, push={"group_size": 64, "max_groups_x": 10},

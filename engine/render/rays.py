@@ -27,7 +27,7 @@ def counter(device, name: str = "counter", count: int = 0):
 
 def record_dispatch_args(sequence, device, counter_buffer) -> None:
     """Write the workgroups of a dispatch over counter[0] items into counter[1..3]."""
-    kernel = device.kernel("render/dispatch_args.comp")
+    kernel = device.kernel("render/dispatch_args.comp", local_size=1)
     push = {"group_size": GROUP_SIZE, "max_groups_x": device.info.max_workgroup_count[0]}
     sequence.dispatch(kernel, buffers={"count": counter_buffer}, push=push, groups=(1, 1, 1))
 

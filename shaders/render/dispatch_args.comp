@@ -10,7 +10,7 @@
 // 0       | count | read-write | uint [4]: [0] items (read), [1..3] workgroups x, y, z (written)
 // push constants: group_size, max_groups_x
 
-layout(local_size_x = 1) in;
+layout(local_size_x_id = 0) in;  // dispatched as one workgroup of one invocation
 
 layout(std430, binding = 0) buffer Count { uint count[]; };
 layout(push_constant) uniform Push { uint group_size; uint max_groups_x; };
