@@ -75,3 +75,48 @@ def test_dispatch_args_fold_like_kernel_groups(device, count, expected):
                               groups=(1, 1, 1))
             sequence.run()
         assert tuple(buffer.download(np.uint32, (4,))[1:]) == expected
+
+
+CAMERA_SHADER = """#version 460
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x_id = 0) in;
+#include "lib/common.glsl"
+layout(std430, binding = 0) readonly buffer Cameras { vec4 cameras[]; };
+layout(std430, binding = 1) readonly buffer Samples { uvec2 samples[]; };  // (camera, pixel)
+layout(std430, binding = 2) writeonly buffer Rays { float rays[]; };       // origin, direction
+layout(push_constant) uniform Push { uint n; };
+#define CAMERA_ARRAY cameras
+#include "lib/camera.glsl"
+void main() {
+    uint i = global_index();
+    if (i >= n) return;
+    vec3 origin, direction;
+    camera_ray_indexed(samples[i].x, samples[i].y, origin, direction);
+    for (int k = 0; k < 3; ++k) { rays[6 * i + k] = origin[k]; rays[6 * i + 3 + k] = direction[k]; }
+}
+"""
+
+
+def test_rays_of_many_cameras_from_a_buffer(device, rng, tmp_path):
+    # Training rays: random pixels of three views of different sizes, perspective and orthographic.
+    from ngvk.engine.nn.layers import run_kernel
+    from ngvk.engine.render.camera import Camera, camera_array
+
+    views = [
+        (Camera((0.5, 0.5, 2.5), (0.5, 0.5, 0.5), (0.0, 1.0, 0.0), fov_y=40.0), 64, 48),
+        (Camera((2.0, 1.0, 0.2), (0.5, 0.4, 0.5), (0.0, 1.0, 0.0), fov_y=70.0), 31, 17),
+        (Camera((0.5, 3.0, 0.5), (0.5, 0.0, 0.5), (0.0, 0.0, 1.0), orthographic_height=1.2), 20, 20),
+    ]
+    n = 1029
+    cams = rng.integers(0, 3, n)
+    pixels = np.array([rng.integers(0, views[c][1] * views[c][2]) for c in cams])
+    (tmp_path / "rays.comp").write_text(CAMERA_SHADER)
+    kernel = device.kernel(str(tmp_path / "rays.comp"))
+    with device.buffer_from(camera_array(views), "cameras") as cameras, \
+            device.buffer_from(np.stack([cams, pixels], 1).astype(np.uint32), "samples") as samples:
+        rays = run_kernel(device, kernel, n, {"cameras": cameras, "samples": samples}, {"rays": (n, 6)})["rays"]
+    for c, (camera, width, height) in enumerate(views):
+        chosen = cams == c
+        origins, directions = camera.rays(width, height, pixels[chosen])
+        np.testing.assert_allclose(rays[chosen, :3], origins, atol=1e-5)
+        np.testing.assert_allclose(rays[chosen, 3:], directions, atol=1e-5)

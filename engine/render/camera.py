@@ -156,6 +156,18 @@ class Camera:
         Path(path).write_text(self.to_json())
 
 
+def camera_array(views) -> np.ndarray:
+    """The blocks lib/camera.glsl camera_ray_indexed() reads, float32 [N, 5, 4], for `views`, a list
+    of (camera, width, height): per camera its push-constant values (Camera.push_constants()), the
+    frame size in the last vec4. Upload it as the CAMERA_ARRAY buffer."""
+    blocks = np.zeros((len(views), 5, 4), np.float32)
+    for block, (camera, width, height) in zip(blocks, views):
+        push = camera.push_constants(width, height)
+        block[:4] = [push["camera_position"], push["camera_right"], push["camera_up"], push["camera_forward"]]
+        block[4, :2] = width, height
+    return blocks
+
+
 def _rotate(v: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
     """Rodrigues' rotation of v about the unit `axis`."""
     c, s = math.cos(angle), math.sin(angle)
