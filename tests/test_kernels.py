@@ -91,3 +91,19 @@ def test_kernels_at_awkward_sizes(device, rng, n):
     finally:
         mlp.close()
     np.testing.assert_allclose(outputs, reference.mlp_forward(network, weights, encoded), atol=1e-5)
+
+
+@pytest.mark.parametrize("name,config", check.grid_cases(), ids=[n for n, _ in check.grid_cases()])
+def test_grid_jacobian_matches_reference(device, name, config, rng):
+    # d encoded / d position (analytic SDF normals), with the positions `ngvk check` uses.
+    params = rng.uniform(-1.0, 1.0, size=(config.n_entries, config.n_features)).astype(np.float32)
+    positions = check.grid_positions(config, rng, 1029)
+    encoding = GridEncoding(device, config, params)
+    try:
+        result = encoding.jacobian(positions)
+    finally:
+        encoding.close()
+    expected = reference.grid_encode_jacobian(config, params, positions)
+    assert not np.isnan(result).any()
+    error = np.max(np.abs(result - expected))
+    assert error <= check.RELATIVE_TOLERANCE * np.max(np.abs(expected)), f"max error {error:.3g}"

@@ -264,3 +264,26 @@ def test_srgb_reference():
     assert reference.linear_to_srgb(2.0) == pytest.approx(1.0) and reference.linear_to_srgb(-1.0) == 0.0
     x = np.linspace(0, 1, 101)
     np.testing.assert_allclose(reference.srgb_to_linear(reference.linear_to_srgb(x)), x, atol=1e-12)
+
+
+@pytest.mark.parametrize("encoding,dims", [("hashgrid", 3), ("densegrid", 2)])
+def test_grid_jacobian_reference_matches_finite_differences(encoding, dims, rng):
+    # Central differences of the encoding at positions well inside their cells (the derivative jumps
+    # across cell faces): coarse levels (scales 3, 7, 15), so a step of 1e-5 stays in its cell.
+    config = GridConfig(encoding, dims, 3, 2, 4, 2.0, 8 if encoding == "hashgrid" else None)
+    params = rng.normal(size=(config.n_entries, 2))
+    positions = rng.uniform(0.05, 0.95, (200, dims))
+    frac_ok = np.ones(len(positions), bool)
+    for scale in config.scales():
+        p = positions * scale + 0.5
+        frac_ok &= np.all(np.abs(p - np.round(p)) > 0.01, axis=1)
+    positions = positions[frac_ok]
+    jacobian = reference.grid_encode_jacobian(config, params, positions)
+    eps = 1e-5  # the reference rounds positions to float32 (spacing 6e-8): 1 % of the step at most
+    for d in range(dims):
+        step = np.zeros(dims)
+        step[d] = eps
+        plus = reference.grid_encode(config, params, positions + step)
+        minus = reference.grid_encode(config, params, positions - step)
+        numeric = (plus - minus) / (2 * eps)
+        np.testing.assert_allclose(jacobian[:, :, d], numeric, rtol=2e-2, atol=2e-2 * np.abs(numeric).max())

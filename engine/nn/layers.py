@@ -133,6 +133,15 @@ class GridEncoding:
         )
         return out["encoded"]
 
+    def jacobian(self, positions: np.ndarray) -> np.ndarray:
+        """[N, D] positions -> d encoded / d position, [N, L * F, D] (nn/grid_encode_jacobian.comp)."""
+        positions = np.asarray(positions, dtype=np.float32)
+        n, c = len(positions), self.config
+        kernel = self.device.kernel("nn/grid_encode_jacobian.comp", self.defines())
+        out = run_kernel(self.device, kernel, n, {"positions": positions, **self.bindings()},
+                         {"jacobian": (n, c.n_output, c.n_dims)})
+        return out["jacobian"]
+
     def close(self) -> None:
         self.params.close()
 

@@ -87,6 +87,37 @@ def grid_encode(config: GridConfig, params: np.ndarray, positions: np.ndarray, d
     return out.reshape(n, config.n_output)
 
 
+def grid_encode_jacobian(config: GridConfig, params: np.ndarray, positions: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """d encoded / d position: [N, L * F, D]. Within a cell the encoding is d-linear in
+    frac = x * scale + 0.5 - cell, so each corner's weight differentiates to the product of the other
+    dimensions' factors, times +1 (upper neighbour) or -1 (lower), times the level's scale."""
+    params = np.asarray(params, dtype=np.float32).reshape(-1, config.n_features)
+    positions = np.asarray(positions, dtype=np.float32)
+    n, dims = positions.shape
+    table = config.level_table()
+    out = np.zeros((n, config.n_levels, config.n_features, dims), dtype=dtype)
+    with np.errstate(over="ignore"):
+        for level, scale in enumerate(config.scales()):
+            offset, size, resolution = (int(table[level, c]) for c in (LEVEL_OFFSET, LEVEL_SIZE, LEVEL_RESOLUTION))
+            pos = positions * scale + np.float32(0.5)
+            floor = np.floor(pos)
+            frac = (pos - floor).astype(dtype)
+            cell = floor.astype(np.int32).view(np.uint32)
+            for corner in range(1 << dims):
+                upper = [bool(corner & (1 << d)) for d in range(dims)]
+                factors = [frac[:, d] if upper[d] else 1.0 - frac[:, d] for d in range(dims)]
+                corner_cell = cell + np.array(upper, dtype=np.uint32)
+                index = offset + grid_cell_index(corner_cell, resolution, size, bool(table[level, LEVEL_HASHED]))
+                values = params[index.astype(np.int64)].astype(dtype)  # [N, F]
+                for d in range(dims):
+                    d_weight = np.full(n, float(scale) if upper[d] else -float(scale), dtype=dtype)
+                    for e in range(dims):
+                        if e != d:
+                            d_weight = d_weight * factors[e]
+                    out[:, level, :, d] += d_weight[:, None] * values
+    return out.reshape(n, config.n_output, dims)
+
+
 # ---- spherical harmonics ------------------------------------------------------------------------
 
 

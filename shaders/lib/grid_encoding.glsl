@@ -103,6 +103,45 @@ void grid_encode(float pos[GRID_DIMS], out float encoded[GRID_OUTPUTS]) {
     }
 }
 
+// The derivative of the encoding with respect to the position: jacobian[k][d] = d encoded[k] /
+// d pos[d]. Within a cell the encoding is d-linear, so this is exact; across a cell face it jumps,
+// and either side's value is a valid one-sided derivative (analytic normals of a neural SDF use it).
+// Specification: engine/nn/reference.py grid_encode_jacobian().
+void grid_encode_jacobian(float pos[GRID_DIMS], out float jacobian[GRID_OUTPUTS][GRID_DIMS]) {
+    [[unroll]] for (int l = 0; l < GRID_LEVELS; ++l) {
+        GridLevel level = grid_levels[l];
+        uint cell[GRID_DIMS];
+        float frac[GRID_DIMS];
+        grid_locate(level, pos, cell, frac);
+        float d_features[GRID_FEATURES][GRID_DIMS];
+        [[unroll]] for (int f = 0; f < GRID_FEATURES; ++f)
+            [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) d_features[f][d] = 0.0;
+        [[unroll]] for (uint corner = 0u; corner < GRID_CORNERS; ++corner) {
+            uint corner_cell[GRID_DIMS] = cell;
+            grid_corner_weight(corner, frac, corner_cell);  // moves corner_cell to the corner
+            // d weight / d pos[d]: the other dimensions' factors, times +-1 for this one's, times
+            // the level's scale (pos * scale + 0.5 gives frac).
+            float d_weight[GRID_DIMS];
+            [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) {
+                float w = (corner & (1u << d)) != 0u ? level.scale : -level.scale;
+                [[unroll]] for (int e = 0; e < GRID_DIMS; ++e) {
+                    if (e != d) w *= (corner & (1u << e)) != 0u ? frac[e] : 1.0 - frac[e];
+                }
+                d_weight[d] = w;
+            }
+            uint texel = grid_entry(level, corner_cell) * GRID_TEXELS_PER_ENTRY;
+            [[unroll]] for (int t = 0; t < GRID_TEXELS_PER_ENTRY; ++t) {
+                vec4 values = texelFetch(grid_params, int(texel) + t);
+                [[unroll]] for (int c = 0; c < GRID_TEXEL_COMPONENTS; ++c)
+                    [[unroll]] for (int d = 0; d < GRID_DIMS; ++d)
+                        d_features[t * GRID_TEXEL_COMPONENTS + c][d] += d_weight[d] * values[c];
+            }
+        }
+        [[unroll]] for (int f = 0; f < GRID_FEATURES; ++f)
+            [[unroll]] for (int d = 0; d < GRID_DIMS; ++d) jacobian[l * GRID_FEATURES + f][d] = d_features[f][d];
+    }
+}
+
 #endif
 
 #if defined(GRID_BACKWARD) || defined(GRID_BACKWARD_ONLY)
