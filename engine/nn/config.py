@@ -24,6 +24,7 @@ import numpy as np
 ENCODINGS = ("hashgrid", "densegrid", "lowres")
 ACTIVATIONS = ("none", "relu", "sigmoid", "exp")
 MLP_WIDTHS = (16, 32, 64, 128)
+MAX_HIDDEN_LAYERS = 8  # the forward pass is unrolled up to this depth (shaders/lib/mlp.glsl)
 # tcnn's coherent prime hash: xor of cell coordinate times prime per dimension.
 HASH_PRIMES = (1, 2654435761, 805459861)
 SH_DEGREE = 4
@@ -143,8 +144,8 @@ class MLPConfig:
     def __post_init__(self):
         if self.width not in MLP_WIDTHS:
             raise ValueError(f"MLP width must be one of {MLP_WIDTHS}, not {self.width}")
-        if self.n_hidden_layers < 1:
-            raise ValueError("an MLP needs at least one hidden layer")
+        if not 1 <= self.n_hidden_layers <= MAX_HIDDEN_LAYERS:
+            raise ValueError(f"an MLP has 1 to {MAX_HIDDEN_LAYERS} hidden layers (shaders/lib/mlp.glsl), not {self.n_hidden_layers}")
         if self.output_activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.output_activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if self.n_input < 1 or self.n_output < 1:

@@ -104,18 +104,23 @@ class GridEncoding:
     def get_params(self) -> np.ndarray:
         return self.params.download(np.float32, (self.config.n_entries, self.config.n_features))
 
-    def defines(self) -> dict:
+    def defines(self, instance: str | None = None) -> dict:
+        """The `#define`s of lib/grid_encoding.glsl for this grid: as the kernel's only grid
+        (GRID_DIMS, ...), or as the named instance `instance` (INSTANCE_DIMS, ...) beside others."""
         c = self.config
-        return {
-            "GRID_DIMS": c.n_dims,
-            "GRID_LEVELS": c.n_levels,
-            "GRID_FEATURES": c.n_features,
-            "GRID_LEVEL_TABLE": grid_level_table_glsl(c),
-            "GRID_TEXEL_COMPONENTS": self.texel_components,
+        prefix = f"{instance}_" if instance else "GRID_"
+        values = {
+            "DIMS": c.n_dims,
+            "LEVELS": c.n_levels,
+            "FEATURES": c.n_features,
+            "LEVEL_TABLE": grid_level_table_glsl(c),
+            "TEXEL_COMPONENTS": self.texel_components,
         }
+        return {prefix + k: v for k, v in values.items()}
 
-    def bindings(self) -> dict:
-        return {"grid_params": self.params.texels(self.texel_components)}
+    def bindings(self, instance: str | None = None) -> dict:
+        """The parameters' binding: `grid_params`, or `INSTANCE_params` for a named instance."""
+        return {f"{instance}_params" if instance else "grid_params": self.params.texels(self.texel_components)}
 
     def kernel(self):
         return self.device.kernel("nn/grid_encode.comp", self.defines())
@@ -194,21 +199,26 @@ class MLP:
     def get_params(self) -> np.ndarray:
         return self.weights.download(np.float32, (self.config.n_params,))
 
-    def defines(self) -> dict:
+    def defines(self, instance: str | None = None) -> dict:
+        """The `#define`s of lib/mlp.glsl for this network: as the kernel's only MLP (MLP_INPUTS,
+        ...), or as the named instance `instance` (INSTANCE_INPUTS, ...) beside others. MLP_ITEMS,
+        the samples per invocation, is the kernel's, shared by its instances."""
         c = self.config
-        return {
-            "MLP_INPUTS": c.n_input,
-            "MLP_WIDTH": c.width,
-            "MLP_OUTPUTS": c.n_output,
-            "MLP_HIDDEN_LAYERS": c.n_hidden_layers,
-            "MLP_OUTPUT_ACTIVATION": ACTIVATION_CODES[c.output_activation],
-            "MLP_ITEMS": items_per_invocation(self.device),
-            "MLP_INPUT_COMPONENTS": self.input_components,
-            "MLP_OUTPUT_COMPONENTS": self.output_components,
+        prefix = f"{instance}_" if instance else "MLP_"
+        values = {
+            "INPUTS": c.n_input,
+            "WIDTH": c.width,
+            "OUTPUTS": c.n_output,
+            "HIDDEN_LAYERS": c.n_hidden_layers,
+            "OUTPUT_ACTIVATION": ACTIVATION_CODES[c.output_activation],
+            "INPUT_COMPONENTS": self.input_components,
+            "OUTPUT_COMPONENTS": self.output_components,
         }
+        return {"MLP_ITEMS": items_per_invocation(self.device), **{prefix + k: v for k, v in values.items()}}
 
-    def bindings(self) -> dict:
-        return {"mlp_weights": self.weights.texels(4)}
+    def bindings(self, instance: str | None = None) -> dict:
+        """The weights' binding: `mlp_weights`, or `INSTANCE_weights` for a named instance."""
+        return {f"{instance}_weights" if instance else "mlp_weights": self.weights.texels(4)}
 
     def kernel(self):
         return self.device.kernel("nn/mlp_forward.comp", self.defines())

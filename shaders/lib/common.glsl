@@ -7,6 +7,11 @@
 #ifndef NGVK_COMMON_GLSL
 #define NGVK_COMMON_GLSL
 
+// Token pasting with the arguments expanded first: NGVK_CAT(MLP_INSTANCE, _WIDTH) -> density_WIDTH.
+// The layers' GLSL names an instance's defines, bindings and functions with it (lib/mlp.glsl).
+#define NGVK_CAT_(a, b) a##b
+#define NGVK_CAT(a, b) NGVK_CAT_(a, b)
+
 uint global_index() {
     return gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
 }

@@ -1,7 +1,8 @@
 // Types, sizes and the level table of the grid encoding, separate from lib/grid_encoding.glsl so that
 // kernels can size their arrays before including the functions.
 //
-// The level table is compiled in: GRID_LEVEL_TABLE is the list of GridLevel(...) constructors that
+// The level table (in lib/grid_encoding.glsl, one per instance) is compiled in: GRID_LEVEL_TABLE is
+// the list of GridLevel(...) constructors that
 // engine/nn/config.py GridConfig.level_table() computes (engine/nn/layers.py GridEncoding.defines()). With
 // the level loop unrolled, every level's offset, size, resolution and scale is a constant: no table
 // loads, and `% size` becomes a mask (hashed levels, sizes are powers of two) or a multiply (dense).
@@ -17,6 +18,7 @@
 // floats per texel (engine/nn/layers.py GridEncoding.bindings()): on CPU drivers a texel fetch is one
 // vector gather where a storage-buffer load at a per-invocation address is a loop over the lanes.
 #define GRID_PARAMS_BINDING(index) layout(binding = index) uniform samplerBuffer grid_params
+#define GRID_PARAMS_BINDING_NAMED(index, name) layout(binding = index) uniform samplerBuffer name
 
 struct GridLevel {
     uint offset;      // first entry of this level in grid_params (in entries of F floats)
@@ -25,7 +27,5 @@ struct GridLevel {
     float scale;      // 2^(level * log2 b) * N_min - 1
     uint hashed;      // 1 when res^D exceeds size: the level hashes its points into the table
 };
-
-const GridLevel grid_levels[GRID_LEVELS] = GridLevel[GRID_LEVELS](GRID_LEVEL_TABLE);
 
 #endif

@@ -14,18 +14,30 @@
 // slower), rows spread over the lanes of a subgroup (subgroupBroadcast and shared-memory loads
 // are loops over the lanes in Mesa 22.3).
 //
-// Before including, define:
+// One instance, the kernel's only MLP: before including, define
 //   MLP_INPUTS, MLP_WIDTH, MLP_OUTPUTS, MLP_HIDDEN_LAYERS, MLP_ITEMS
 //   MLP_OUTPUT_ACTIVATION   0 none, 1 relu, 2 sigmoid, 3 exp (engine/nn/layers.py ACTIVATION_CODES)
-// and declare the weights with MLP_WEIGHTS_BUFFER from lib/mlp_weights.glsl: the weight matrices
-// one after another, input layer first, each row-major [rows = outputs][columns = inputs]
-// (engine/nn/config.py MLPConfig.layer_shapes).
+// (engine/nn/layers.py MLP.defines()) and declare the weights with MLP_WEIGHTS_BUFFER from
+// lib/mlp_weights.glsl: the weight matrices one after another, input layer first, each row-major
+// [rows = outputs][columns = inputs] (engine/nn/config.py MLPConfig.layer_shapes). The functions are
+// mlp_forward(), mlp_output_activation() and mlp_output_activation_derivative().
 // Optionally define MLP_STORE_ACTIVATIONS(layer, h) to see each hidden layer's output (training).
+//
+// Several instances in one kernel (NeRF's density and colour networks): for each, define
+// MLP_INSTANCE as its name, include this file, and undefine MLP_INSTANCE. Instance NAME reads
+// NAME_INPUTS, NAME_WIDTH, NAME_OUTPUTS, NAME_HIDDEN_LAYERS, NAME_OUTPUT_ACTIVATION (MLP.defines(NAME))
+// and the texel buffer NAME_weights (MLP.bindings(NAME); declare it with
+// MLP_WEIGHTS_BUFFER_NAMED(binding, NAME_weights)), and its functions are NAME_forward(),
+// NAME_output_activation() and NAME_output_activation_derivative(). MLP_ITEMS is the kernel's, shared.
+// Configuration values are tested with constant `if`s, not `#if`: a preprocessor condition cannot
+// read a name pasted from MLP_INSTANCE (glslang), and constant branches fold away.
 
 #ifndef NGVK_MLP_GLSL
 #define NGVK_MLP_GLSL
 
 #extension GL_EXT_control_flow_attributes : require
+
+#include "lib/common.glsl"
 
 #define MLP_INPUT_WEIGHTS (MLP_WIDTH * MLP_INPUTS)
 #define MLP_HIDDEN_WEIGHTS (MLP_WIDTH * MLP_WIDTH)
@@ -39,31 +51,6 @@
 
 float mlp_relu(float v) { return max(v, 0.0); }
 float mlp_identity(float v) { return v; }
-
-float mlp_output_activation(float v) {
-#if MLP_OUTPUT_ACTIVATION == 1
-    return max(v, 0.0);
-#elif MLP_OUTPUT_ACTIVATION == 2
-    return 1.0 / (1.0 + exp(-v));
-#elif MLP_OUTPUT_ACTIVATION == 3
-    return exp(v);
-#else
-    return v;
-#endif
-}
-
-// Derivative of the output activation, from its output y.
-float mlp_output_activation_derivative(float y) {
-#if MLP_OUTPUT_ACTIVATION == 1
-    return y > 0.0 ? 1.0 : 0.0;
-#elif MLP_OUTPUT_ACTIVATION == 2
-    return y * (1.0 - y);
-#elif MLP_OUTPUT_ACTIVATION == 3
-    return y;
-#else
-    return 1.0;
-#endif
-}
 
 // y[s][r] = activate(sum_c W[r][c] x[s][c]) for every sample s, W at `offset`, [rows][cols]. With
 // cols a multiple of 4 (row starts then fall on texel boundaries) the weights come a texel at a time.
@@ -116,10 +103,7 @@ float mlp_output_activation_derivative(float y) {
     }
 
 // Hidden layers alternate between two arrays (no whole-array copies: those make LLVM-based drivers
-// take many times longer to create the pipeline). Up to 8 hidden layers.
-#if MLP_HIDDEN_LAYERS > 8
-#error "lib/mlp.glsl supports at most 8 hidden layers"
-#endif
+// take many times longer to create the pipeline). Up to 8 hidden layers (MLPConfig checks it).
 #define MLP_HIDDEN(layer, from, to)                                                         \
     MLP_MATVEC(MLP_LAYER_OFFSET(layer), MLP_WIDTH, MLP_WIDTH, from, to, mlp_relu)           \
     MLP_STORE_ACTIVATIONS(layer, to);
@@ -164,37 +148,68 @@ float mlp_output_activation_derivative(float y) {
         }                                                                               \
     }
 
-void mlp_forward(float x[MLP_ITEMS][MLP_INPUTS], out float y[MLP_ITEMS][MLP_OUTPUTS]) {
+#endif  // NGVK_MLP_GLSL
+
+// ---- one instance: included once per MLP of the kernel ------------------------------------------
+
+#ifdef MLP_INSTANCE
+#define MLP_INPUTS NGVK_CAT(MLP_INSTANCE, _INPUTS)
+#define MLP_WIDTH NGVK_CAT(MLP_INSTANCE, _WIDTH)
+#define MLP_OUTPUTS NGVK_CAT(MLP_INSTANCE, _OUTPUTS)
+#define MLP_HIDDEN_LAYERS NGVK_CAT(MLP_INSTANCE, _HIDDEN_LAYERS)
+#define MLP_OUTPUT_ACTIVATION NGVK_CAT(MLP_INSTANCE, _OUTPUT_ACTIVATION)
+#define MLP_WEIGHTS NGVK_CAT(MLP_INSTANCE, _weights)
+#define MLP_FN(name) NGVK_CAT(MLP_INSTANCE, NGVK_CAT(_, name))
+#elif !defined(NGVK_MLP_DEFAULT_INSTANCE)
+#define NGVK_MLP_DEFAULT_INSTANCE
+#define MLP_WEIGHTS mlp_weights
+#define MLP_FN(name) NGVK_CAT(mlp_, name)
+#endif
+
+#ifdef MLP_FN
+float MLP_FN(output_activation)(float v) {
+    const int activation = MLP_OUTPUT_ACTIVATION;
+    if (activation == 1) return max(v, 0.0);
+    if (activation == 2) return 1.0 / (1.0 + exp(-v));
+    if (activation == 3) return exp(v);
+    return v;
+}
+
+// Derivative of the output activation, from its output y.
+float MLP_FN(output_activation_derivative)(float y) {
+    const int activation = MLP_OUTPUT_ACTIVATION;
+    if (activation == 1) return y > 0.0 ? 1.0 : 0.0;
+    if (activation == 2) return y * (1.0 - y);
+    if (activation == 3) return y;
+    return 1.0;
+}
+
+void MLP_FN(forward)(float x[MLP_ITEMS][MLP_INPUTS], out float y[MLP_ITEMS][MLP_OUTPUTS]) {
     float a[MLP_ITEMS][MLP_WIDTH];
     float b[MLP_ITEMS][MLP_WIDTH];
     MLP_MATVEC(0, MLP_WIDTH, MLP_INPUTS, x, a, mlp_relu)
     MLP_STORE_ACTIVATIONS(0, a);
-#if MLP_HIDDEN_LAYERS > 1
-    MLP_HIDDEN(1, a, b)
-#endif
-#if MLP_HIDDEN_LAYERS > 2
-    MLP_HIDDEN(2, b, a)
-#endif
-#if MLP_HIDDEN_LAYERS > 3
-    MLP_HIDDEN(3, a, b)
-#endif
-#if MLP_HIDDEN_LAYERS > 4
-    MLP_HIDDEN(4, b, a)
-#endif
-#if MLP_HIDDEN_LAYERS > 5
-    MLP_HIDDEN(5, a, b)
-#endif
-#if MLP_HIDDEN_LAYERS > 6
-    MLP_HIDDEN(6, b, a)
-#endif
-#if MLP_HIDDEN_LAYERS > 7
-    MLP_HIDDEN(7, a, b)
-#endif
-#if MLP_HIDDEN_LAYERS % 2 == 1
-    MLP_MATVEC(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, a, y, mlp_output_activation)
-#else
-    MLP_MATVEC(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, b, y, mlp_output_activation)
-#endif
+    if (MLP_HIDDEN_LAYERS > 1) { MLP_HIDDEN(1, a, b) }
+    if (MLP_HIDDEN_LAYERS > 2) { MLP_HIDDEN(2, b, a) }
+    if (MLP_HIDDEN_LAYERS > 3) { MLP_HIDDEN(3, a, b) }
+    if (MLP_HIDDEN_LAYERS > 4) { MLP_HIDDEN(4, b, a) }
+    if (MLP_HIDDEN_LAYERS > 5) { MLP_HIDDEN(5, a, b) }
+    if (MLP_HIDDEN_LAYERS > 6) { MLP_HIDDEN(6, b, a) }
+    if (MLP_HIDDEN_LAYERS > 7) { MLP_HIDDEN(7, a, b) }
+    if (MLP_HIDDEN_LAYERS % 2 == 1) {
+        MLP_MATVEC(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, a, y, MLP_FN(output_activation))
+    } else {
+        MLP_MATVEC(MLP_OUTPUT_OFFSET, MLP_OUTPUTS, MLP_WIDTH, b, y, MLP_FN(output_activation))
+    }
 }
+#undef MLP_FN
+#endif
 
+#ifdef MLP_INSTANCE
+#undef MLP_INPUTS
+#undef MLP_WIDTH
+#undef MLP_OUTPUTS
+#undef MLP_HIDDEN_LAYERS
+#undef MLP_OUTPUT_ACTIVATION
+#undef MLP_WEIGHTS
 #endif
