@@ -79,19 +79,19 @@ def cmd_check(args) -> int:
 
     with Device() as device:
         if not args.json:
-            print(f"checking kernels on {device.info.name} against the NumPy reference")
+            print(f"checking every kernel on {device.info.name} against its NumPy reference")
             print(f"  tolerance: max |gpu - reference| <= {RELATIVE_TOLERANCE:g} * max |reference|")
 
         def show(result):
             if not args.json:
                 mark = "ok  " if result.passed else "FAIL"
                 print(
-                    f"  {mark} {result.kernel:<12} {result.case:<34} max error {result.max_error:.2e}"
+                    f"  {mark} {result.kernel:<20} {result.case:<38} max error {result.max_error:.2e}"
                     f"  (tolerance {result.tolerance:.1e}, {result.seconds:.2f} s)",
                     flush=True,
                 )
 
-        results = run_checks(device, progress=show)
+        results = run_checks(device, progress=show, apps=[get_app(name) for name in AVAILABLE])
         failed = [r for r in results if not r.passed]
         if args.json:
             print(json.dumps({"device": device.info.as_dict(), "results": [r.as_dict() for r in results]}, indent=2))
@@ -363,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     info.set_defaults(func=cmd_info)
 
-    check = commands.add_parser("check", help="run the inference kernels against their NumPy references")
+    check = commands.add_parser("check", help="run every kernel against its NumPy reference")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=cmd_check)
 

@@ -1,7 +1,9 @@
-"""`ngvk check`: the inference kernels on the selected device against their NumPy references.
+"""`ngvk check`: every kernel on the selected device against its NumPy reference.
 
-A user on a new GPU or driver runs this first. It covers the inference kernels (grid encoding, spherical
-harmonics, MLP forward); the training kernels are checked by the test suite. Each case draws random
+A user on a new GPU or driver runs this first. It covers every kernel of the engine (encodings, their
+derivative, the MLP forward and training passes, losses, Adam, compaction) and those the apps
+contribute (App.check_cases()); a test checks that the kernels it reports are all the kernels in
+shaders/. Each case draws random
 inputs plus the awkward ones (0, 1, points exactly on grid-cell boundaries; a sample count that is not
 a multiple of the samples per invocation or of the workgroup), runs the kernel on output buffers
 filled with NaN (so an output it skips fails), and compares with the reference:
@@ -137,16 +139,194 @@ def check_mlp(device, name: str, config: MLPConfig, rng) -> CheckResult:
     return compare("mlp_forward", name, result, reference.mlp_forward(config, params, inputs), seconds)
 
 
-def run_checks(device, seed: int = 0, progress=None) -> list[CheckResult]:
-    """Every kernel case; `progress(result)` is called after each one."""
-    rng = np.random.default_rng(seed)
+def check_grid_jacobian(device, name: str, config: GridConfig, rng) -> CheckResult:
+    params = rng.uniform(-1.0, 1.0, size=(config.n_entries, config.n_features)).astype(np.float32)
+    positions = grid_positions(config, rng, 1029)
+    start = time.perf_counter()
+    encoding = GridEncoding(device, config, params)
+    try:
+        result = encoding.jacobian(positions)
+    finally:
+        encoding.close()
+    seconds = time.perf_counter() - start
+    expected = reference.grid_encode_jacobian(config, params, positions)
+    return compare("grid_encode_jacobian", name, result, expected, seconds)
+
+
+def check_mlp_training(device, name: str, config: MLPConfig, rng, n: int = 1029) -> list[CheckResult]:
+    """The training passes: forward keeping activations, backward to the inputs, weight gradients
+    (tiles over chunks, then the chunks summed), each against mlp_backward()."""
+    from ngvk.engine.nn.training import MLPTraining
+    from ngvk.engine.poison import POISON_WORD
+
+    params = config.init_params(rng)
+    x = rng.normal(size=(n, config.n_input)).astype(np.float32)
+    d_outputs = rng.normal(size=(n, config.n_output)).astype(np.float32)
+    start = time.perf_counter()
+    mlp = MLP(device, config, params)
+    training = MLPTraining(mlp, n)
+    inputs = device.buffer_from(x, "inputs")
+    try:
+        for buffer in (training.outputs, training.activations, training.d_inputs, training.gradients):
+            buffer.fill(POISON_WORD)
+        training.d_outputs.upload(d_outputs)
+        with device.sequence() as sequence:
+            training.record_forward(sequence, inputs, n)
+            training.record_backward(sequence, inputs, n)
+            sequence.run()
+        outputs = training.outputs.download(np.float32, (n, config.n_output))
+        d_inputs = training.d_inputs.download(np.float32, (n, config.n_input))
+        gradients = training.gradients.download(np.float32, (config.n_params,))
+    finally:
+        inputs.close()
+        training.close()
+        mlp.close()
+    seconds = time.perf_counter() - start
+    _, expected_outputs = reference.mlp_train_forward(config, params, x)
+    expected_d_inputs, expected_gradients = reference.mlp_backward(config, params, x, d_outputs)
+    return [
+        compare("mlp_train_forward", name, outputs, expected_outputs, seconds),
+        compare("mlp_backward", name, d_inputs, expected_d_inputs, 0.0),
+        compare("mlp_weight_gradient", name, gradients, expected_gradients, 0.0),
+        compare("reduce_partials", name + " (the weight gradients' sums)", gradients, expected_gradients, 0.0),
+    ]
+
+
+def check_grid_backward(device, name: str, config: GridConfig, rng, n: int = 1029) -> CheckResult:
+    from ngvk.engine.nn.training import GridTraining
+
+    positions = rng.random((n, config.n_dims), dtype=np.float32)
+    d_encoded = rng.normal(size=(n, config.n_output)).astype(np.float32)
+    start = time.perf_counter()
+    encoding = GridEncoding(device, config, config.init_params(rng))
+    training = GridTraining(encoding)
+    buffers = [device.buffer_from(positions, "positions"), device.buffer_from(d_encoded, "d_encoded")]
+    try:
+        with device.sequence() as sequence:
+            training.record_backward(sequence, buffers[0], buffers[1], n)
+            sequence.run()
+        result = training.gradients.download(np.float32, (config.n_entries, config.n_features))
+    finally:
+        for buffer in buffers:
+            buffer.close()
+        training.close()
+        encoding.close()
+    seconds = time.perf_counter() - start
+    return compare("grid_backward", name, result, reference.grid_backward(config, positions, d_encoded), seconds)
+
+
+def check_loss(device, name: str, rng, n: int = 1029, channels: int = 3) -> list[CheckResult]:
+    from ngvk.engine.nn.layers import run_kernel
+    from ngvk.engine.nn.training import LOSS_CODES
+
+    y = rng.normal(size=(n, channels)).astype(np.float32)
+    t = rng.random((n, channels), dtype=np.float32)
+    start = time.perf_counter()
+    kernel = device.kernel("nn/loss.comp", {"LOSS": LOSS_CODES[name], "LOSS_CHANNELS": channels})
+    out = run_kernel(device, kernel, n, {"outputs": y, "targets": t}, {"d_outputs": (n, channels), "losses": (n,)})
+    seconds = time.perf_counter() - start
+    per_sample, gradient = reference.loss(name, y, t)
+    return [compare("loss", f"{name}: per sample", out["losses"], per_sample, seconds),
+            compare("loss", f"{name}: gradient", out["d_outputs"], gradient, 0.0)]
+
+
+def check_adam(device, rng, n: int = 1029, steps: int = 4) -> list[CheckResult]:
+    """Several steps with instant-ngp's settings (beta2 only shows after the first), grid and MLP
+    groups: the parameters' change and the second moments."""
+    from ngvk.engine.nn.training import Adam, AdamConfig
+
+    config = AdamConfig()
+    hyper = dict(learning_rate=config.learning_rate, beta1=config.beta1, beta2=config.beta2,
+                 epsilon=config.epsilon, l2_reg=config.l2_reg)
+    start_params = [rng.normal(size=n).astype(np.float32) for _ in range(2)]
+    gradients = [rng.normal(size=n).astype(np.float32) * (rng.random(n) > 0.2) for _ in range(steps)]
+    start = time.perf_counter()
+    buffers = [device.buffer_from(p, name) for p, name in zip(start_params, ("grid", "mlp"))]
+    grads = [device.buffer(n * 4, "grid_gradients"), device.buffer(n * 4, "mlp_gradients")]
+    adam = Adam(device, config)
+    expected = [(p, np.zeros(n), np.zeros(n), np.zeros(n, int)) for p in start_params]
+    try:
+        adam.add(buffers[0], grads[0], n, False, "grid")
+        adam.add(buffers[1], grads[1], n, True, "mlp")
+        with device.sequence() as sequence:
+            adam.record_step(sequence)
+            for g in gradients:
+                for buffer in grads:
+                    buffer.upload(g)
+                sequence.run()
+                expected = [reference.adam_step(*e[:1], g, *e[1:], is_matrix=m, **hyper)
+                            for e, m in zip(expected, (False, True))]
+        results = [b.download(np.float32, (n,)) for b in buffers]
+        states = adam.state()
+    finally:
+        adam.close()
+        for buffer in buffers + grads:
+            buffer.close()
+    seconds = time.perf_counter() - start
+    out = []
+    for group, result, p0, state, (p, _, v, _) in zip(("grid", "mlp"), results, start_params, states, expected):
+        out.append(compare("adam_step", f"{group} parameters' change, {steps} steps", result - p0, p - p0, seconds))
+        out.append(compare("adam_step", f"{group} second moments", state["second"], v, 0.0))
+    return out
+
+
+def check_compaction(device, rng, n: int = 1029) -> list[CheckResult]:
+    """Stream compaction of live items and the indirect dispatch arguments of what is left."""
+    from ngvk.engine.render.rays import GROUP_SIZE, compact_reference, counter, record_compact, record_dispatch_args
+
+    alive = (rng.random(n) < 0.6).astype(np.uint32)
+    indices = rng.permutation(n).astype(np.uint32)
+    start = time.perf_counter()
+    owned = [device.buffer_from(alive, "alive"), device.buffer_from(indices, "indices_in"),
+             counter(device, "count_in", n), device.buffer(n * 4, "indices_out"), counter(device, "count_out")]
+    try:
+        with device.sequence() as sequence:
+            record_dispatch_args(sequence, device, owned[2])
+            record_compact(sequence, device, *owned)
+            sequence.run()
+        count = owned[4].download(np.uint32, (4,))
+        kept = np.sort(owned[3].download(np.uint32, (int(count[0]),))) if count[0] else np.zeros(0, np.uint32)
+    finally:
+        for buffer in owned:
+            buffer.close()
+    seconds = time.perf_counter() - start
+    expected = compact_reference(alive, indices)
+    groups = -(-len(expected) // GROUP_SIZE)
+    wrong = len(set(kept.tolist()) ^ set(expected.tolist())) + abs(len(kept) - len(expected))
+    return [
+        CheckResult("compact", "live indices (count of wrong ones)", float(wrong), 0.0, seconds),
+        CheckResult("dispatch_args", "workgroups of what is left (exact)",
+                    float(np.max(np.abs(count.astype(np.int64) - [len(expected), groups, 1, 1]))), 0.0, 0.0),
+    ]
+
+
+def engine_checks(device, rng) -> list:
+    """Every engine kernel's cases, as callables returning a result or a list of them."""
     jobs = [lambda n=n, c=c: check_grid(device, n, c, rng) for n, c in grid_cases()]
+    jobs += [lambda n=n, c=c: check_grid_jacobian(device, n, c, rng) for n, c in grid_cases()[:2]]
     jobs.append(lambda: check_sh(device, rng))
     jobs += [lambda n=n, c=c: check_mlp(device, n, c, rng) for n, c in mlp_cases()]
+    jobs += [lambda: check_mlp_training(device, "image 32-64-64-3 sigmoid", MLPConfig(32, 3, 64, 2, "sigmoid"), rng),
+             lambda: check_mlp_training(device, "odd sizes 7->16->5 exp", MLPConfig(7, 5, 16, 1, "exp"), rng)]
+    jobs += [lambda n=n, c=c: check_grid_backward(device, n, c, rng) for n, c in grid_cases()[:2]]
+    jobs += [lambda name=name: check_loss(device, name, rng) for name in reference.LOSSES]
+    jobs.append(lambda: check_adam(device, rng))
+    jobs.append(lambda: check_compaction(device, rng))
+    return jobs
+
+
+def run_checks(device, seed: int = 0, progress=None, apps=()) -> list[CheckResult]:
+    """Every engine kernel's cases, then those the apps in `apps` contribute (App.check_cases());
+    `progress(result)` is called after each one."""
+    rng = np.random.default_rng(seed)
+    jobs = engine_checks(device, rng)
+    for app in apps:
+        jobs += [lambda job=job: job(device, rng) for job in app.check_cases()]
     results = []
     for job in jobs:
-        result = job()
-        results.append(result)
-        if progress:
-            progress(result)
+        outcome = job()
+        for result in outcome if isinstance(outcome, list) else [outcome]:
+            results.append(result)
+            if progress:
+                progress(result)
     return results

@@ -224,3 +224,10 @@ def test_two_grids_instanced_in_one_kernel_match_two_passes(device, rng, tmp_pat
     finally:
         for layer in layers.values():
             layer.close()
+
+
+def test_check_reports_a_kernel_that_disagrees(device, rng, monkeypatch):
+    # A wrong result is a failed check, not a pass: here the reference is made to disagree.
+    monkeypatch.setattr(reference, "sh_encode", lambda directions: np.ones((len(directions), 16)))
+    result = check.check_sh(device, rng)
+    assert not result.passed and result.max_error > result.tolerance

@@ -193,6 +193,11 @@ class ImageApp(App):
     def renderer(self, device, model: Model, reference=None, tile_pixels: int | None = None) -> ImageRenderer:
         return ImageRenderer(device, model, reference, tile_pixels)
 
+    def check_cases(self) -> list:
+        from ngvk.apps.image.checks import CHECKS
+
+        return CHECKS
+
     def presets(self, encoding: str, data: np.ndarray):
         grid, network = presets(encoding, data.shape[1], data.shape[0])
         return grid, {"network": network}
