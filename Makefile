@@ -1,6 +1,6 @@
 # The two commands of README.md, each self-contained on a fresh Debian 12 machine (run as root so
 # missing system packages can be installed):
-#   make demo   the main job: device info, the inference kernels checked against their NumPy references, and
+#   make demo   the main job: device info, every kernel checked against its NumPy reference, and
 #               the shipped image model rendered headless, fused and unfused (PNGs in out/)
 #   make test   the test suite, with Vulkan validation layers on
 VENV := .venv

@@ -1,18 +1,16 @@
-"""ngvk's engine: the only package that talks to Vulkan.
+"""ngvk's engine (ngvk.engine): the only package that talks to Vulkan.
 
-Roles, one module each:
-  device    Device: instance, physical-device choice, logical device, queue, validation
-  memory    Buffer: device buffers and numpy uploads/downloads
-  compiler  GLSL -> SPIR-V with includes, defines and a disk cache
-  spirv     reflection of a kernel's interface from its SPIR-V
-  kernel    Kernel: compute pipelines built from that interface
-  commands  Sequence: recording, barriers, submission, GPU timestamps
-  config    configurations of encodings and MLPs (plain data)
-  reference NumPy references of every kernel: the specification
-  layers    GPU layers: grid encoding, spherical harmonics, fully fused MLP
-  check     `ngvk check`: the inference kernels against their references
+  gpu/      the Vulkan roles: device, memory (buffers, views, texels), compiler, spirv
+            (reflection), kernel, commands (sequences, timestamps), present (swapchains)
+  nn/       configurations, NumPy references (the specification of every kernel), GPU layers
+            (grid encoding, spherical harmonics, fully fused MLP), training (backward passes,
+            losses, Adam, the Trainer)
+  render/   frames (tiling, bands, fused/unfused recording), cameras, ray state (compaction)
+  fit       the fitting loop; model: the model file format; check: `ngvk check`'s cases
+  files, paths, poison, errors: all-or-nothing writes, where shaders and assets lie, the words
+            outputs are poisoned with, the error types
 
-Modules that need Vulkan import it lazily, so `import engine` works on a machine without it.
+Modules that need Vulkan import it lazily, so `import ngvk.engine` works on a machine without it.
 """
 
 from ngvk.engine.errors import NgvkError, SetupError, ShaderCompileError, ValidationError
