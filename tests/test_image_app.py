@@ -324,23 +324,25 @@ def test_frames_beyond_one_binding_are_rendered_in_bands(device, shipped, monkey
         renderer.close()
 
 
-def test_a_frame_larger_than_the_device_binds(device):
-    # Just over one band of the device's own largest binding, as float frames (2897 x 2897 on
-    # lavapipe's 128 MiB): a 64 x 64 region of the second band against a render of that region.
-    import math
-
+def test_an_8192_square_frame_matches_a_render_of_its_region(device):
+    # 8192 x 8192 RGBA8 is 256 MiB: beyond one storage binding on lavapipe (128 MiB), so it is
+    # rendered in bands. A 64 x 64 region of its second band against a render of just that region
+    # (another camera, so the rays agree to rounding: within one 8-bit step). The lowres model, the
+    # fastest to render (about 19 s here).
+    side = 8192
     model = app.load_model(app.default_model_path("lowres"))
     renderer = ImageRenderer(device, model)
     try:
-        side = math.isqrt(renderer.band_pixels(True)) + 1
-        if side > 4096:
-            pytest.skip(f"this device binds frames of {side} x {side} float pixels at once: nothing to band")
-        frame = renderer.render(renderer.default_camera(side, side), side, side, float_frame=True, poison=POISON_WORD)
-        assert not np.isnan(frame.pixels).any()
-        x0, y0 = side // 3, side - 100  # the frame's last rows lie in its second band
+        bands = -(-side * side // renderer.band_pixels(False))
+        frame = renderer.render(renderer.default_camera(side, side), side, side, poison=POISON_RGBA8[0]).pixels
+        x0, y0 = 5000, 7000  # in the second band on lavapipe (bands of 4096 rows)
         centre = (-0.5 + (x0 + 32) / side, 0.5 - (y0 + 32) / side, 1.0)
         region = Camera(centre, (centre[0], centre[1], 0.0), (0.0, 1.0, 0.0), orthographic_height=64 / side)
-        direct = renderer.render(region, 64, 64, float_frame=True).pixels
+        direct = renderer.render(region, 64, 64).pixels
     finally:
         renderer.close()
-    np.testing.assert_allclose(frame.pixels[y0 : y0 + 64, x0 : x0 + 64], direct, atol=1e-4)
+    assert frame.shape == (side, side, 4) and (frame[..., 3] == 255).all()  # every pixel written
+    crop = frame[y0 : y0 + 64, x0 : x0 + 64].astype(int)
+    assert np.abs(crop - direct.astype(int)).max() <= 1
+    if device.info.type == "CPU":
+        assert bands >= 2  # lavapipe binds 128 MiB: the frame took several bands
