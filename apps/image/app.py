@@ -17,7 +17,6 @@ import numpy as np
 
 from ngvk.apps import metrics
 from ngvk.apps.base import App
-from ngvk.apps.image import reference as image_reference
 from ngvk.apps.imageio import load_image
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.fit import fit_loop
