@@ -300,6 +300,25 @@ def check_compaction(device, rng, n: int = 1029) -> list[CheckResult]:
     ]
 
 
+def check_pool_batch(device, rng, n: int = 1029, pool: int = 5000) -> list[CheckResult]:
+    """A training batch drawn from a pool on the device (the random sequence picks the entries)."""
+    from ngvk.engine.nn.layers import run_kernel
+
+    pool_positions = rng.random((pool, 3), dtype=np.float32)
+    pool_targets = rng.normal(size=(pool, 1)).astype(np.float32)
+    step, seed = 5, 2
+    start = time.perf_counter()
+    kernel = device.kernel("nn/pool_batch.comp", {"POOL_DIMS": 3, "POOL_CHANNELS": 1})
+    with device.buffer_from(np.array([step, seed], np.uint32), "training_state") as state:
+        out = run_kernel(device, kernel, n, {"pool_positions": pool_positions, "pool_targets": pool_targets,
+                                             "training_state": state},
+                         {"positions": (n, 3), "targets": (n, 1)}, {"pool_size": pool})
+    seconds = time.perf_counter() - start
+    positions, targets = reference.pool_batch(pool_positions, pool_targets, seed, step, n)
+    return [compare("pool_batch", "positions (exact entries)", out["positions"], positions, seconds),
+            compare("pool_batch", "targets", out["targets"], targets, 0.0)]
+
+
 def engine_checks(device, rng) -> list:
     """Every engine kernel's cases, as callables returning a result or a list of them."""
     jobs = [lambda n=n, c=c: check_grid(device, n, c, rng) for n, c in grid_cases()]
@@ -312,6 +331,7 @@ def engine_checks(device, rng) -> list:
     jobs += [lambda name=name: check_loss(device, name, rng) for name in reference.LOSSES]
     jobs.append(lambda: check_adam(device, rng))
     jobs.append(lambda: check_compaction(device, rng))
+    jobs.append(lambda: check_pool_batch(device, rng))
     return jobs
 
 

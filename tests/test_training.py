@@ -229,3 +229,21 @@ def test_trainer_counts_steps_and_draws_a_new_batch_each_step(device, rng):
         image.close()
         mlp.close()
         encoding.close()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_pool_batch_draws_the_reference_entries(device, rng, n):
+    from ngvk.engine.nn.layers import run_kernel
+
+    pool = 777
+    pool_positions = rng.random((pool, 3), dtype=np.float32)
+    pool_targets = rng.normal(size=(pool, 2)).astype(np.float32)
+    kernel = device.kernel("nn/pool_batch.comp", {"POOL_DIMS": 3, "POOL_CHANNELS": 2})
+    for step in (1, 2):
+        with device.buffer_from(np.array([step, 9], np.uint32), "training_state") as state:
+            out = run_kernel(device, kernel, n, {"pool_positions": pool_positions, "pool_targets": pool_targets,
+                                                 "training_state": state},
+                             {"positions": (n, 3), "targets": (n, 2)}, {"pool_size": pool})
+        positions, targets = reference.pool_batch(pool_positions, pool_targets, 9, step, n)
+        np.testing.assert_array_equal(out["positions"], positions)
+        np.testing.assert_array_equal(out["targets"], targets)

@@ -333,6 +333,15 @@ def random_uniform(seed: int, step: int, index, k: int) -> np.ndarray:
     return (h >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
 
 
+def pool_batch(pool_positions: np.ndarray, pool_targets: np.ndarray, seed: int, step: int, n: int):
+    """nn/pool_batch.comp: (positions, targets) of a batch of `n` drawn from a pool: sample i is
+    entry floor(random_uniform(seed, step, i, 0) * pool size), in float32 as the shader computes it."""
+    size = len(pool_positions)
+    u = random_uniform(seed, step, np.arange(n), 0)
+    entry = np.minimum((u * np.float32(size)).astype(np.uint32), size - 1)
+    return np.asarray(pool_positions)[entry], np.asarray(pool_targets)[entry]
+
+
 # ---- colour ---------------------------------------------------------------------------------------
 
 
