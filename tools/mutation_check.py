@@ -47,6 +47,7 @@ T_TRAINING = "tests/test_training.py"
 T_REFERENCE = "tests/test_reference.py"
 T_IMAGE = "tests/test_image_app.py"
 T_MODEL = "tests/test_model.py"
+T_SDF = "tests/test_sdf_data.py"
 
 MUTATIONS = [
     # ---- grid encoding
@@ -172,6 +173,13 @@ MUTATIONS = [
     Mutation("camera rays through pixel corners in the reference", "engine/render/camera.py",
              "x = ((pixels % width).astype(f32) + f32(0.5))", "x = ((pixels % width).astype(f32) + f32(0.0))",
              (T_IMAGE, "-k", "camera_rays")),
+    # ---- the SDF app's data
+    Mutation("mug handle in the wrong plane on the device", "shaders/sdf/sdf_shapes.glsl",
+             "sdf_torus((q - vec3(0.26, 0.0, 0.0)).xzy", "sdf_torus((q - vec3(0.26, 0.0, 0.0)).xyz",
+             (f"{T_SDF}::test_the_shapes_on_the_device_match_numpy",)),
+    Mutation("a quarter of the SDF samples uniform", "apps/sdf/data.py",
+             "n_uniform = n // 8", "n_uniform = n // 4",
+             (f"{T_SDF}::test_training_samples_follow_instant_ngps_proportions",)),
     # ---- files and metrics
     Mutation("models saved as float16", "engine/model.py",
              "np.ascontiguousarray(array, dtype=np.float32)", "np.ascontiguousarray(array, dtype=np.float16)",

@@ -108,3 +108,4 @@ def _rotate_z(p: np.ndarray, angle: float) -> np.ndarray:
 
 
 SHAPES = {"mug": mug, "bracket": bracket, "ring": ring}
+SHAPE_CODES = {"mug": 0, "bracket": 1, "ring": 2}  # SDF_SHAPE in shaders/sdf/sdf_shapes.glsl
