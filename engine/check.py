@@ -325,7 +325,7 @@ def engine_checks(device, rng) -> list:
     jobs += [lambda n=n, c=c: check_grid_jacobian(device, n, c, rng) for n, c in grid_cases()[:2]]
     jobs.append(lambda: check_sh(device, rng))
     jobs += [lambda n=n, c=c: check_mlp(device, n, c, rng) for n, c in mlp_cases()]
-    jobs += [lambda: check_mlp_training(device, "image 32-64-64-3 sigmoid", MLPConfig(32, 3, 64, 2, "sigmoid"), rng),
+    jobs += [lambda: check_mlp_training(device, "32-64-64-3 sigmoid", MLPConfig(32, 3, 64, 2, "sigmoid"), rng),
              lambda: check_mlp_training(device, "odd sizes 7->16->5 exp", MLPConfig(7, 5, 16, 1, "exp"), rng)]
     jobs += [lambda n=n, c=c: check_grid_backward(device, n, c, rng) for n, c in grid_cases()[:2]]
     jobs += [lambda name=name: check_loss(device, name, rng) for name in reference.LOSSES]
