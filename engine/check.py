@@ -3,7 +3,7 @@
 A user on a new GPU or driver runs this first. It covers every kernel of the engine (encodings, their
 derivative, the MLP forward and training passes, losses, Adam, compaction) and those the apps
 contribute (App.check_cases()); a test checks that the kernels it reports are all the kernels in
-shaders/. Each case draws random
+shaders/ of the engine and of the registered apps. Each case draws random
 inputs plus the awkward ones (0, 1, points exactly on grid-cell boundaries; a sample count that is not
 a multiple of the samples per invocation or of the workgroup), runs the kernel on output buffers
 filled with NaN (so an output it skips fails), and compares with the reference:
