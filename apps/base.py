@@ -76,8 +76,9 @@ class App:
 
     # ---- command line and checks -----------------------------------------------------------------
     def add_arguments(self, command: str, parser: argparse.ArgumentParser) -> None:
-        """Extra options of `command` ("fit", "render", "view", "eval") for this app; read back from
-        the parsed arguments with `options(args)`. None by default."""
+        """Add this app's own options of `command` ("fit", "render", "view", "eval") to `parser` (an
+        argument group named after the app); the app reads them from the parsed arguments. None by
+        default."""
 
     def check_cases(self) -> list:
         """The app's own kernels for `ngvk check`: engine.check cases (none by default)."""

@@ -33,8 +33,6 @@ DEFAULT_BATCHES = (16, 18)  # log2 of the samples per batch
 AGREEMENT_TOLERANCE = 1e-3  # relative to NumPy's float32 result's largest magnitude
 NUMPY_SECONDS = 3.0  # NumPy repeats a slow case fewer times, to keep the whole run to minutes
 
-NETWORKS = PAPER_NETWORKS
-
 
 def grid_configs() -> dict[str, GridConfig]:
     """The encodings of every model the apps ship (read from the model files), then the paper's
@@ -203,7 +201,7 @@ def run_kernel_bench(device, batches=DEFAULT_BATCHES, warmup: int = 1, repeat: i
             if progress:
                 progress(f"encoding {name}, 2^{log2} samples")
             result["cases"] += bench_grid(device, name, config, n, warmup, repeat, rng)
-        for name, config in NETWORKS.items():
+        for name, config in PAPER_NETWORKS.items():
             if progress:
                 progress(f"mlp {name}, 2^{log2} samples")
             result["cases"] += bench_mlp(device, name, config, n, warmup, repeat, rng)

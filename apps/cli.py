@@ -143,7 +143,8 @@ def cmd_fit(args) -> int:
         _check_output_path(args.json, (".json",), "metrics")
     if args.steps is not None and args.steps < 1:
         raise NgvkError("--steps must be at least 1")
-    if args.batch_size < 256:
+    batch_size = app.default_batch_size if args.batch_size is None else args.batch_size
+    if batch_size < 256:
         raise NgvkError("--batch-size must be at least 256")
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise NgvkError("--max-minutes must be more than 0")
@@ -151,7 +152,7 @@ def cmd_fit(args) -> int:
     with Device() as device:
         grid, networks = app.presets(args.encoding, data)
         steps = args.steps or app.default_steps[args.encoding]
-        print(f"fitting {app.name} to {args.data} on {device.info.name}: {steps} steps of {args.batch_size} samples")
+        print(f"fitting {app.name} to {args.data} on {device.info.name}: {steps} steps of {batch_size} samples")
         print(f"  {grid.summary()}")
         for name, network in networks.items():
             print(f"  {name}: {network.summary()}")
@@ -174,7 +175,7 @@ def cmd_fit(args) -> int:
                 bar.update(1)
 
         try:
-            result = app.fit(device, data, args.encoding, steps=steps, batch_size=args.batch_size, seed=args.seed,
+            result = app.fit(device, data, args.encoding, steps=steps, batch_size=batch_size, seed=args.seed,
                              source=args.data, progress=progress,
                              max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
         finally:
@@ -193,7 +194,7 @@ def cmd_fit(args) -> int:
                 "networks": {k: v.to_dict() for k, v in result.model.networks.items()},
                 "steps": result.steps,
                 "stopped": result.stopped,
-                "batch_size": args.batch_size,
+                "batch_size": batch_size,
                 "seconds": result.seconds,
                 **result.metrics,
                 "history": result.history,
@@ -216,8 +217,8 @@ def cmd_render(args) -> int:
     width, height = app.default_resolution(model)
     width = args.width if args.width is not None else width
     height = args.height if args.height is not None else height
+    check_frame_size(width, height)
     with Device() as device:
-        check_frame_size(device, width, height, 4)
         reference = app.load_reference(model) if args.mode else None
         renderer = app.renderer(device, model, reference)
         try:
@@ -284,9 +285,9 @@ def cmd_bench(args) -> int:
     if args.plot:
         _check_output_path(args.plot, (".png",), "plot")
         check_plot_available()
+    for width, height in resolutions:
+        check_frame_size(width, height)
     with Device() as device:
-        for width, height in resolutions:
-            check_frame_size(device, width, height, 4)
 
         def progress(message):
             print(f"  {message}", file=sys.stderr, flush=True)
@@ -381,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--steps", type=int, metavar="N", help="training steps (default: the app's, e.g. 500 for image)")
     fit.add_argument("--max-minutes", type=float, metavar="M",
                      help="stop after M minutes of wall time and keep the model of the last step (Ctrl-C does too)")
-    fit.add_argument("--batch-size", type=int, default=1 << 16, metavar="B", help="samples per step (default: 65536)")
+    fit.add_argument("--batch-size", type=int, metavar="B", help="samples per step (default: the app's, e.g. 65536)")
     fit.add_argument("--seed", type=int, default=0, help="random seed for initialisation and batches (default: 0)")
     fit.add_argument("--json", metavar="OUT", help="also write the metrics (PSNR, SSIM, time, history) as JSON")
     fit.set_defaults(func=cmd_fit)

@@ -41,7 +41,7 @@ class Frame:
         return self.pixels[..., :3]
 
 
-def check_frame_size(device, width: int, height: int, bytes_per_pixel: int = 4) -> None:
+def check_frame_size(width: int, height: int) -> None:
     """A one-line error for sizes that are zero or absurd. Frames larger than the device can bind
     are rendered in bands (FrameRenderer.render), so the device sets no limit here."""
     if width < 1 or height < 1:
@@ -130,7 +130,7 @@ class FrameRenderer:
         returns the frame buffer they are written to, whose element 0 is pixel `first` (kernels
         write pixel p at p - frame_offset, lib/frame.glsl). With `poison`, every 32-bit word of
         that buffer is first set to it (untimed)."""
-        check_frame_size(self.device, width, height)
+        check_frame_size(width, height)
         count = width * height - first if count is None else count
         frame = self._frame_buffer(count, float_frame)
         if poison is not None:
@@ -164,7 +164,7 @@ class FrameRenderer:
         write would keep the previous frame's value. Comparisons of two renders therefore pass
         `poison`, a 32-bit word written over the whole frame first: engine/poison.py POISON_WORD (NaN)
         for float frames, and the two words of POISON_RGBA8 for two 8-bit renders to be compared."""
-        check_frame_size(self.device, width, height)
+        check_frame_size(width, height)
         total, band = width * height, self.band_pixels(float_frame)
         if total > band and not download:
             raise NgvkError(f"a {width}x{height} frame is larger than one frame buffer: it can only be read back")
