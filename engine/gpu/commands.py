@@ -117,15 +117,7 @@ class Sequence:
         engine/render/rays.py), with `buffers` bound by binding name and `push` constants by member
         name."""
         buffers = dict(buffers or {})
-        names = {b.name for b in kernel.bindings}
-        unknown, missing = set(buffers) - names, names - set(buffers)
-        if unknown or missing:
-            raise ValueError(
-                f"{kernel.shader}: buffers "
-                + (f"unknown {sorted(unknown)} " if unknown else "")
-                + (f"missing {sorted(missing)} " if missing else "")
-                + f"(declared: {sorted(names)})"
-            )
+        kernel.check_names("buffers", buffers, {b.name for b in kernel.bindings})
         if groups is None and indirect is None:
             if n is None:
                 raise ValueError("dispatch needs n (items), groups or indirect")

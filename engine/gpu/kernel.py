@@ -136,20 +136,22 @@ class Kernel:
             return (total, 1, 1)
         return (max_x, math.ceil(total / max_x), 1)
 
+    def check_names(self, what: str, given, declared: set) -> None:
+        """A ValueError naming what is unknown or missing when `given` names are not `declared`."""
+        unknown, missing = set(given) - declared, declared - set(given)
+        if unknown or missing:
+            raise ValueError(
+                f"{self.shader}: {what} "
+                + (f"unknown {sorted(unknown)} " if unknown else "")
+                + (f"missing {sorted(missing)} " if missing else "")
+                + f"(declared: {sorted(declared)})"
+            )
+
     def pack_push(self, values: dict | None) -> bytes:
         """The push-constant block with `values` by member name; every member must be given."""
         values = dict(values or {})
         members = self.reflection.push_constants
-        names = {m.name for m in members}
-        unknown = set(values) - names
-        missing = names - set(values)
-        if unknown or missing:
-            raise ValueError(
-                f"{self.shader}: push constants "
-                + (f"unknown {sorted(unknown)} " if unknown else "")
-                + (f"missing {sorted(missing)} " if missing else "")
-                + f"(declared: {sorted(names)})"
-            )
+        self.check_names("push constants", values, {m.name for m in members})
         block = bytearray(self.push_size)
         for m in members:
             value = values[m.name]
