@@ -282,9 +282,9 @@ def check_compaction(device, rng, n: int = 1029) -> list[CheckResult]:
     try:
         with device.sequence() as sequence:
             record_dispatch_args(sequence, device, owned[2])
-            record_compact(sequence, device, *owned)
+            record_compact(sequence, device, *owned, items_per_invocation=8)
             sequence.run()
-        count = owned[4].download(np.uint32, (4,))
+        count = owned[4].download(np.uint32, (8,))
         kept = np.sort(owned[3].download(np.uint32, (int(count[0]),))) if count[0] else np.zeros(0, np.uint32)
     finally:
         for buffer in owned:
@@ -292,11 +292,13 @@ def check_compaction(device, rng, n: int = 1029) -> list[CheckResult]:
     seconds = time.perf_counter() - start
     expected = compact_reference(alive, indices)
     groups = -(-len(expected) // GROUP_SIZE)
+    batched_groups = -(-len(expected) // (8 * GROUP_SIZE))
     wrong = len(set(kept.tolist()) ^ set(expected.tolist())) + abs(len(kept) - len(expected))
     return [
         CheckResult("compact", "live indices (count of wrong ones)", float(wrong), 0.0, seconds),
         CheckResult("dispatch_args", "workgroups of what is left (exact)",
-                    float(np.max(np.abs(count.astype(np.int64) - [len(expected), groups, 1, 1]))), 0.0, 0.0),
+                    float(np.max(np.abs(count.astype(np.int64) - [len(expected), groups, 1, 1, 8, batched_groups, 1, 1]))),
+                    0.0, 0.0),
     ]
 
 

@@ -76,7 +76,7 @@ def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max
         "device": device.name,
         "driver": f"{device.driver_name} {device.driver_info}".strip(),
         "step_ms": {k: round(v, 3) for k, v in trainer.timings().items()},
-        **{k: round(v, 4) for k, v in metrics.items()},
+        **{k: float(f"{v:.5g}") for k, v in metrics.items()},  # significant digits: errors can be 1e-4
         **(record or {}),
     }
     return FitResult(snapshot(training), metrics, seconds, done, stopped, history)

@@ -7,13 +7,15 @@ A model file is a NumPy `.npz` archive (zip), readable with `numpy.load` and not
                                                         the image, SDF and volume apps)
     <network name>    float32 [n_params]                one array per network ("network" for the
                                                         image, SDF and volume apps)
+                      (float16 when the header's "param_dtype" says so: half the size, for shipped
+                      models; loaded as float32)
     <extra name>      any dtype and shape                arrays an app keeps with the model (an
                                                         occupancy grid, a density majorant, a bounding
                                                         box), each described in the header
 
 The header (version 2):
 
-    {"format": "ngvk-model", "version": 2, "app": "image",
+    {"format": "ngvk-model", "version": 2, "app": "image", "param_dtype": "float32",
      "encodings": {"encoding": {GridConfig fields}},
      "networks": {"network": {MLPConfig fields}},
      "extras": {"occupancy": {"dtype": "uint8", "shape": [128, 128, 16], "description": "..."}},
@@ -43,6 +45,7 @@ from ngvk.engine.nn.config import GridConfig, MLPConfig
 FORMAT = "ngvk-model"
 VERSION = 2
 READS = (1, 2)  # the format versions this ngvk reads
+PARAM_DTYPES = ("float32", "float16")
 
 
 @dataclass
@@ -59,9 +62,12 @@ class Model:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)  # extra name -> what it holds
     source: str = field(default="", compare=False)  # the file it was read from, for error messages
+    param_dtype: str = "float32"  # how the file stores the parameters: "float32" or "float16"
 
     def __post_init__(self):
         where = self.source or "model"
+        if self.param_dtype not in PARAM_DTYPES:
+            raise NgvkError(f"{where}: parameters are stored as {' or '.join(PARAM_DTYPES)}, not {self.param_dtype!r}")
         names = list(self.encodings) + list(self.networks) + list(self.extras)
         repeated = sorted({name for name in names if names.count(name) > 1} | ({"header"} & set(names)))
         if repeated:
@@ -99,6 +105,7 @@ class Model:
             "format": FORMAT,
             "version": VERSION,
             "app": self.app,
+            "param_dtype": self.param_dtype,
             "encodings": {name: config.to_dict() for name, config in self.encodings.items()},
             "networks": {name: config.to_dict() for name, config in self.networks.items()},
             "extras": {name: {"dtype": str(array.dtype), "shape": list(array.shape),
@@ -110,7 +117,10 @@ class Model:
     def save(self, path: str | Path) -> None:
         """Write the model to `path` atomically (a temporary file in the same folder, then rename)."""
         header = np.frombuffer(json.dumps(self.header(), indent=1).encode("utf-8"), dtype=np.uint8)
-        arrays = {name: np.ascontiguousarray(array, dtype=np.float32) for name, array in self.params.items()}
+        arrays = {name: np.ascontiguousarray(array, dtype=self.param_dtype) for name, array in self.params.items()}
+        for name, array in arrays.items():
+            if np.isfinite(self.params[name]).all() and not np.isfinite(array).all():  # fp16 overflow
+                raise NgvkError(f"{path}: the parameters of {name!r} do not fit in {self.param_dtype}")
         arrays.update({name: np.ascontiguousarray(array) for name, array in self.extras.items()})
 
         def write(temporary):
@@ -156,6 +166,9 @@ def load_model(path: str | Path, app: str | None = None) -> Model:
         kinds = {name: (np.dtype(entry["dtype"]), tuple(entry["shape"])) for name, entry in described.items()}
     except (KeyError, TypeError, ValueError) as error:
         raise NgvkError(f"{path}: invalid configuration in the model header ({error})") from None
+    param_dtype = header.get("param_dtype", "float32")
+    if param_dtype not in PARAM_DTYPES:
+        raise NgvkError(f"{path}: unknown param_dtype {param_dtype!r} in the model header")
     extras = {}
     for name, (dtype, shape) in kinds.items():
         if name not in arrays:
@@ -164,6 +177,10 @@ def load_model(path: str | Path, app: str | None = None) -> Model:
         if array.dtype != dtype or array.shape != shape:
             raise NgvkError(f"{path}: {name!r} is {array.dtype} {array.shape} but the header says {dtype} {shape}")
         extras[name] = array
+    for name, array in arrays.items():
+        if array.dtype != np.dtype(param_dtype):
+            raise NgvkError(f"{path}: {name!r} is {array.dtype} but the header says {param_dtype}")
+    arrays = {name: array.astype(np.float32) for name, array in arrays.items()}
     return Model(
         app=header["app"],
         encodings=encodings,
@@ -174,4 +191,5 @@ def load_model(path: str | Path, app: str | None = None) -> Model:
         extras=extras,
         descriptions=descriptions,
         source=str(path),
+        param_dtype=param_dtype,
     )

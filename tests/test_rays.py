@@ -63,18 +63,21 @@ def test_compaction_and_indirect_dispatch_over_iterations(device, rng, tmp_path)
             buffer.close()
 
 
-@pytest.mark.parametrize("count,expected", [(0, (0, 1, 1)), (1, (1, 1, 1)), (640, (10, 1, 1)), (641, (10, 2, 1)),
-                                            (64 * 25, (10, 3, 1))])
-def test_dispatch_args_fold_like_kernel_groups(device, count, expected):
+@pytest.mark.parametrize("count,expected,batched", [(0, (0, 1, 1), (0, 1, 1)), (1, (1, 1, 1), (1, 1, 1)),
+                                                    (640, (10, 1, 1), (4, 1, 1)), (641, (10, 2, 1), (4, 1, 1)),
+                                                    (64 * 25, (10, 3, 1), (9, 1, 1)),
+                                                    (64 * 3 * 41, (10, 13, 1), (10, 5, 1))])
+def test_dispatch_args_fold_like_kernel_groups(device, count, expected, batched):
     # Beyond max_groups_x workgroups the grid folds into 2D, as Kernel.groups() does (10 here, so
-    # that the fold shows with small counts).
+    # that the fold shows with small counts); the batched arguments are for 3 items per invocation.
     kernel = device.kernel("render/dispatch_args.comp", local_size=1)
-    with device.buffer_from(np.array([count, 7, 7, 7], np.uint32), "count") as buffer:
+    with device.buffer_from(np.array([count, 7, 7, 7, 7, 7, 7, 7], np.uint32), "count") as buffer:
         with device.sequence() as sequence:
-            sequence.dispatch(kernel, buffers={"count": buffer}, push={"group_size": 64, "max_groups_x": 10},
-                              groups=(1, 1, 1))
+            sequence.dispatch(kernel, buffers={"count": buffer},
+                              push={"group_size": 64, "items": 3, "max_groups_x": 10}, groups=(1, 1, 1))
             sequence.run()
-        assert tuple(buffer.download(np.uint32, (4,))[1:]) == expected
+        words = buffer.download(np.uint32, (8,))
+        assert tuple(words[1:4]) == expected and words[4] == 3 and tuple(words[5:]) == batched
 
 
 CAMERA_SHADER = """#version 460
@@ -120,3 +123,39 @@ def test_rays_of_many_cameras_from_a_buffer(device, rng, tmp_path):
         origins, directions = camera.rays(width, height, pixels[chosen])
         np.testing.assert_allclose(rays[chosen, :3], origins, atol=1e-5)
         np.testing.assert_allclose(rays[chosen, 3:], directions, atol=1e-5)
+
+
+def test_encoding_and_mlp_run_over_a_counter(device, rng):
+    # The unfused renderers' network stages over a list of live rays: the encoding and the MLP
+    # dispatched through a counter compute its first count[0] items, as they would directly, and
+    # leave the rest of their outputs alone (a count that is not a multiple of the MLP's batch).
+    from ngvk.engine.nn.config import MLPConfig, grid_preset
+    from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
+    from ngvk.engine.poison import POISON_WORD
+
+    grid = grid_preset("hashgrid", 3, log2_table_size=12)
+    network = MLPConfig(grid.n_output, 1, 64, 2, "none")
+    encoding = GridEncoding(device, grid, grid.init_params(rng) * 1000)
+    mlp = MLP(device, network, network.init_params(rng))
+    n, count = 1029, 637
+    positions = rng.random((n, 3)).astype(np.float32)
+    buffers = [device.buffer_from(positions, "positions"), device.buffer(n * grid.n_output * 4, "encoded"),
+               device.buffer(n * 4, "outputs"), counter(device, "count", count)]
+    try:
+        with device.sequence() as sequence:
+            sequence.fill(buffers[1], POISON_WORD)
+            sequence.fill(buffers[2], POISON_WORD)
+            record_dispatch_args(sequence, device, buffers[3], items_per_invocation(device))
+            encoding.record_encode(sequence, buffers[0], buffers[1], n, counter=buffers[3])
+            mlp.record_forward(sequence, buffers[1], buffers[2], n, counter=buffers[3])
+            sequence.run()
+        encoded = buffers[1].download(np.float32, (n, grid.n_output))
+        outputs = buffers[2].download(np.float32, (n,))
+        np.testing.assert_array_equal(encoded[:count], encoding.encode(positions[:count]))
+        np.testing.assert_array_equal(outputs[:count], mlp.forward(encoded[:count])[:, 0])
+        assert np.isnan(encoded[count:]).all() and np.isnan(outputs[count:]).all()
+    finally:
+        for buffer in buffers:
+            buffer.close()
+        encoding.close()
+        mlp.close()

@@ -122,12 +122,18 @@ class GridEncoding:
         """The parameters' binding: `grid_params`, or `INSTANCE_params` for a named instance."""
         return {f"{instance}_params" if instance else "grid_params": self.params.texels(self.texel_components)}
 
-    def kernel(self):
-        return self.device.kernel("nn/grid_encode.comp", self.defines())
+    def kernel(self, item_counter: bool = False):
+        return self.device.kernel("nn/grid_encode.comp", {**self.defines(), "ITEM_COUNTER": int(item_counter)})
 
-    def record_encode(self, sequence, positions, encoded, n: int) -> None:
-        """Record the encoding of `n` positions from buffer `positions` into buffer `encoded`."""
-        sequence.dispatch(self.kernel(), n, {"positions": positions, "encoded": encoded, **self.bindings()}, {"n": n})
+    def record_encode(self, sequence, positions, encoded, n: int, counter=None) -> None:
+        """Record the encoding of `n` positions from buffer `positions` into buffer `encoded`; with
+        `counter` (engine/render/rays.py), of as many as counter[0] says, dispatched through it."""
+        buffers = {"positions": positions, "encoded": encoded, **self.bindings()}
+        if counter is None:
+            sequence.dispatch(self.kernel(), n, buffers, {"n": n})
+        else:
+            sequence.dispatch(self.kernel(True), buffers={**buffers, "item_counter": counter}, push={"n": n},
+                              indirect=counter)
 
     def encode(self, positions: np.ndarray) -> np.ndarray:
         """[N, D] positions in [0, 1] -> [N, L * F] features."""
@@ -220,8 +226,8 @@ class MLP:
         """The weights' binding: `mlp_weights`, or `INSTANCE_weights` for a named instance."""
         return {f"{instance}_weights" if instance else "mlp_weights": self.weights.texels(4)}
 
-    def kernel(self):
-        return self.device.kernel("nn/mlp_forward.comp", self.defines())
+    def kernel(self, item_counter: bool = False):
+        return self.device.kernel("nn/mlp_forward.comp", {**self.defines(), "ITEM_COUNTER": int(item_counter)})
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         """[N, n_input] -> [N, n_output] (outputs start as NaN, as in run_kernel())."""
@@ -240,11 +246,19 @@ class MLP:
         """Buffer `inputs` [n, n_input] as the texels the kernels fetch."""
         return inputs.texels(self.input_components)
 
-    def record_forward(self, sequence, inputs, outputs, n: int) -> None:
-        """Record the forward pass of `n` samples from buffer `inputs` into buffer `outputs`."""
+    def record_forward(self, sequence, inputs, outputs, n: int, counter=None) -> None:
+        """Record the forward pass of `n` samples from buffer `inputs` into buffer `outputs`; with
+        `counter` (engine/render/rays.py, its arguments written for items_per_invocation()), of as
+        many as counter[0] says, dispatched through it."""
+        from ngvk.engine.render.rays import batched
+
         items = items_per_invocation(self.device)
         buffers = {"inputs": self.input_texels(inputs), "outputs": outputs, **self.bindings()}
-        sequence.dispatch(self.kernel(), -(-n // items), buffers, {"n": n})
+        if counter is None:
+            sequence.dispatch(self.kernel(), -(-n // items), buffers, {"n": n})
+        else:
+            sequence.dispatch(self.kernel(True), buffers={**buffers, "item_counter": counter}, push={"n": n},
+                              indirect=batched(counter))
 
     def close(self) -> None:
         self.weights.close()

@@ -104,11 +104,12 @@ class FrameRenderer:
         return max(1, limit // (16 if float_frame else 4))
 
     def _frame_buffer(self, pixels: int, float_frame: bool):
+        # One buffer of each kind (8-bit, float) at a time: a renderer that composes a frame from
+        # float renders (the SDF app's error mode) keeps the 8-bit one a window presents from.
         key = (pixels, float_frame)
         if key not in self._frames:
-            for old in self._frames.values():
-                old.close()
-            self._frames.clear()
+            for old in [k for k in self._frames if k[1] == float_frame]:
+                self._frames.pop(old).close()
             self._frames[key] = self.device.buffer(pixels * (16 if float_frame else 4), "frame")
         return self._frames[key]
 
