@@ -117,7 +117,8 @@ class Model:
     def save(self, path: str | Path) -> None:
         """Write the model to `path` atomically (a temporary file in the same folder, then rename)."""
         header = np.frombuffer(json.dumps(self.header(), indent=1).encode("utf-8"), dtype=np.uint8)
-        arrays = {name: np.ascontiguousarray(array, dtype=self.param_dtype) for name, array in self.params.items()}
+        with np.errstate(over="ignore"):  # overflow to float16 is reported just below
+            arrays = {name: np.ascontiguousarray(array, dtype=self.param_dtype) for name, array in self.params.items()}
         for name, array in arrays.items():
             if np.isfinite(self.params[name]).all() and not np.isfinite(array).all():  # fp16 overflow
                 raise NgvkError(f"{path}: the parameters of {name!r} do not fit in {self.param_dtype}")

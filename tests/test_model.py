@@ -157,3 +157,23 @@ def test_extras_that_do_not_match_their_description_are_refused(model, tmp_path)
     np.savez(path, **arrays)
     with pytest.raises(NgvkError, match="'box' is float32 \\(3, 3\\) but the header says float32 \\(2, 3\\)"):
         load_model(path)
+
+
+def test_float16_parameters_are_stored_as_float16_and_load_as_float32(model, tmp_path):
+    from dataclasses import replace
+
+    small = replace(model, param_dtype="float16")
+    small.save(tmp_path / "half.npz")
+    model.save(tmp_path / "full.npz")
+    with np.load(tmp_path / "half.npz") as archive:
+        assert all(archive[name].dtype == np.float16 for name in model.params)
+    loaded = load_model(tmp_path / "half.npz")
+    assert loaded.param_dtype == "float16"
+    for name, array in model.params.items():
+        assert loaded.params[name].dtype == np.float32
+        np.testing.assert_array_equal(loaded.params[name], array.astype(np.float16).astype(np.float32))
+    # Values beyond float16's range are refused at saving, and nothing is written.
+    too_large = replace(small, params={**small.params, "network": small.params["network"] * 0 + 1e6})
+    with pytest.raises(NgvkError, match="float16"):
+        too_large.save(tmp_path / "large.npz")
+    assert not (tmp_path / "large.npz").exists()
