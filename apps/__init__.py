@@ -16,7 +16,7 @@ VERSION = importlib.metadata.version("ngvk")  # pyproject.toml holds it
 # Name -> "module:class" of its App, or None while the app is still being built.
 APPS = {
     "image": "ngvk.apps.image:ImageApp",
-    "sdf": None,
+    "sdf": "ngvk.apps.sdf.app:SdfApp",
     "volume": None,
     "nerf": None,
 }

@@ -23,6 +23,7 @@ class App:
     data_help: str = ""  # what DATA is for `ngvk fit` and `ngvk eval`
     render_modes: tuple[str, ...] = ("network",)  # the first is the default; number keys pick them
     moves_in_3d: bool = False  # the viewer's WASD/QE keys fly the camera (else Q quits)
+    renders_data: bool = False  # `ngvk render APP --data DATA` renders the data itself (data_renderer)
     # The headline metrics of `fit` and `eval`, by name, with how to print each (str.format).
     metrics: dict[str, str] = {}
     default_steps: dict[str, int] = {}  # training steps per encoding
@@ -37,8 +38,9 @@ class App:
         """The model at `path` (checked to be this app's), or the shipped hashgrid model."""
         return load_model(path or self.default_model_path(), app=self.name)
 
-    def default_resolution(self, model: Model) -> tuple[int, int]:
-        """The frame size of `ngvk render` and `ngvk view` when none is given."""
+    def default_resolution(self, model: Model | None) -> tuple[int, int]:
+        """The frame size of `ngvk render` and `ngvk view` when none is given (model None: a
+        render of the data)."""
         raise NotImplementedError
 
     # ---- data ------------------------------------------------------------------------------------
@@ -54,6 +56,11 @@ class App:
     # ---- rendering -------------------------------------------------------------------------------
     def renderer(self, device, model: Model, reference=None):
         """An engine.render.frame.FrameRenderer for `model`; `reference` enables the comparing modes."""
+        raise NotImplementedError
+
+    def data_renderer(self, device, data):
+        """A FrameRenderer of the data itself (the ground truth a model is judged against), for
+        apps that declare `renders_data`."""
         raise NotImplementedError
 
     # ---- fitting and evaluation ------------------------------------------------------------------

@@ -240,20 +240,30 @@ def table(result: dict) -> str:
         f"ngvk bench on {result['device']['name']} ({result['device']['driver']}), "
         f"median of {result['settings']['repeat']} frames after {result['settings']['warmup']} warm-up",
         "",
-        f"{'app':<7}{'encoding':<11}{'resolution':>11}  {'unfused ms':>10}  {'= pre':>7} {'enc':>8} {'mlp':>8} {'post':>7}"
-        f"  {'fused ms':>9}  {'fusion':>7}  {'enc+mlp':>7}  {'FPS':>6}  {'Msamples/s':>10}  {'4k60 gap':>8}",
+        f"{'app':<7}{'encoding':<11}{'resolution':>11}  {'unfused ms':>10}  {'= pre':>7} {'enc':>8} {'mlp':>8}"
+        f" {'other':>8} {'post':>7}  {'fused ms':>9}  {'fusion':>7}  {'enc+mlp':>7}  {'FPS':>6}  {'Msamples/s':>10}"
+        f"  {'4k60 gap':>8}",
     ]
+    others = {}
     for case in result["cases"]:
         stages = {s: v["median_ms"] for s, v in case["unfused"]["stages"].items()}
+        other = [s for s in stages if s not in STAGES]  # an app's own stages (the SDF app's ray advance)
+        if other:
+            others[case["app"]] = other
         d = case["derived"]
         w, h = case["resolution"]
         lines.append(
             f"{case['app']:<7}{case['encoding']:<11}{f'{w}x{h}':>11}  {case['unfused']['frame']['median_ms']:>10.2f}"
             f"  {stages.get('preprocess', 0):>7.2f} {stages.get('encoding', 0):>8.2f} {stages.get('mlp', 0):>8.2f}"
-            f" {stages.get('postprocess', 0):>7.2f}  {case['fused']['frame']['median_ms']:>9.2f}"
+            f" {sum(stages[s] for s in other):>8.2f} {stages.get('postprocess', 0):>7.2f}"
+            f"  {case['fused']['frame']['median_ms']:>9.2f}"
             f"  {d['fusion_speedup']:>6.2f}x  {100 * d['encoding_mlp_share']:>6.1f}%  {d['fps_fused']:>6.1f}"
             f"  {d['samples_per_second_fused'] / 1e6:>10.1f}  {d['gap_4k60']:>7.1f}x"
         )
+    lines += [f"other: {app}: {', '.join(names)}" for app, names in others.items()]
+    queries = [c for c in result["cases"] if c["fused"]["queries"] != c["pixels"]]
+    lines += [f"network queries per frame, {c['app']} {c['encoding']} {c['resolution'][0]}x{c['resolution'][1]}: "
+              f"{c['unfused']['queries']:,} unfused, {c['fused']['queries']:,} fused" for c in queries]
     lines += ["", f"{'figure':<44}{'measured here':<28}paper ({PAPER['device']})"]
     paper = PAPER["encoding_mlp_share_percent"]
     for encoding, percent in paper.items():
@@ -298,7 +308,8 @@ def plot(result: dict, path: str) -> None:
     x = np.arange(len(cases))
     figure, (shares, times) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(cases) + 4), 4.8))
     bottom = np.zeros(len(cases))
-    for stage in STAGES:
+    stage_names = list(dict.fromkeys(s for c in cases for s in c["derived"]["stage_share"]))
+    for stage in stage_names:
         values = np.array([100 * c["derived"]["stage_share"].get(stage, 0.0) for c in cases])
         shares.bar(x, values, bottom=bottom, label=stage)
         bottom += values

@@ -212,15 +212,22 @@ def cmd_render(args) -> int:
 
     app = get_app(args.app)
     _check_output_path(args.out, (".png",), "output")
-    model = app.load_model(args.model)
+    if args.data is not None and not app.renders_data:
+        raise NgvkError(f"the {app.name} app has no render of its data; drop --data")
+    if args.data is not None and args.model is not None:
+        raise NgvkError("--data renders the data instead of a model: give one of --data and --model")
+    data = app.load_data(args.data) if args.data is not None else None
+    model = app.load_model(args.model) if data is None else None
     camera = load_camera(args.camera) if args.camera else None
     width, height = app.default_resolution(model)
     width = args.width if args.width is not None else width
     height = args.height if args.height is not None else height
     check_frame_size(width, height)
     with Device() as device:
-        reference = app.load_reference(model) if args.mode else None
-        renderer = app.renderer(device, model, reference)
+        if data is not None:
+            renderer = app.data_renderer(device, data)
+        else:
+            renderer = app.renderer(device, model, app.load_reference(model) if args.mode else None)
         try:
             if args.mode:
                 renderer.set_mode(args.mode)
@@ -233,7 +240,8 @@ def cmd_render(args) -> int:
             renderer.close()
         save_png(args.out, frame.rgb)
         kernels = "unfused" if args.unfused else "fused"
-        print(f"rendered {app.name} {width}x{height} ({kernels}, {renderer.mode}) on {device.info.name} -> {args.out}")
+        what = f"the data {args.data}" if data is not None else f"{kernels}"
+        print(f"rendered {app.name} {width}x{height} ({what}, {renderer.mode}) on {device.info.name} -> {args.out}")
         print(f"  GPU time {frame.frame_ms:.2f} ms: {_format_times(frame.timings)}")
         print(f"  (kernels prepared in {prepared:.2f} s before timing)")
     return 0
@@ -396,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--camera", metavar="CAM.json", help="camera file (default: the app's default view)")
     render.add_argument("--unfused", action="store_true", help="one dispatch per stage instead of one fused dispatch")
     render.add_argument("--mode", metavar="MODE", help=f"render mode, the first the default ({modes_help})")
+    render.add_argument("--data", metavar="DATA",
+                        help="render the data itself instead of a model: the ground truth a model is judged against "
+                        f"(apps that have one: {', '.join(a.name for a in apps if a.renders_data) or 'none'})")
     render.set_defaults(func=cmd_render)
 
     view = commands.add_parser("view", help="open an interactive window (GLFW + Vulkan swapchain)")

@@ -155,3 +155,18 @@ def test_kernel_bench_compares_against_what_the_gpu_computed(device, monkeypatch
     monkeypatch.setattr(bench_kernels.reference, "mlp_forward", lambda config, params, x, dtype: np.zeros((len(x), 3)) + 1)
     cases = bench_kernels.bench_mlp(device, "image", MLPConfig(32, 3, 16, 1, "none"), 300, 1, 1, np.random.default_rng(1))
     assert not cases[0]["agreement"]["passed"]
+
+
+def test_an_iterative_app_reports_its_own_stages_and_queries(device):
+    # The SDF app's sphere tracer: its stages (ray advance among them) fill the breakdown, and the
+    # queries per frame are what each path counted on the device, several per pixel.
+    from ngvk.apps.sdf.render import STAGES as SDF_STAGES
+
+    result = bench.run_bench(device, ["sdf"], ["hashgrid"], [(40, 30)], warmup=1, repeat=2)
+    case = result["cases"][0]
+    assert set(case["unfused"]["stages"]) == set(SDF_STAGES) and set(case["fused"]["stages"]) == {"fused"}
+    assert case["unfused"]["queries"] > case["pixels"] and case["fused"]["queries"] > case["pixels"]
+    assert case["samples"] == case["fused"]["queries"]
+    assert sum(case["derived"]["stage_share"].values()) == pytest.approx(1.0)
+    text = bench.table(result)
+    assert "other: sdf: advance" in text and f"{case['unfused']['queries']:,} unfused" in text

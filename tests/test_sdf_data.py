@@ -118,18 +118,3 @@ def test_an_open_mesh_is_used_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="not watertight"):
         data = load_sdf_data(str(tmp_path / "open.ply"))
     assert data.distance(np.array([[0.5, 0.5, 0.5]]))[0] < 0  # still mostly enclosed: inside
-
-
-@pytest.mark.parametrize("name", sorted(shapes.SHAPES))
-def test_the_shapes_on_the_device_match_numpy(device, name, rng):
-    # sdf/sdf_shapes.glsl, the reference render's ground truth, against shapes.py (float32
-    # against float64: 1e-5 in unit-cube units), near the surface and anywhere in the cube.
-    from ngvk.apps.sdf.data import sample_implicit_surface
-    from ngvk.engine.nn.layers import run_kernel
-
-    f = shapes.SHAPES[name]
-    positions = np.concatenate([rng.random((1029, 3)), sample_implicit_surface(f, 1000, rng)]).astype(np.float32)
-    kernel = device.kernel("sdf/shape_distance.comp", {"SDF_SHAPE": shapes.SHAPE_CODES[name]})
-    n = len(positions)
-    distances = run_kernel(device, kernel, n, {"positions": positions}, {"distances": (n,)})["distances"]
-    np.testing.assert_allclose(distances, f(positions.astype(np.float64)), atol=1e-5)

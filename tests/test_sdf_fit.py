@@ -21,5 +21,5 @@ def test_a_short_fit_learns_the_ring(device, tmp_path):
     assert result.model.training["loss"] == "mape" and result.model.app == "sdf"
     path = tmp_path / "ring.npz"
     result.model.save(path)
-    again = fitting.evaluate(device, load_model(path, app="sdf"), data)
+    again = fitting.distance_metrics(device, load_model(path, app="sdf"), data)
     assert again == pytest.approx(result.metrics, rel=1e-6)

@@ -39,6 +39,11 @@ class SdfData:
     transform: dict = field(default_factory=dict)  # meshes: {"scale": s, "offset": [x, y, z]}, unit = mesh * s + offset
     mesh: object = None  # the normalised trimesh.Trimesh, for meshes
 
+    def ground_height(self) -> float:
+        """Where the ground plane of the renders lies: the lowest of 2^16 surface points (seed 0),
+        so the object stands on it (the same for the model and the reference render)."""
+        return float(np.min(self.surface_sampler(1 << 16, np.random.default_rng(0))[:, 1]))
+
     def distance(self, positions: np.ndarray) -> np.ndarray:
         return np.asarray(self.distance_function(np.asarray(positions, dtype=np.float64)), dtype=np.float64)
 

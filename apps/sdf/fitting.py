@@ -1,4 +1,4 @@
-"""Fitting and evaluating a neural SDF (the SDF app's training side; its renderer comes next).
+"""Fitting a neural SDF and measuring its distances (the SDF app's training side).
 
 The network maps a point of the unit cube, through a 3D grid encoding, to its signed distance:
 32 -> 64 -> 64 -> 1, no output activation, trained with the MAPE loss as instant-ngp does
@@ -30,10 +30,25 @@ POOL_SIZE = 1 << 20  # training samples computed on the host, drawn from on the 
 EVALUATION_POINTS = 1 << 15
 
 
+# The paper's 3D presets (instant-ngp's SDF config: hashgrid of 16 levels, 2 features, T = 2^19,
+# finest 2048), made small enough to ship (a few MB each, parameters stored as float16; the shipped
+# models' quality is in assets/README.md):
+#   hashgrid   T = 2^16 instead of 2^19 (the finest levels hash more; 4 MB instead of 27 MB)
+#   densegrid  6 levels instead of 8 (finest 88^3 instead of 175^3; 4 MB instead of 34 MB)
+#   lowres     2 levels of 48^3 instead of 128^3 (3.5 MB instead of 67 MB)
+HASHGRID_LOG2_TABLE = 16
+DENSEGRID_LEVELS = 6
+LOWRES_RESOLUTION = 48
+PARAM_DTYPE = "float16"
+
+
 def presets(encoding: str) -> tuple[GridConfig, MLPConfig]:
-    """The paper's 3D presets (instant-ngp's SDF config: 16 levels, 2 features, T = 2^19, finest
-    2048), and its network, 64 wide with 2 hidden layers."""
-    grid = grid_preset(encoding, 3)
+    """The shipped 3D presets (above) and the paper's network, 64 wide with 2 hidden layers."""
+    grid = grid_preset(encoding, 3, log2_table_size=HASHGRID_LOG2_TABLE)
+    if encoding == "densegrid":
+        grid = GridConfig("densegrid", 3, DENSEGRID_LEVELS, grid.n_features, grid.base_resolution, grid.per_level_scale)
+    elif encoding == "lowres":
+        grid = GridConfig("lowres", 3, grid.n_levels, grid.n_features, LOWRES_RESOLUTION, grid.per_level_scale)
     return grid, MLPConfig(grid.n_output, 1, 64, 2, "none")
 
 
@@ -48,7 +63,7 @@ def network_distance(device, model: Model, positions: np.ndarray) -> np.ndarray:
         mlp.close()
 
 
-def evaluate(device, model: Model, data: SdfData, seed: int = 12345) -> dict:
+def distance_metrics(device, model: Model, data: SdfData, seed: int = 12345) -> dict:
     """Distance errors near the surface and over the cube, and the IoU of inside, on held-out points."""
     rng = np.random.default_rng(seed)
     n = EVALUATION_POINTS
@@ -68,10 +83,11 @@ def evaluate(device, model: Model, data: SdfData, seed: int = 12345) -> dict:
 
 def fit(device, data: SdfData, encoding: str = "hashgrid", steps: int = 1000, batch_size: int = 1 << 16,
         seed: int = 0, progress=None, max_seconds: float | None = None, evaluations: int = 10,
-        pool_size: int = POOL_SIZE, configs: tuple[GridConfig, MLPConfig] | None = None):
+        pool_size: int = POOL_SIZE, configs: tuple[GridConfig, MLPConfig] | None = None, evaluate=None):
     """Fit a model to `data`: an engine.fit.FitResult. `configs` replaces the preset's grid and
     network (smaller ones, for quick fits)."""
     grid_config, network_config = configs or presets(encoding)
+    ground = data.ground_height()
     rng = np.random.default_rng(seed)
     pool_positions, pool_distances = data.training_samples(pool_size, rng)
     encoding_layer = GridEncoding(device, grid_config, grid_config.init_params(rng))
@@ -89,11 +105,15 @@ def fit(device, data: SdfData, encoding: str = "hashgrid", steps: int = 1000, ba
         trainer = grid_mlp_trainer(encoding_layer, mlp, batch_size, LOSS, record_batch, seed=seed)
 
         def snapshot(training: dict) -> Model:
+            # Rounded as the file stores them, so that the evaluation sees the model that is saved.
+            params = {"encoding": encoding_layer.get_params(), "network": mlp.get_params()}
+            params = {name: array.astype(PARAM_DTYPE).astype(np.float32) for name, array in params.items()}
             return Model(app=APP, encodings={"encoding": grid_config}, networks={"network": network_config},
-                         params={"encoding": encoding_layer.get_params(), "network": mlp.get_params()},
-                         app_data={"source": data.source, "transform": data.transform}, training=training)
+                         params=params, param_dtype=PARAM_DTYPE, training=training,
+                         app_data={"source": data.source, "transform": data.transform, "ground": ground})
 
-        return fit_loop(trainer, steps, snapshot, lambda model: evaluate(device, model, data), evaluations,
+        evaluate = evaluate or (lambda model: distance_metrics(device, model, data))
+        return fit_loop(trainer, steps, snapshot, evaluate, evaluations,
                         max_seconds, progress, record={"loss": LOSS, "pool_size": pool_size})
     finally:
         if trainer is not None:
