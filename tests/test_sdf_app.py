@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from ngvk.apps.sdf import fitting, render, tracing
 from ngvk.apps.sdf.app import SdfApp, reference_renderer
+from ngvk.apps.sdf.checks import CHECKS
 from ngvk.apps.sdf.data import load_sdf_data
 from ngvk.apps.sdf.render import MeshRenderer, SdfRenderer, orbit_camera
 from ngvk.engine.errors import NgvkError
@@ -51,6 +52,21 @@ def test_fused_and_unfused_render_the_same(device, ring, mode):
         # The object is in view: some pixels see it.
         if mode == "normals":
             assert np.count_nonzero(fused.pixels[..., :3].sum(axis=-1) > 0) > 50
+    finally:
+        renderer.close()
+
+
+def test_fused_slots_that_take_several_pixels_render_the_same(device, ring, monkeypatch):
+    # GPUs let each slot of the fused kernel take several pixels from the tile's queue (refilling as
+    # rays finish); the same frame as the unfused path, every pixel written (a poisoned frame).
+    _, model = ring
+    monkeypatch.setattr(render, "FUSED_PIXELS_PER_SLOT", {"CPU": 3, "GPU": 3})
+    renderer = SdfRenderer(device, model, tile_pixels=1000)
+    try:
+        camera = renderer.default_camera(53, 29)
+        fused = renderer.render(camera, 53, 29, True, True, poison=POISON_WORD).pixels
+        unfused = renderer.render(camera, 53, 29, False, True, poison=POISON_WORD).pixels
+        assert np.isfinite(fused).all() and np.max(np.abs(fused - unfused)) <= 1e-5
     finally:
         renderer.close()
 
@@ -219,3 +235,10 @@ def test_a_model_of_another_app_is_a_one_line_error(tmp_path):
     assert_one_line_error(run("render", "image", "--data", "shape:mug", "--out", str(out)), "--data")
     assert_one_line_error(run("render", "sdf", "--data", "shape:teapot", "--out", str(out)), "teapot")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
+def test_check_cases(device, rng, check):
+    # The SDF app's `ngvk check` cases, one test each (so that a failure names its kernel).
+    failed = [f"{r.kernel} {r.case}: {r.max_error:.3g} > {r.tolerance:.3g}" for r in check(device, rng) if not r.passed]
+    assert not failed, failed

@@ -48,6 +48,7 @@ T_REFERENCE = "tests/test_reference.py"
 T_IMAGE = "tests/test_image_app.py"
 T_MODEL = "tests/test_model.py"
 T_SDF = "tests/test_sdf_data.py"
+T_SDF_APP = "tests/test_sdf_app.py"
 
 MUTATIONS = [
     # ---- grid encoding
@@ -176,14 +177,28 @@ MUTATIONS = [
     # ---- the SDF app's data
     Mutation("mug handle in the wrong plane on the device", "shaders/sdf/sdf_shapes.glsl",
              "sdf_torus((q - vec3(0.26, 0.0, 0.0)).xzy", "sdf_torus((q - vec3(0.26, 0.0, 0.0)).xyz",
-             (f"{T_SDF}::test_the_shapes_on_the_device_match_numpy",)),
+             (T_SDF_APP, "-k", "check_shapes")),
     Mutation("a quarter of the SDF samples uniform", "apps/sdf/data.py",
              "n_uniform = n // 8", "n_uniform = n // 4",
              (f"{T_SDF}::test_training_samples_follow_instant_ngps_proportions",)),
+    # ---- the SDF app's sphere tracer
+    Mutation("sphere tracing steps the whole distance", "shaders/sdf/sdf_trace.glsl",
+             "ray.t += SDF_STEP_SCALE * d;", "ray.t += d;", (T_SDF_APP, "-k", "check_stages")),
+    Mutation("a normal probe at the wrong corner", "shaders/sdf/sdf_trace.glsl",
+             ": k == 2u ? vec3(-1.0, 1.0, -1.0)", ": k == 2u ? vec3(-1.0, 1.0, 1.0)", (T_SDF_APP, "-k", "check_stages")),
+    Mutation("the shadow ray starts inside the surface (reference)", "apps/sdf/tracing.py",
+             "+ SHADOW_OFFSET * rays[\"normal\"]", "- SHADOW_OFFSET * rays[\"normal\"]",
+             (T_SDF_APP, "-k", "check_stages")),
+    Mutation("unfused tracing compacts away the rays still marching", "shaders/sdf/sdf_stages.comp",
+             "alive[i] = ray.status == SDF_MARCHING ? 1u : 0u;\n    } else {",
+             "alive[i] = ray.status == SDF_HIT ? 1u : 0u;\n    } else {",
+             (T_SDF_APP, "-k", "fused_and_unfused")),
+    Mutation("the compacted list of rays left unused", "apps/sdf/render.py",
+             "now = 1 - now", "now = now", (T_SDF_APP, "-k", "queries")),
     # ---- files and metrics
     Mutation("models saved as float16", "engine/model.py",
-             "np.ascontiguousarray(array, dtype=np.float32)", "np.ascontiguousarray(array, dtype=np.float16)",
-             (T_MODEL,)),
+             "arrays = {name: np.ascontiguousarray(array, dtype=self.param_dtype)",
+             "arrays = {name: np.ascontiguousarray(array, dtype=np.float16)", (T_MODEL,)),
     Mutation("another app's model accepted", "engine/model.py",
              "if app is not None and header.get(\"app\") != app:", "if app is None and header.get(\"app\") != app:",
              (T_MODEL,)),

@@ -29,8 +29,18 @@ STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |normals of the model - normals of the reference| x 4 (needs the reference)
 RENDER_MODES = tracing.RENDER_MODES + (ERROR_MODE,)
 # Steps between compactions of the marching rays. Measured on lavapipe (2-core EPYC, 256 x 256,
-# shipped hashgrid model, unfused frame): see README "SDF app".
-COMPACTION_PERIOD = 4
+# shaded, shipped hashgrid model, unfused frame, median of 5): 391 ms compacting every step, 413 ms
+# every 2, 450 ms every 4, 566 ms every 8, 800 ms every 16, 5183 ms never. A compaction costs three
+# small dispatches; a finished ray left in the list costs a query.
+COMPACTION_PERIOD = 1
+# Pixels each slot of the fused kernel may take from the tile's queue (sdf/sdf_fused.comp); it
+# launches n / (MLP_ITEMS x this) invocations. More pixels per slot keep the slots busy while other
+# rays march on (lavapipe, 256 x 256 shaded, shipped hashgrid: 822 ms with 1, 613 ms with 4), but
+# lavapipe (Mesa 22.3) ends an invocation silently after about 65,000 loop iterations in all, and a
+# slot's pixel can take up to 260 distance queries of about 130 loop iterations each: only 1 pixel
+# per slot stays under that bound whatever the frame. GPUs have no such limit: 4 there (not yet
+# measured on one).
+FUSED_PIXELS_PER_SLOT = {"CPU": 1, "GPU": 4}
 CENTRE = (0.5, 0.45, 0.5)  # what the default camera looks at
 
 
@@ -107,6 +117,7 @@ class SdfRenderer(_SdfFrames):
             self.encoding = GridEncoding(device, model.encoding, model.params["encoding"])
             self.mlp = MLP(device, model.networks["network"], model.params["network"])
         self.queries = device.buffer(4, "queries")
+        self.pixel_queue = device.buffer(4, "pixel_queue")
         self._tile_buffers = None
 
     # ---- what the frame renderer asks ---------------------------------------------------------
@@ -124,16 +135,24 @@ class SdfRenderer(_SdfFrames):
         self.queries.upload(np.zeros(1, np.uint32))
         return super()._render(camera, width, height, fused, float_frame, download, poison)
 
+    def pixels_per_slot(self) -> int:
+        """Pixels each slot of the fused kernel may take (FUSED_PIXELS_PER_SLOT)."""
+        return FUSED_PIXELS_PER_SLOT["CPU" if self.device.info.type == "CPU" else "GPU"]
+
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
-        defines = {**tracing.defines(), "MLP_ITEMS": self.items, "FRAME_FLOAT": int(float_frame)}
-        buffers = {"frame": frame, "queries": self.queries}
+        pixels_per_slot = self.pixels_per_slot()
+        defines = {**tracing.defines(), "MLP_ITEMS": self.items, "FRAME_FLOAT": int(float_frame),
+                   "SDF_PIXELS_PER_SLOT": pixels_per_slot}
+        buffers = {"frame": frame, "queries": self.queries, "pixel_queue": self.pixel_queue}
         if self.model is not None:
             defines.update({**self.encoding.defines(), **self.mlp.defines(), "SDF_SOURCE": 0, "SDF_SHAPE": 0})
             buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
         else:
             defines.update({"SDF_SOURCE": 1, "SDF_SHAPE": self.shape})
         kernel = self.device.kernel("sdf/sdf_fused.comp", defines)
-        sequence.dispatch(kernel, -(-push["n"] // self.items), buffers, push)
+        sequence.fill(self.pixel_queue, 0)
+        invocations = -(-push["n"] // (self.items * pixels_per_slot))
+        sequence.dispatch(kernel, invocations, buffers, push)
 
     # ---- unfused ------------------------------------------------------------------------------
 
@@ -226,6 +245,7 @@ class SdfRenderer(_SdfFrames):
             if layer is not None:
                 layer.close()
         self.queries.close()
+        self.pixel_queue.close()
 
 
 class MeshRenderer(_SdfFrames):

@@ -1,10 +1,10 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-// SDF app, fused: the whole sphere tracer in one dispatch. Each invocation marches MLP_ITEMS pixels'
-// rays together (every weight the MLP loads serves all of them, lib/mlp.glsl) until all are done:
-// the camera rays, the four probes of the normals where they hit, the shadow rays (shaded mode),
-// the shading. The same functions as the unfused stages (sdf/sdf_trace.glsl), on the same values,
+// SDF app, fused: the whole sphere tracer in one dispatch. Each invocation works on MLP_ITEMS rays at
+// once (every weight the MLP loads serves all of them, lib/mlp.glsl), each ray through its camera
+// march, the four probes of its normal where it hit, its shadow ray (shaded mode) and its shading,
+// taking the tile's pixels from a queue (below). The same functions as the unfused stages (sdf/sdf_trace.glsl), on the same values,
 // so the two paths give the same image. With SDF_SOURCE 1 the distance is the analytic shape's
 // (sdf/sdf_shapes.glsl, SDF_SHAPE) instead of the network's: the reference render of a built-in shape.
 //
@@ -13,8 +13,9 @@
 // 1       | mlp_weights  | read       | the layers' matrices (lib/mlp_weights.glsl) (SDF_SOURCE 0)
 // 2       | frame        | write      | the frame (lib/frame.glsl)
 // 3       | queries      | read-write | uint [1]: network queries of the frame (atomic)
+// 4       | pixel_queue  | read-write | uint [1]: the tile's next pixel to take (zeroed before the dispatch)
 // push constants: the app's (sdf/sdf_push.glsl; probe unused)
-// defines: SDF_SOURCE (0 network, 1 shape), SDF_SHAPE, the tracer's constants (apps/sdf/tracing.py
+// defines: SDF_SOURCE (0 network, 1 shape), SDF_SHAPE, SDF_PIXELS_PER_SLOT, the tracer's constants (apps/sdf/tracing.py
 // defines()), MLP_ITEMS, the encoding's and the network's (SDF_SOURCE 0), FRAME_FLOAT
 
 layout(local_size_x_id = 0) in;
@@ -32,6 +33,7 @@ MLP_WEIGHTS_BUFFER(1);
 #endif
 FRAME_BUFFER(2);
 layout(std430, binding = 3) buffer Queries { uint queries[]; };
+layout(std430, binding = 4) buffer PixelQueue { uint pixel_queue[]; };
 layout(push_constant) uniform Push {
 #include "sdf/sdf_push.glsl"
 };
@@ -61,54 +63,92 @@ void sdf_distances(vec3 p[MLP_ITEMS], out float d[MLP_ITEMS]) {
 #endif
 }
 
-// March every ray of the batch that is still marching, until none is; returns the queries made.
-uint sdf_march(inout SdfRay rays[MLP_ITEMS]) {
+// Each invocation works on MLP_ITEMS slots, each holding one pixel's ray in one phase of its work.
+// Every pass queries one distance per slot (the MLP's batch); a slot whose pixel is finished takes
+// the next pixel of the tile from the queue, so the slots stay busy however long a ray marches
+// (batches that waited for their slowest ray measured 2.4x slower than the unfused path).
+#define SDF_PHASE_MARCH 0u   // the camera ray marches
+#define SDF_PHASE_PROBE 1u   // 1 + k: probe k of the normal (k = 0..3)
+#define SDF_PHASE_NORMAL 5u  // the normal is summed (no query)
+#define SDF_PHASE_SHADOW 6u  // the shadow ray marches
+#define SDF_PHASE_EMPTY 7u   // the pixel is done (or there is none)
+
+// After the camera ray's march and the normal's probes: the shadow ray, or the pixel is done.
+uint sdf_after_surface(inout SdfRay ray) {
+    sdf_shadow_begin(ray);
+    return render_mode == SDF_MODE_SHADED && ray.status == SDF_MARCHING ? SDF_PHASE_SHADOW : SDF_PHASE_EMPTY;
+}
+
+#define SDF_NO_PIXEL 0xffffffffu
+
+// Put the tile's next pixel into a slot, or leave it empty when the queue is or when the slot has
+// taken its SDF_PIXELS_PER_SLOT. The quota bounds an invocation's work (lavapipe ends an invocation
+// silently after about 65,000 loop iterations in all), and since the host launches n /
+// (MLP_ITEMS x SDF_PIXELS_PER_SLOT) invocations, the slots' quotas cover every pixel of the tile.
+void sdf_take(inout SdfRay ray, inout uint phase, inout uint pixel, inout uint left) {
+    pixel = left > 0u ? atomicAdd(pixel_queue[0], 1u) : SDF_NO_PIXEL;
+    left = left > 0u ? left - 1u : 0u;
+    if (pixel < n) {
+        ray = sdf_camera_ray(pixel_offset + pixel);
+        phase = SDF_PHASE_MARCH;
+    } else {
+        pixel = SDF_NO_PIXEL;
+        phase = SDF_PHASE_EMPTY;
+    }
+}
+
+// Move a slot on until its next query (or until the queue is empty): skip the phases that need no
+// query, write the finished pixel and take the next. Returns the slot's phase.
+uint sdf_settle(inout SdfRay ray, inout uint phase, inout uint pixel, inout uint left) {
+    bool moving = true;
+    while (moving) {
+        if (phase == SDF_PHASE_MARCH && ray.status != SDF_MARCHING) {
+            phase = ray.status == SDF_HIT ? SDF_PHASE_PROBE : sdf_after_surface(ray);
+        } else if (phase == SDF_PHASE_NORMAL) {
+            phase = sdf_after_surface(ray);
+        } else if (phase == SDF_PHASE_SHADOW && ray.status != SDF_MARCHING) {
+            phase = SDF_PHASE_EMPTY;
+        } else if (phase == SDF_PHASE_EMPTY && pixel != SDF_NO_PIXEL) {
+            vec3 eye, view;
+            camera_ray(pixel_offset + pixel, eye, view);
+            frame_write(pixel_offset + pixel, sdf_shade(ray, eye, view));
+            sdf_take(ray, phase, pixel, left);
+        } else {
+            moving = false;
+        }
+    }
+    return phase;
+}
+
+void main() {
+    SdfRay rays[MLP_ITEMS];
+    uint phase[MLP_ITEMS], pixel[MLP_ITEMS], left[MLP_ITEMS];
+    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
+        left[s] = uint(SDF_PIXELS_PER_SLOT);
+        sdf_take(rays[s], phase[s], pixel[s], left[s]);
+    }
     uint made = 0u;
-    for (int step = 0; step < SDF_MAX_STEPS; ++step) {
-        bool marching = false;
-        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) marching = marching || rays[s].status == SDF_MARCHING;
-        if (!marching) break;
+    for (;;) {
+        bool busy = false;
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) busy = sdf_settle(rays[s], phase[s], pixel[s], left[s]) != SDF_PHASE_EMPTY || busy;
+        if (!busy) break;
         vec3 p[MLP_ITEMS];
-        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) p[s] = sdf_position(rays[s]);
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
+            uint k = phase[s] - SDF_PHASE_PROBE;
+            p[s] = phase[s] == SDF_PHASE_EMPTY ? vec3(0.5) : k < 4u ? sdf_probe_position(rays[s], k) : sdf_position(rays[s]);
+        }
         float d[MLP_ITEMS];
         sdf_distances(p, d);
         made += uint(MLP_ITEMS);
         [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-            if (rays[s].status == SDF_MARCHING) sdf_advance(rays[s], d[s]);
-        }
-    }
-    return made;
-}
-
-void main() {
-    uint first = global_index() * MLP_ITEMS;
-    if (first >= n) return;
-    SdfRay rays[MLP_ITEMS];
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) rays[s] = sdf_camera_ray(pixel_offset + min(first + s, n - 1));
-    uint made = sdf_march(rays);
-
-    bool hit = false;
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) hit = hit || rays[s].status == SDF_HIT;
-    if (hit) {
-        for (uint k = 0u; k < 4u; ++k) {
-            vec3 p[MLP_ITEMS];
-            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) p[s] = sdf_probe_position(rays[s], k);
-            float d[MLP_ITEMS];
-            sdf_distances(p, d);
-            made += uint(MLP_ITEMS);
-            [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-                if (rays[s].status == SDF_HIT) sdf_probe_add(rays[s], k, d[s]);
+            uint k = phase[s] - SDF_PHASE_PROBE;
+            if (k < 4u) {
+                sdf_probe_add(rays[s], k, d[s]);
+                phase[s] += 1u;
+            } else if (phase[s] != SDF_PHASE_EMPTY) {
+                sdf_advance(rays[s], d[s]);
             }
         }
     }
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) sdf_shadow_begin(rays[s]);
-    if (render_mode == SDF_MODE_SHADED) made += sdf_march(rays);
     atomicAdd(queries[0], made);
-
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-        if (first + s >= n) break;
-        vec3 eye, view;
-        camera_ray(pixel_offset + first + s, eye, view);
-        frame_write(pixel_offset + first + s, sdf_shade(rays[s], eye, view));
-    }
 }
