@@ -238,8 +238,8 @@ def test_every_shader_compiles():
         "MLP_OUTPUT_ACTIVATION": 2, "MLP_ITEMS": 2, "MLP_INPUT_COMPONENTS": 4, "MLP_OUTPUT_COMPONENTS": 1,
         "WG_ROWS": 64, "WG_COLS": 32, "WG_TILE_ROWS": 4, "WG_TILE_COLS": 8,
         "WG_DELTA_COMPONENTS": 4, "WG_INPUT_COMPONENTS": 4,
-        "NGVK_FLOAT_ATOMICS": 1, "LOSS": 1, "LOSS_CHANNELS": 3, "FRAME_FLOAT": 0, "POOL_DIMS": 3, "POOL_CHANNELS": 1, "SDF_SHAPE": 0,
-        "SDF_SOURCE": 0, "SDF_STAGE": 2, "SDF_PIXELS_PER_SLOT": 1, **sdf_tracing.defines(),
+        "NGVK_FLOAT_ATOMICS": 1, "LOSS": 1, "LOSS_CHANNELS": 3, "POOL_DIMS": 3, "POOL_CHANNELS": 1, "SDF_SHAPE": 0,
+        "SDF_SOURCE": 0, "SDF_STAGE": 2, **sdf_tracing.defines(),
     }
     shaders = sorted(compiler.SHADER_DIR.glob("*/*.comp"))
     assert len(shaders) >= 14

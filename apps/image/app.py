@@ -126,7 +126,7 @@ class ImageRenderer(FrameRenderer):
         with sequence.timed("mlp"):
             self.mlp.record_forward(sequence, b["encoded"], b["rgb"], n)
         with sequence.timed("postprocess"):
-            kernel = device.kernel("image/image_postprocess.comp", {"FRAME_FLOAT": int(float_frame)})
+            kernel = device.kernel("image/image_postprocess.comp")
             buffers = {
                 "rgb": b["rgb"],
                 "coverage": b["coverage"],
@@ -137,7 +137,7 @@ class ImageRenderer(FrameRenderer):
             sequence.dispatch(kernel, n, buffers, push)
 
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
-        defines = {**self.encoding.defines(), **self.mlp.defines(), "FRAME_FLOAT": int(float_frame)}
+        defines = {**self.encoding.defines(), **self.mlp.defines()}
         kernel = self.device.kernel("image/image_fused.comp", defines)
         buffers = {**self.encoding.bindings(), **self.mlp.bindings(), "source_image": self.source_image, "frame": frame}
         sequence.dispatch(kernel, -(-push["n"] // self.items), buffers, push)

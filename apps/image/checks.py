@@ -38,7 +38,8 @@ def check_stages(device, rng):
     n = WIDTH * HEIGHT
     try:
         start = time.perf_counter()
-        push = {**renderer.push_constants(CAMERA, WIDTH, HEIGHT), "n": n, "pixel_offset": 0, "frame_offset": 0}
+        push = {**renderer.push_constants(CAMERA, WIDTH, HEIGHT), "n": n, "pixel_offset": 0, "frame_offset": 0,
+            "frame_float": 1}
         out = run_kernel(device, device.kernel("image/image_preprocess.comp"), n, {},
                          {"positions": (n, 2), "coverage": (n,)}, push)
         uv, coverage = image_reference.image_preprocess(CAMERA, WIDTH, HEIGHT, renderer.image_aspect)
@@ -46,7 +47,7 @@ def check_stages(device, rng):
                    compare("image_preprocess", "coverage", out["coverage"], coverage, 0.0)]
         linear = rng.uniform(-0.1, 1.2, (n, 3)).astype(np.float32)
         linear_source = reference.srgb_to_linear(source / 255.0).astype(np.float32)
-        kernel = device.kernel("image/image_postprocess.comp", {"FRAME_FLOAT": 1})
+        kernel = device.kernel("image/image_postprocess.comp")
         for index, mode in enumerate(RENDER_MODES):
             start = time.perf_counter()
             inputs = {"rgb": linear, "coverage": coverage, "positions": uv, "source_image": renderer.source_image}

@@ -136,7 +136,7 @@ class FrameRenderer:
         frame = self._frame_buffer(count, float_frame)
         if poison is not None:
             sequence.fill(frame, poison)
-        base = {**self.push_constants(camera, width, height), "frame_offset": first}
+        base = {**self.push_constants(camera, width, height), "frame_offset": first, "frame_float": int(float_frame)}
         with sequence.timed(FRAME):
             for offset, n in self.tiles(width, height, first, count):
                 push = {**base, "n": n, "pixel_offset": offset}

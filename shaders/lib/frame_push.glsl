@@ -18,6 +18,7 @@
 #define TILE_PUSH_CONSTANTS                                                            \
     uint n;            /* pixels in this tile */                                       \
     uint pixel_offset; /* the tile's first pixel in the frame */                       \
-    uint frame_offset; /* the frame pixel at element 0 of the bound frame buffer */
+    uint frame_offset; /* the frame pixel at element 0 of the bound frame buffer */       \
+    uint frame_float;  /* 1: RGBA float32 frame, 0: RGBA8 (lib/frame.glsl) */
 
 #endif
