@@ -25,8 +25,9 @@ UINT_FIELDS = ("steps", "status", "kind", "camera_steps")
 
 
 def _push(mode: str = "shaded", probe: int = 0, n: int = WIDTH * HEIGHT) -> dict:
-    return {**CAMERA.push_constants(WIDTH, HEIGHT), "n": n, "pixel_offset": 0, "frame_offset": 0,
-            "render_mode": tracing.RENDER_MODES.index(mode), "ground_height": GROUND, "probe": probe}
+    return {**CAMERA.push_constants(WIDTH, HEIGHT), "n": n, "pixel_offset": 0, "frame_offset": 0, "frame_float": 1,
+            "render_mode": tracing.RENDER_MODES.index(mode), "ground_height": GROUND, "probe": probe,
+            "pixels_per_slot": 1}
 
 
 def _random_rays(rng, n: int) -> np.ndarray:
@@ -53,7 +54,7 @@ def _compare_rays(kernel: str, case: str, got: np.ndarray, expected: np.ndarray,
 def _run_stage(device, stage: int, n: int, inputs: dict, outputs: dict, push: dict, float_frame: bool = False,
                rays: np.ndarray | None = None):
     """Run one stage of sdf/sdf_stages.comp; returns the outputs and the rays after it."""
-    defines = {**tracing.defines(), "SDF_STAGE": stage, "FRAME_FLOAT": int(float_frame)}
+    defines = {**tracing.defines(), "SDF_STAGE": stage}
     kernel = device.kernel("sdf/sdf_stages.comp", defines)
     owned = []
     try:

@@ -124,7 +124,7 @@ class SdfRenderer(_SdfFrames):
 
     def push_constants(self, camera: Camera, width: int, height: int) -> dict:
         return {**camera.push_constants(width, height), "render_mode": tracing.RENDER_MODES.index(self.mode),
-                "ground_height": self.ground_height, "probe": 0}
+                "ground_height": self.ground_height, "probe": 0, "pixels_per_slot": self.pixels_per_slot()}
 
     def network_queries(self, width: int, height: int) -> int:
         return int(self.queries.download(np.uint32, (1,))[0])
@@ -140,9 +140,7 @@ class SdfRenderer(_SdfFrames):
         return FUSED_PIXELS_PER_SLOT["CPU" if self.device.info.type == "CPU" else "GPU"]
 
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
-        pixels_per_slot = self.pixels_per_slot()
-        defines = {**tracing.defines(), "MLP_ITEMS": self.items, "FRAME_FLOAT": int(float_frame),
-                   "SDF_PIXELS_PER_SLOT": pixels_per_slot}
+        defines = {**tracing.defines(), "MLP_ITEMS": self.items}
         buffers = {"frame": frame, "queries": self.queries, "pixel_queue": self.pixel_queue}
         if self.model is not None:
             defines.update({**self.encoding.defines(), **self.mlp.defines(), "SDF_SOURCE": 0, "SDF_SHAPE": 0})
@@ -151,7 +149,7 @@ class SdfRenderer(_SdfFrames):
             defines.update({"SDF_SOURCE": 1, "SDF_SHAPE": self.shape})
         kernel = self.device.kernel("sdf/sdf_fused.comp", defines)
         sequence.fill(self.pixel_queue, 0)
-        invocations = -(-push["n"] // (self.items * pixels_per_slot))
+        invocations = -(-push["n"] // (self.items * push["pixels_per_slot"]))
         sequence.dispatch(kernel, invocations, buffers, push)
 
     # ---- unfused ------------------------------------------------------------------------------
@@ -175,7 +173,7 @@ class SdfRenderer(_SdfFrames):
     def _stage(self, sequence, stage: int, push: dict, buffers: dict, float_frame: bool = False, listed=None) -> None:
         """Dispatch stage `stage` of sdf/sdf_stages.comp: over the tile's pixels, or over the rays
         of `listed` (a (list, counter) pair)."""
-        defines = {**tracing.defines(), "SDF_STAGE": stage, "FRAME_FLOAT": int(float_frame)}
+        defines = {**tracing.defines(), "SDF_STAGE": stage}
         kernel = self.device.kernel("sdf/sdf_stages.comp", defines)
         buffers = {"rays": self._buffers()["rays"], **buffers}
         if listed is None:

@@ -14,9 +14,10 @@
 // 2       | frame        | write      | the frame (lib/frame.glsl)
 // 3       | queries      | read-write | uint [1]: network queries of the frame (atomic)
 // 4       | pixel_queue  | read-write | uint [1]: the tile's next pixel to take (zeroed before the dispatch)
-// push constants: the app's (sdf/sdf_push.glsl; probe unused)
-// defines: SDF_SOURCE (0 network, 1 shape), SDF_SHAPE, SDF_PIXELS_PER_SLOT, the tracer's constants (apps/sdf/tracing.py
-// defines()), MLP_ITEMS, the encoding's and the network's (SDF_SOURCE 0), FRAME_FLOAT
+// push constants: the app's (sdf/sdf_push.glsl; probe unused; pixels_per_slot a push constant, not a
+// define, so that a device's choice compiles no other kernel)
+// defines: SDF_SOURCE (0 network, 1 shape), SDF_SHAPE, the tracer's constants (apps/sdf/tracing.py
+// defines()), MLP_ITEMS, the encoding's and the network's (SDF_SOURCE 0)
 
 layout(local_size_x_id = 0) in;
 
@@ -82,9 +83,9 @@ uint sdf_after_surface(inout SdfRay ray) {
 #define SDF_NO_PIXEL 0xffffffffu
 
 // Put the tile's next pixel into a slot, or leave it empty when the queue is or when the slot has
-// taken its SDF_PIXELS_PER_SLOT. The quota bounds an invocation's work (lavapipe ends an invocation
+// taken its pixels_per_slot. The quota bounds an invocation's work (lavapipe ends an invocation
 // silently after about 65,000 loop iterations in all), and since the host launches n /
-// (MLP_ITEMS x SDF_PIXELS_PER_SLOT) invocations, the slots' quotas cover every pixel of the tile.
+// (MLP_ITEMS x pixels_per_slot) invocations, the slots' quotas cover every pixel of the tile.
 void sdf_take(inout SdfRay ray, inout uint phase, inout uint pixel, inout uint left) {
     pixel = left > 0u ? atomicAdd(pixel_queue[0], 1u) : SDF_NO_PIXEL;
     left = left > 0u ? left - 1u : 0u;
@@ -124,7 +125,7 @@ void main() {
     SdfRay rays[MLP_ITEMS];
     uint phase[MLP_ITEMS], pixel[MLP_ITEMS], left[MLP_ITEMS];
     [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-        left[s] = uint(SDF_PIXELS_PER_SLOT);
+        left[s] = pixels_per_slot;
         sdf_take(rays[s], phase[s], pixel[s], left[s]);
     }
     uint made = 0u;

@@ -23,7 +23,7 @@
 // 7       | queries      | read-write | 2       | uint [1]: network queries of the frame (atomic)
 // 8       | frame        | write      | 5       | the frame (lib/frame.glsl)
 // push constants: the app's (sdf/sdf_push.glsl)
-// defines: SDF_STAGE, the tracer's constants (apps/sdf/tracing.py defines()), FRAME_FLOAT (stage 5)
+// defines: SDF_STAGE, the tracer's constants (apps/sdf/tracing.py defines())
 
 layout(local_size_x_id = 0) in;
 
