@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 
 from ngvk.apps import APP_NAMES, AVAILABLE, VERSION, get_app
 from ngvk.engine.errors import NgvkError
@@ -453,9 +454,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings meant for the user (an open mesh, ...) as one line, like errors."""
+    print(f"ngvk: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return args.func(args)
     except NgvkError as error:

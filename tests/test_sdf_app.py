@@ -242,3 +242,19 @@ def test_check_cases(device, rng, check):
     # The SDF app's `ngvk check` cases, one test each (so that a failure names its kernel).
     failed = [f"{r.kernel} {r.case}: {r.max_error:.3g} > {r.tolerance:.3g}" for r in check(device, rng) if not r.passed]
     assert not failed, failed
+
+
+def test_an_open_mesh_gets_a_one_line_warning(tmp_path):
+    # Loading it warns (once, as one line) and goes on: here the reference render of the mesh.
+    from test_cli import run
+
+    box = trimesh.creation.box()
+    box.update_faces(np.arange(len(box.faces)) != 0)  # one triangle missing
+    box.export(tmp_path / "open.ply")
+    out = tmp_path / "open.png"
+    result = run("render", "sdf", "--data", str(tmp_path / "open.ply"), "--out", str(out), "--width", "16",
+                 "--height", "16")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("ngvk: warning: mesh") and "winding" in warnings[0]
+    assert out.is_file()
