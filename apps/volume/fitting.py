@@ -1,0 +1,114 @@
+"""Fitting a neural volume and measuring its densities (the volume app's training side).
+
+The network maps a point of the unit cube, through a 3D grid encoding, to albedo RGB and density
+(32 -> 64 -> 64 -> 4, ReLU output: neither may be negative), trained on batches drawn on the device
+from a pool of samples whose targets were interpolated once on the host (data.py). LOSS: see below.
+
+Evaluation, on points held out from training (another seed, drawn as the training samples are):
+the mean absolute density error, the same relative to the mean density there, and the mean
+absolute albedo error where the density is above 1 (elsewhere albedo hardly shows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ngvk.apps.volume.data import VolumeData
+from ngvk.engine.fit import fit_loop
+from ngvk.engine.model import Model
+from ngvk.engine.nn.config import GridConfig, MLPConfig, grid_preset
+from ngvk.engine.nn.layers import MLP, GridEncoding
+from ngvk.engine.nn.training import grid_mlp_trainer
+
+APP = "volume"
+# Relative L2: densities run from 0 to about 90 and albedo from 0 to 1, and the relative loss weighs
+# each output by its own scale (measured against L2 in README "The volume app").
+LOSS = "relative_l2"
+POOL_SIZE = 1 << 20
+EVALUATION_POINTS = 1 << 15
+OUTPUTS = 4  # albedo RGB, density
+# The shipped presets, made small enough to ship as the SDF app's are (apps/sdf/fitting.py).
+HASHGRID_LOG2_TABLE = 16
+DENSEGRID_LEVELS = 6
+LOWRES_RESOLUTION = 48
+PARAM_DTYPE = "float16"
+
+
+def presets(encoding: str) -> tuple[GridConfig, MLPConfig]:
+    """The shipped 3D presets and instant-ngp's volume network, 64 wide with 2 hidden layers."""
+    grid = grid_preset(encoding, 3, log2_table_size=HASHGRID_LOG2_TABLE)
+    if encoding == "densegrid":
+        grid = GridConfig("densegrid", 3, DENSEGRID_LEVELS, grid.n_features, grid.base_resolution, grid.per_level_scale)
+    elif encoding == "lowres":
+        grid = GridConfig("lowres", 3, grid.n_levels, grid.n_features, LOWRES_RESOLUTION, grid.per_level_scale)
+    return grid, MLPConfig(grid.n_output, OUTPUTS, 64, 2, "relu")
+
+
+def network_outputs(device, model: Model, positions: np.ndarray) -> np.ndarray:
+    """The model's albedo RGB and density at `positions` [N, 3], [N, 4] (on the device)."""
+    encoding = GridEncoding(device, model.encoding, model.params["encoding"])
+    mlp = MLP(device, model.networks["network"], model.params["network"])
+    try:
+        return mlp.forward(encoding.encode(positions))
+    finally:
+        encoding.close()
+        mlp.close()
+
+
+def density_metrics(device, model: Model, data: VolumeData, seed: int = 12345) -> dict:
+    """Density errors (absolute, and relative to the mean density) and the albedo error where the
+    density is above 1, on held-out points."""
+    positions, truth = data.training_samples(EVALUATION_POINTS, np.random.default_rng(seed))
+    predicted = network_outputs(device, model, positions).astype(np.float64)
+    truth = truth.astype(np.float64)
+    error = np.abs(predicted[:, 3] - truth[:, 3])
+    dense = truth[:, 3] > 1.0
+    albedo = np.abs(predicted[dense, :3] - truth[dense, :3]).mean() if dense.any() else 0.0
+    return {
+        "density_error": float(error.mean()),
+        "relative_density_error": float(error.mean() / max(truth[:, 3].mean(), 1e-12)),
+        "albedo_error": float(albedo),
+    }
+
+
+def fit(device, data: VolumeData, encoding: str = "hashgrid", steps: int = 1000, batch_size: int = 1 << 16,
+        seed: int = 0, progress=None, max_seconds: float | None = None, evaluations: int = 10,
+        pool_size: int = POOL_SIZE, configs: tuple[GridConfig, MLPConfig] | None = None, evaluate=None,
+        loss: str = LOSS):
+    """Fit a model to `data`: an engine.fit.FitResult. `configs` replaces the preset's grid and
+    network (smaller ones, for quick fits); `loss` the loss (for measuring the choice)."""
+    grid_config, network_config = configs or presets(encoding)
+    rng = np.random.default_rng(seed)
+    pool_positions, pool_targets = data.training_samples(pool_size, rng)
+    encoding_layer = GridEncoding(device, grid_config, grid_config.init_params(rng))
+    mlp = MLP(device, network_config, network_config.init_params(rng))
+    pool = [device.buffer_from(pool_positions, "pool_positions"), device.buffer_from(pool_targets, "pool_targets")]
+    trainer = None
+    try:
+        kernel = device.kernel("nn/pool_batch.comp", {"POOL_DIMS": 3, "POOL_CHANNELS": OUTPUTS})
+
+        def record_batch(sequence, state, positions, targets, n):
+            buffers = {"pool_positions": pool[0], "pool_targets": pool[1], "training_state": state,
+                       "positions": positions, "targets": targets}
+            sequence.dispatch(kernel, n, buffers, {"n": n, "pool_size": pool_size})
+
+        trainer = grid_mlp_trainer(encoding_layer, mlp, batch_size, loss, record_batch, seed=seed)
+
+        def snapshot(training: dict) -> Model:
+            # Rounded as the file stores them, so that the evaluation sees the model that is saved.
+            params = {"encoding": encoding_layer.get_params(), "network": mlp.get_params()}
+            params = {name: array.astype(PARAM_DTYPE).astype(np.float32) for name, array in params.items()}
+            return Model(app=APP, encodings={"encoding": grid_config}, networks={"network": network_config},
+                         params=params, param_dtype=PARAM_DTYPE, training=training,
+                         app_data={"source": data.source, "majorant": data.majorant})
+
+        evaluate = evaluate or (lambda model: density_metrics(device, model, data))
+        return fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
+                        record={"loss": loss, "pool_size": pool_size})
+    finally:
+        if trainer is not None:
+            trainer.close()
+        for buffer in pool:
+            buffer.close()
+        encoding_layer.close()
+        mlp.close()
