@@ -1,0 +1,155 @@
+"""The volume app's free-flight renderer in NumPy: the specification its kernels are to follow
+(issue 13; the kernels come next), with the occupancy grid and majorant it needs.
+
+A path of pixel p, sample s: the camera ray enters the unit cube; then, for at most MAX_EVENTS
+events, a free-flight distance -ln(1 - u) / majorant (u from the random sequence), which ends
+either outside the cube (the path escapes), or in a cell of the occupancy grid that is empty (the
+path jumps to the entry of the next occupied cell along the ray and draws again: no density there,
+so nothing can happen there, and the exponential distance is memoryless), or at an event: the
+albedo and density there are queried and, with probability density / majorant, the path collides,
+takes the albedo as its colour and stops (opacity 1; OPACITY_STOP is where a path that accumulates
+partial opacity would stop, reached at once here). The pixel is the mean of its samples of
+colour * LIGHT + (1 - opacity) * sky, tone-mapped (1 - exp(-EXPOSURE x)) and encoded to sRGB.
+
+Random numbers: engine/nn/reference.py random_uniform(seed, step, item, k), the same PCG sequence
+as the device's lib/random.glsl, with item the pixel, step frame * spp + sample, and k = 2 * event
+(distance) and 2 * event + 1 (acceptance): a render is reproducible from its seed, and frames of a
+progressive render draw new samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ngvk.engine.nn.reference import linear_to_srgb, random_uniform
+
+MAX_EVENTS = 64
+OPACITY_STOP = 0.99
+OCCUPANCY_RESOLUTION = 128
+OCCUPANCY_THRESHOLD = 0.001  # a cell is occupied where some density in it is above this
+OCCUPANCY_PROBES = 3  # per axis: the densities at 3^3 points of each cell (corners, edges, centre)
+MAJORANT_MARGIN = 1.1  # a network's majorant: the largest density probed, times this
+LIGHT = 1.5  # radiance a colliding path carries, times its albedo
+EXPOSURE = 1.0
+SKY_LOW, SKY_HIGH = np.array([0.75, 0.8, 0.9]), np.array([0.35, 0.5, 0.8])
+
+MODES = ("color", "density", "events")
+
+
+def occupancy_grid(density_function, resolution: int = OCCUPANCY_RESOLUTION, chunk: int = 1 << 18):
+    """(occupied [R, R, R] bool, the largest density probed): a cell is occupied where the density
+    at any of its OCCUPANCY_PROBES^3 probe points exceeds OCCUPANCY_THRESHOLD. `density_function`:
+    positions [N, 3] -> densities [N]."""
+    axis = np.arange(resolution * (OCCUPANCY_PROBES - 1) + 1) / (resolution * (OCCUPANCY_PROBES - 1))
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+    values = np.concatenate([np.asarray(density_function(grid[i : i + chunk]), np.float64)
+                             for i in range(0, len(grid), chunk)])
+    side = len(axis)
+    values = values.reshape(side, side, side)
+    occupied = np.zeros((resolution,) * 3, bool)
+    step = OCCUPANCY_PROBES - 1
+    for dx in range(OCCUPANCY_PROBES):
+        for dy in range(OCCUPANCY_PROBES):
+            for dz in range(OCCUPANCY_PROBES):
+                probe = values[dx : dx + resolution * step : step, dy : dy + resolution * step : step,
+                               dz : dz + resolution * step : step]
+                occupied |= probe > OCCUPANCY_THRESHOLD
+    return occupied, float(values.max())
+
+
+def pack_occupancy(occupied: np.ndarray) -> np.ndarray:
+    """The bits of occupied [R, R, R] as uint32 words, cell (x, y, z) at bit index (x * R + y) * R
+    + z, LSB first (the layout the kernels read)."""
+    bits = np.packbits(occupied.reshape(-1).astype(np.uint8), bitorder="little")
+    return bits.view(np.uint32) if bits.size % 4 == 0 else np.pad(bits, (0, -bits.size % 4)).view(np.uint32)
+
+
+def cube_entry(origin: np.ndarray, direction: np.ndarray):
+    """(t_enter, t_exit) of rays [N, 3] through the unit cube (t_enter >= 0; missed: enter >= exit)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse = 1.0 / direction
+        t0, t1 = (0.0 - origin) * inverse, (1.0 - origin) * inverse
+    enter = np.maximum(np.max(np.minimum(t0, t1), axis=-1), 0.0)
+    leave = np.min(np.maximum(t0, t1), axis=-1)
+    return enter, leave
+
+
+def next_occupied(origin, direction, t, t_exit, occupied):
+    """For each ray, the t at which it enters the first occupied cell at or after t (t_exit when
+    none): a walk through the cells (Amanatides and Woo)."""
+    resolution = occupied.shape[0]
+    t = t.copy()
+    for i in range(len(t)):
+        o, d = origin[i], direction[i]
+        while t[i] < t_exit[i]:
+            p = np.clip(o + t[i] * d, 0.0, np.nextafter(1.0, 0.0))
+            cell = np.minimum((p * resolution).astype(np.int64), resolution - 1)
+            if occupied[tuple(cell)]:
+                break
+            with np.errstate(divide="ignore"):
+                bounds = (cell + (d > 0)) / resolution
+                steps = np.where(d != 0, (bounds - o) / d, np.inf)
+            t[i] = max(float(np.min(steps)), t[i]) + 1e-6
+    return np.minimum(t, t_exit)
+
+
+def sky(direction: np.ndarray) -> np.ndarray:
+    return SKY_LOW + (SKY_HIGH - SKY_LOW) * np.clip(direction[:, 1:2], 0.0, 1.0)
+
+
+def trace_sample(origin, direction, query, occupied, majorant: float, seed: int, step: int, pixels):
+    """One sample of each path: (colour [N, 3], opacity [N], events [N])."""
+    n = len(origin)
+    t, t_exit = cube_entry(origin, direction)
+    colour, opacity, events = np.zeros((n, 3)), np.zeros(n), np.zeros(n, np.int64)
+    live = t < t_exit
+    t = np.where(live, next_occupied(origin, direction, t, t_exit, occupied), t)
+    for event in range(MAX_EVENTS):
+        index = np.flatnonzero(live)
+        if not len(index):
+            break
+        u = random_uniform(seed, step, pixels[index], 2 * event).astype(np.float64)
+        t_new = t[index] - np.log(1.0 - u) / majorant
+        p = origin[index] + t_new[:, None] * direction[index]
+        escaped = t_new >= t_exit[index]
+        cells = np.minimum((np.clip(p, 0, 1) * occupied.shape[0]).astype(np.int64), occupied.shape[0] - 1)
+        empty = ~escaped & ~occupied[cells[:, 0], cells[:, 1], cells[:, 2]]
+        t[index] = t_new
+        skip = index[empty]
+        t[skip] = next_occupied(origin[skip], direction[skip], t[skip], t_exit[skip], occupied)
+        live[index[escaped]] = False
+        at = index[~escaped & ~empty]
+        if len(at):
+            values = np.asarray(query(origin[at] + t[at, None] * direction[at]), np.float64)
+            events[at] += 1
+            accept = random_uniform(seed, step, pixels[at], 2 * event + 1) < values[:, 3] / majorant
+            hit = at[accept]
+            colour[hit] = values[accept, :3]
+            opacity[hit] = 1.0
+            live[hit] = False
+        live &= t < t_exit
+    return colour, opacity, events
+
+
+def render(camera, width: int, height: int, query, occupied, majorant: float, spp: int, seed: int,
+           mode: str = "color", frame: int = 0) -> np.ndarray:
+    """The frame, RGBA float [height, width, 4], of a volume given by `query` (positions [N, 3] ->
+    [N, 4] albedo RGB and density), its occupancy grid and majorant, `spp` samples per pixel."""
+    origin, direction = (a.astype(np.float64) for a in camera.rays(width, height))
+    pixels = np.arange(width * height)
+    total, alpha, events = np.zeros((len(pixels), 3)), np.zeros(len(pixels)), np.zeros(len(pixels))
+    for sample in range(spp):
+        colour, opacity, count = trace_sample(origin, direction, query, occupied, majorant, seed,
+                                              frame * spp + sample, pixels)
+        total += colour * LIGHT + (1.0 - opacity)[:, None] * sky(direction)
+        alpha += opacity
+        events += count
+    out = np.ones((len(pixels), 4))
+    if mode == "color":
+        out[:, :3] = linear_to_srgb(1.0 - np.exp(-EXPOSURE * total / spp))
+    elif mode == "density":
+        out[:, :3] = (alpha / spp)[:, None]
+    else:
+        x = events / spp / MAX_EVENTS
+        out[:, :3] = np.clip(np.stack([2 * x - 0.5, 1 - np.abs(2 * x - 1), 1 - 2 * x], axis=-1), 0, 1)
+    return out.reshape(height, width, 4)
