@@ -17,9 +17,10 @@ def test_a_short_fit_learns_the_nebula(device, tmp_path):
     result = fitting.fit(device, data, steps=200, batch_size=1 << 13, evaluations=3, pool_size=1 << 16,
                          configs=configs)
     first, last = result.history[0], result.history[-1]
-    # Measured: relative density error 0.41 after 66 steps, 0.24 after 200; albedo error 0.11.
-    assert last["density_error"] < 0.8 * first["density_error"]
-    assert last["relative_density_error"] < 0.35 and last["albedo_error"] < 0.2
+    # Measured (L2): relative density error 0.049 after 66 steps, 0.027 after 200; albedo error
+    # 0.62, then 0.14 (the density is learnt first: it dominates the L2 loss).
+    assert last["density_error"] < 0.8 * first["density_error"] and last["albedo_error"] < 0.5 * first["albedo_error"]
+    assert last["relative_density_error"] < 0.06 and last["albedo_error"] < 0.3
     assert result.model.training["loss"] == fitting.LOSS and result.model.app == "volume"
     assert result.model.app_data["majorant"] == pytest.approx(data.majorant)
     path = tmp_path / "nebula.npz"

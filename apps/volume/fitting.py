@@ -21,9 +21,11 @@ from ngvk.engine.nn.layers import MLP, GridEncoding
 from ngvk.engine.nn.training import grid_mlp_trainer
 
 APP = "volume"
-# Relative L2: densities run from 0 to about 90 and albedo from 0 to 1, and the relative loss weighs
-# each output by its own scale (measured against L2 in README "The volume app").
-LOSS = "relative_l2"
+# L2, as instant-ngp's volume config. Measured against relative L2 on volume:cloud (shipped hashgrid
+# preset, 400 steps of 65,536, lavapipe): relative density error 0.015 with L2 against 0.129 with
+# relative L2, albedo error 0.052 against 0.021. Relative L2 divides by the squared output, so it
+# gives the dense core (densities near 90) almost no weight; the density is what shapes a render.
+LOSS = "l2"
 POOL_SIZE = 1 << 20
 EVALUATION_POINTS = 1 << 15
 OUTPUTS = 4  # albedo RGB, density

@@ -12,9 +12,9 @@ partial opacity would stop, reached at once here). The pixel is the mean of its 
 colour * LIGHT + (1 - opacity) * sky, tone-mapped (1 - exp(-EXPOSURE x)) and encoded to sRGB.
 
 Random numbers: engine/nn/reference.py random_uniform(seed, step, item, k), the same PCG sequence
-as the device's lib/random.glsl, with item the pixel, step frame * spp + sample, and k = 2 * event
-(distance) and 2 * event + 1 (acceptance): a render is reproducible from its seed, and frames of a
-progressive render draw new samples.
+as the device's lib/random.glsl, with item the pixel, step (frame * spp + sample) * MAX_EVENTS +
+event, and k 0 for the distance and 1 for the acceptance (the sequence takes k < 4): a render is
+reproducible from its seed, and frames of a progressive render draw new samples.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def trace_sample(origin, direction, query, occupied, majorant: float, seed: int,
         index = np.flatnonzero(live)
         if not len(index):
             break
-        u = random_uniform(seed, step, pixels[index], 2 * event).astype(np.float64)
+        u = random_uniform(seed, step * MAX_EVENTS + event, pixels[index], 0).astype(np.float64)
         t_new = t[index] - np.log(1.0 - u) / majorant
         p = origin[index] + t_new[:, None] * direction[index]
         escaped = t_new >= t_exit[index]
@@ -122,7 +122,7 @@ def trace_sample(origin, direction, query, occupied, majorant: float, seed: int,
         if len(at):
             values = np.asarray(query(origin[at] + t[at, None] * direction[at]), np.float64)
             events[at] += 1
-            accept = random_uniform(seed, step, pixels[at], 2 * event + 1) < values[:, 3] / majorant
+            accept = random_uniform(seed, step * MAX_EVENTS + event, pixels[at], 1) < values[:, 3] / majorant
             hit = at[accept]
             colour[hit] = values[accept, :3]
             opacity[hit] = 1.0
