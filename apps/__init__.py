@@ -17,7 +17,7 @@ VERSION = importlib.metadata.version("ngvk")  # pyproject.toml holds it
 APPS = {
     "image": "ngvk.apps.image:ImageApp",
     "sdf": "ngvk.apps.sdf.app:SdfApp",
-    "volume": None,
+    "volume": "ngvk.apps.volume.app:VolumeApp",
     "nerf": None,
 }
 APP_NAMES = tuple(APPS)

@@ -24,6 +24,9 @@ class App:
     render_modes: tuple[str, ...] = ("network",)  # the first is the default; number keys pick them
     moves_in_3d: bool = False  # the viewer's WASD/QE keys fly the camera (else Q quits)
     renders_data: bool = False  # `ngvk render APP --data DATA` renders the data itself (data_renderer)
+    # The renderer draws random samples: the viewer keeps adding frames (render(..., accumulate=True))
+    # while the view is still, a converging image.
+    progressive: bool = False
     # The headline metrics of `fit` and `eval`, by name, with how to print each (str.format).
     metrics: dict[str, str] = {}
     default_steps: dict[str, int] = {}  # training steps per encoding
@@ -86,6 +89,10 @@ class App:
         """Add this app's own options of `command` ("fit", "render", "view", "eval") to `parser` (an
         argument group named after the app); the app reads them from the parsed arguments. None by
         default."""
+
+    def apply_arguments(self, args) -> None:
+        """Take this app's own options (add_arguments()) from the parsed command line, before the
+        command runs. None by default."""
 
     def check_cases(self) -> list:
         """The app's own kernels for `ngvk check`: engine.check cases (none by default)."""

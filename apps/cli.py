@@ -464,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.showwarning = _show_warning
     try:
+        if isinstance(getattr(args, "app", None), str) and args.app in AVAILABLE:
+            get_app(args.app).apply_arguments(args)
         return args.func(args)
     except NgvkError as error:
         print(f"ngvk: error: {error}", file=sys.stderr)

@@ -28,6 +28,7 @@ KEYS = """\
   Esc, Q          quit (Q moves down in 3D apps: quit with Esc there)"""
 
 SETTLE_SECONDS = 0.25  # camera still this long: render once at full resolution
+PROGRESSIVE_FRAMES = 64  # a progressive app keeps adding frames while the view is still, up to this many
 ORBIT_RADIANS_PER_PIXEL = 0.005
 ZOOM_PER_WHEEL_STEP = 1.15
 MOVE_FRACTION_PER_SECOND = 0.5  # WASD speed, as a fraction of the distance to look_at
@@ -53,6 +54,7 @@ class Viewer:
         self.quit = False
         self.screenshot_requests = 0
         self.last_frame_ms = 0.0
+        self.accumulated = 0  # frames in the image of a progressive app
 
     # ---- set-up -------------------------------------------------------------------------------
 
@@ -188,7 +190,12 @@ class Viewer:
         from ngvk.engine.gpu.present import SwapchainOutOfDate
 
         width, height = self.render_resolution(settle)
-        frame = self.renderer.render(self.camera, width, height, fused=self.fused, download=False)
+        options = {}
+        if self.app.progressive:  # add to the last frame while the view is still, else start again
+            accumulate = settle and self.full_resolution_shown and not self.dirty
+            self.accumulated = self.accumulated + 1 if accumulate else 1
+            options["accumulate"] = accumulate
+        frame = self.renderer.render(self.camera, width, height, fused=self.fused, download=False, **options)
         self.last_frame_ms = frame.frame_ms
         if not settle:
             self.adapt_scale(frame.frame_ms)
@@ -270,7 +277,8 @@ class Viewer:
                 self.screenshot_requests -= 1
                 self.screenshot(f"ngvk-{self.app.name}-{time.strftime('%Y%m%d-%H%M%S')}.png")
             settle = now - self.last_change >= SETTLE_SECONDS
-            if frames is not None or self.dirty or (settle and not self.full_resolution_shown):
+            converging = self.app.progressive and settle and self.accumulated < PROGRESSIVE_FRAMES
+            if frames is not None or self.dirty or (settle and not self.full_resolution_shown) or converging:
                 self.draw(window, settle)
                 drawn += 1
             else:

@@ -223,6 +223,7 @@ def test_validation_errors_are_raised(device):
 
 def test_every_shader_compiles():
     from ngvk.apps.sdf import tracing as sdf_tracing
+    from ngvk.apps.volume import tracing as volume_tracing
 
     # One set of defines that satisfies every kernel (each ignores those it does not use).
     def grid_defines(n_dims):
@@ -240,11 +241,14 @@ def test_every_shader_compiles():
         "WG_DELTA_COMPONENTS": 4, "WG_INPUT_COMPONENTS": 4,
         "NGVK_FLOAT_ATOMICS": 1, "LOSS": 1, "LOSS_CHANNELS": 3, "POOL_DIMS": 3, "POOL_CHANNELS": 1, "SDF_SHAPE": 0,
         "SDF_SOURCE": 0, "SDF_STAGE": 2, **sdf_tracing.defines(),
+        "VOLUME_SOURCE": 0, "VOLUME_STAGE": 3, "VOLUME_GRID_X": 4, "VOLUME_GRID_Y": 4, "VOLUME_GRID_Z": 4,
+        **volume_tracing.defines(),
     }
     shaders = sorted(compiler.SHADER_DIR.glob("*/*.comp"))
     assert len(shaders) >= 14
     for path in shaders:
-        spirv = compiler.compile_shader(path, {**defines, **grid_defines(2)} if path.parent.name == "image" else defines)
+        own = {"image": grid_defines(2), "volume": {"MLP_OUTPUTS": 4}}.get(path.parent.name, {})  # 2D; rgb + density
+        spirv = compiler.compile_shader(path, {**defines, **own})
         assert reflect(spirv).local_size_ids[0] == 0, f"{path.name} must take its workgroup size by id"
 
 

@@ -127,6 +127,18 @@ def test_sdf_in_the_viewer(display, tmp_path, mode):
         assert read_png(shot).mean() < 20  # the shipped model's normals are close to the reference's
 
 
+def test_a_progressive_app_in_the_viewer(display, tmp_path):
+    # The volume app adds frames while the view is still; its screenshot is `ngvk render`'s frame
+    # of the same samples per pixel and seed.
+    shot, out = tmp_path / "shot.png", tmp_path / "render.png"
+    options = ["--width", "48", "--height", "32", "--spp", "2", "--seed", "4"]
+    result = ngvk("view", "volume", "--frames", "4", "--screenshot", str(shot), *options, display=display)
+    assert result.returncode == 0, result.stderr
+    result = ngvk("render", "volume", "--out", str(out), *options)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(read_png(shot), read_png(out))
+
+
 def test_no_display_is_a_one_line_error():
     result = ngvk("view", "image", "--frames", "1")
     assert result.returncode != 0 and "Traceback" not in result.stderr

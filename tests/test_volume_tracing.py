@@ -61,6 +61,9 @@ def test_the_occupancy_grid_covers_every_density(rng):
     marked = occupied[cells[:, 0], cells[:, 1], cells[:, 2]]
     assert marked[density > 0.05].all()
     assert 0 < occupied.mean() < 0.9
+    # The grid's own occupancy, from its voxels, marks every cell the probes mark.
+    from_voxels = tracing.grid_occupancy(grid[..., 3], 16)
+    assert (from_voxels | ~occupied).all() and from_voxels.mean() < 0.95
     words = tracing.pack_occupancy(occupied)
     bits = np.unpackbits(words.view(np.uint8), bitorder="little")[: occupied.size]
     np.testing.assert_array_equal(bits.reshape(occupied.shape), occupied)

@@ -49,6 +49,7 @@ T_IMAGE = "tests/test_image_app.py"
 T_MODEL = "tests/test_model.py"
 T_SDF = "tests/test_sdf_data.py"
 T_SDF_APP = "tests/test_sdf_app.py"
+T_VOLUME_APP = "tests/test_volume_app.py"
 
 MUTATIONS = [
     # ---- grid encoding
@@ -195,6 +196,15 @@ MUTATIONS = [
              (T_SDF_APP, "-k", "fused_and_unfused")),
     Mutation("the compacted list of rays left unused", "apps/sdf/render.py",
              "now = 1 - now", "now = now", (T_SDF_APP, "-k", "queries")),
+    # ---- the volume app's free-flight sampling
+    Mutation("a collision accepted with the density, not density / majorant", "shaders/volume/volume_trace.glsl",
+             "if (u < values.w / majorant) {", "if (u < values.w) {", (T_VOLUME_APP, "-k", "check_cases")),
+    Mutation("the unfused resolve sums another pixel's samples", "shaders/volume/volume_stages.comp",
+             "sum += volume_sample_value(paths[i * spp + s], d);", "sum += volume_sample_value(paths[i + s], d);",
+             (T_VOLUME_APP, "-k", "fused_and_unfused")),
+    Mutation("progressive frames draw the first frame's samples again", "apps/volume/render.py",
+             "out.append((count, self.frame_index * self.spp + done,", "out.append((count, done,",
+             (T_VOLUME_APP, "-k", "accumulate")),
     # ---- files and metrics
     Mutation("models saved as float16", "engine/model.py",
              "arrays = {name: np.ascontiguousarray(array, dtype=self.param_dtype)",

@@ -1,5 +1,4 @@
-"""The volume app (NVR, neural volume rendering): a network maps a point of the unit cube to colour
-and density, and a free-flight renderer draws it (issue 13, under construction). Here so far: its
-data (data.py: built-in procedural volumes and density grids from .npy files, training samples) and
-the procedural volumes (volumes.py). It is not registered in ngvk.apps.APPS until its renderer and
-fitting exist."""
+"""The volume app (NVR, neural volume rendering): a network maps a point of the unit cube to albedo
+and density, and a free-flight renderer draws it. app.py declares it; data.py and volumes.py hold
+its data, fitting.py its training, tracing.py the renderer's NumPy specification, render.py the
+renderer and checks.py its kernels' checks."""

@@ -93,9 +93,38 @@ def load_volume_data(source: str) -> VolumeData:
         name = source[len(VOLUME_PREFIX):]
         if name not in volumes.VOLUMES:
             raise NgvkError(f"no built-in volume {name!r}; the volumes are {', '.join(sorted(volumes.VOLUMES))}")
-        density, albedo = volumes.rasterise(name, RESOLUTION)
+        density, albedo = cached_rasterise(name, RESOLUTION)
         return VolumeData(source, density, albedo)
     return load_grid(source)
+
+
+def cached_rasterise(name: str, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """volumes.rasterise(), kept on disk beside the compiled shaders (about 10 s to compute, read
+    back in a fraction of that), keyed by volumes.py's source so that a change recomputes it."""
+    import hashlib
+
+    from ngvk.engine.files import write_atomically
+    from ngvk.engine.gpu.compiler import cache_dir
+
+    key = hashlib.sha256(Path(volumes.__file__).read_bytes()).hexdigest()[:16]
+    path = cache_dir().parent / "volumes" / f"{name}_{resolution}_{key}.npz"
+    try:
+        with np.load(path) as archive:
+            return archive["density"], archive["albedo"]
+    except (OSError, ValueError, KeyError, EOFError):
+        pass
+    density, albedo = volumes.rasterise(name, resolution)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+        def write(temporary):
+            with open(temporary, "wb") as out:
+                np.savez(out, density=density, albedo=albedo)
+
+        write_atomically(path, write)
+    except OSError:
+        pass  # a cache that cannot be written costs only time
+    return density, albedo
 
 
 def load_grid(path: str | Path) -> VolumeData:

@@ -57,6 +57,21 @@ def network_outputs(device, model: Model, positions: np.ndarray) -> np.ndarray:
         mlp.close()
 
 
+def add_occupancy(device, model: Model, resolution: int | None = None) -> None:
+    """Give the model its occupancy grid (extra "occupancy": the bits packed into uint32 words) and
+    its majorant (app_data: the largest density probed, times tracing.MAJORANT_MARGIN, since the
+    network may exceed it between probes), from the network on the device."""
+    from ngvk.apps.volume import tracing
+
+    resolution = resolution or tracing.OCCUPANCY_RESOLUTION
+    occupied, largest = tracing.occupancy_grid(
+        lambda p: network_outputs(device, model, p.astype(np.float32))[:, 3], resolution)
+    model.extras["occupancy"] = tracing.pack_occupancy(occupied)
+    model.descriptions["occupancy"] = (f"occupancy grid {resolution}^3: bit (x * R + y) * R + z (LSB first) set where "
+                                       f"the density exceeds {tracing.OCCUPANCY_THRESHOLD} (apps/volume/tracing.py)")
+    model.app_data.update({"occupancy_resolution": resolution, "majorant": largest * tracing.MAJORANT_MARGIN})
+
+
 def density_metrics(device, model: Model, data: VolumeData, seed: int = 12345) -> dict:
     """Density errors (absolute, and relative to the mean density) and the albedo error where the
     density is above 1, on held-out points."""
@@ -102,7 +117,7 @@ def fit(device, data: VolumeData, encoding: str = "hashgrid", steps: int = 1000,
             params = {name: array.astype(PARAM_DTYPE).astype(np.float32) for name, array in params.items()}
             return Model(app=APP, encodings={"encoding": grid_config}, networks={"network": network_config},
                          params=params, param_dtype=PARAM_DTYPE, training=training,
-                         app_data={"source": data.source, "majorant": data.majorant})
+                         app_data={"source": data.source})
 
         evaluate = evaluate or (lambda model: density_metrics(device, model, data))
         return fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,

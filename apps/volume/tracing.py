@@ -31,9 +31,25 @@ OCCUPANCY_PROBES = 3  # per axis: the densities at 3^3 points of each cell (corn
 MAJORANT_MARGIN = 1.1  # a network's majorant: the largest density probed, times this
 LIGHT = 1.5  # radiance a colliding path carries, times its albedo
 EXPOSURE = 1.0
-SKY_LOW, SKY_HIGH = np.array([0.75, 0.8, 0.9]), np.array([0.35, 0.5, 0.8])
+SKY_LOW, SKY_HIGH = np.array([0.30, 0.40, 0.60]), np.array([0.08, 0.16, 0.40])
 
-MODES = ("color", "density", "events")
+MODES = ("color", "density", "events")  # volume/volume_path.glsl VOLUME_MODE_*
+FLYING, QUERY, DONE = 0, 1, 2  # VolumePath.status
+
+# VolumePath of volume/volume_path.glsl in std430: 48 bytes.
+PATH_DTYPE = np.dtype([("colour", "<f4", 3), ("t", "<f4"), ("t_exit", "<f4"), ("opacity", "<f4"),
+                       ("flights", "<u4"), ("events", "<u4"), ("status", "<u4"), ("pixel", "<u4"),
+                       ("step", "<u4"), ("pad", "<u4")])
+assert PATH_DTYPE.itemsize == 48
+
+
+def defines(occupancy_resolution: int = OCCUPANCY_RESOLUTION) -> dict:
+    """The tracer's constants as the shaders' defines (floats written to round-trip float32)."""
+    values = {"MAX_EVENTS": MAX_EVENTS, "LIGHT": LIGHT, "EXPOSURE": EXPOSURE,
+              "OCCUPANCY_RESOLUTION": occupancy_resolution}
+    for name, colour in (("SKY_LOW", SKY_LOW), ("SKY_HIGH", SKY_HIGH)):
+        values.update({f"{name}_{c}": float(v) for c, v in zip("RGB", colour)})
+    return {f"VOLUME_{name}": (str(v) if isinstance(v, int) else f"{v:.9e}") for name, v in values.items()}
 
 
 def occupancy_grid(density_function, resolution: int = OCCUPANCY_RESOLUTION, chunk: int = 1 << 18):
@@ -55,6 +71,22 @@ def occupancy_grid(density_function, resolution: int = OCCUPANCY_RESOLUTION, chu
                                dz : dz + resolution * step : step]
                 occupied |= probe > OCCUPANCY_THRESHOLD
     return occupied, float(values.max())
+
+
+def grid_occupancy(density: np.ndarray, resolution: int = OCCUPANCY_RESOLUTION) -> np.ndarray:
+    """occupied [R, R, R] of a density grid [X, Y, Z] sampled trilinearly (data.py): a cell is
+    occupied where a voxel whose value its trilinear density can reach exceeds the threshold (the
+    interpolation never exceeds its corners, so this marks every cell occupancy_grid() would, and
+    reads each voxel once instead of probing)."""
+    out = np.asarray(density, np.float64) > OCCUPANCY_THRESHOLD
+    for axis in range(3):
+        size = out.shape[axis]
+        cells = np.arange(resolution)
+        low = np.clip(np.floor(cells * size / resolution - 0.5), 0, size - 1).astype(np.int64)
+        high = np.clip(np.ceil((cells + 1) * size / resolution - 0.5), 0, size - 1).astype(np.int64)
+        moved = np.moveaxis(out, axis, 0)
+        out = np.moveaxis(np.stack([moved[a : b + 1].any(axis=0) for a, b in zip(low, high)]), 0, axis)
+    return out
 
 
 def pack_occupancy(occupied: np.ndarray) -> np.ndarray:
@@ -120,7 +152,7 @@ def trace_sample(origin, direction, query, occupied, majorant: float, seed: int,
         live[index[escaped]] = False
         at = index[~escaped & ~empty]
         if len(at):
-            values = np.asarray(query(origin[at] + t[at, None] * direction[at]), np.float64)
+            values = np.asarray(query(np.clip(origin[at] + t[at, None] * direction[at], 0.0, 1.0)), np.float64)
             events[at] += 1
             accept = random_uniform(seed, step * MAX_EVENTS + event, pixels[at], 1) < values[:, 3] / majorant
             hit = at[accept]

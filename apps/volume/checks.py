@@ -1,0 +1,91 @@
+"""The volume app's kernels for `ngvk check` (App.check_cases()): the fused kernel rendering a grid
+(the ground truth) and the unfused stages around a small random network, each against
+apps/volume/tracing.py render() (float32 on the device against float64: a collision decided by a
+hair can go the other way, so the case counts the pixels that differ by more than 0.02 and allows
+2% of them)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ngvk.apps.volume import tracing, volumes
+from ngvk.apps.volume.data import VolumeData, sample_grid
+from ngvk.engine.check import CheckResult
+from ngvk.engine.model import Model
+from ngvk.engine.nn import reference
+from ngvk.engine.nn.config import GridConfig, MLPConfig
+from ngvk.engine.poison import POISON_WORD
+from ngvk.engine.render.camera import Camera
+
+WIDTH, HEIGHT = 23, 13  # 299 pixels
+CAMERA = Camera((1.3, 0.9, 1.5), (0.5, 0.45, 0.5), (0.0, 1.0, 0.0), fov_y=40.0)
+SPP = 5  # not a multiple of the samples per invocation
+OCCUPANCY = 16
+
+
+def _off(kernel: str, case: str, frame: np.ndarray, expected: np.ndarray, seconds: float) -> CheckResult:
+    off = np.max(np.abs(frame - expected), axis=-1) > 0.02
+    off |= ~np.isfinite(frame).all(axis=-1)
+    return CheckResult(kernel, f"{case} (fraction of pixels off by > 0.02)", float(np.mean(off)), 0.02, seconds)
+
+
+def check_fused_grid(device, rng) -> list:
+    """volume_fused: the cloud's grid (32^3) in every mode, in tiles of 100 pixels."""
+    from ngvk.apps.volume.render import VolumeRenderer
+
+    density, albedo = volumes.rasterise("cloud", 32)
+    data = VolumeData("volume:cloud", density, albedo)
+    occupied, _ = tracing.occupancy_grid(lambda p: data.sample(p)[:, 3], OCCUPANCY)
+    renderer = VolumeRenderer(device, occupied, data.majorant, grid=data.grid(), spp=SPP, seed=3, tile_pixels=100)
+    results = []
+    try:
+        for mode in tracing.MODES:
+            start = time.perf_counter()
+            renderer.set_mode(mode)
+            frame = renderer.render(CAMERA, WIDTH, HEIGHT, float_frame=True, poison=POISON_WORD).pixels
+            expected = tracing.render(CAMERA, WIDTH, HEIGHT, data.sample, occupied, data.majorant, SPP, 3, mode)
+            results.append(_off("volume_fused", f"cloud grid, mode {mode}", frame, expected, time.perf_counter() - start))
+    finally:
+        renderer.close()
+    return results
+
+
+def check_stages(device, rng) -> list:
+    """volume_stages (and volume_fused with a network): a small random network that makes a
+    volume (ReLU outputs, a density of tens), rendered unfused and fused against the reference."""
+    from ngvk.apps.volume.render import VolumeRenderer
+
+    grid = GridConfig("densegrid", 3, 2, 2, 4, 2.0)
+    network = MLPConfig(grid.n_output, 4, 16, 1, "relu")
+    params = {"encoding": rng.uniform(-1, 1, (grid.n_entries, grid.n_features)).astype(np.float32),
+              "network": (network.init_params(rng) * 3).astype(np.float32)}
+    model = Model(app="volume", encodings={"encoding": grid}, networks={"network": network}, params=params)
+
+    def query(p):
+        encoded = reference.grid_encode(grid, params["encoding"], p)
+        return reference.mlp_forward(network, params["network"], encoded)
+
+    occupied, largest = tracing.occupancy_grid(lambda p: query(p)[:, 3], OCCUPANCY)
+    majorant = max(largest * tracing.MAJORANT_MARGIN, 1e-3)
+    renderer = VolumeRenderer(device, occupied, majorant, model=model, spp=SPP, seed=5, tile_pixels=100)
+    results = []
+    try:
+        for mode in tracing.MODES:
+            renderer.set_mode(mode)
+            expected = tracing.render(CAMERA, WIDTH, HEIGHT, query, occupied, majorant, SPP, 5, mode)
+            if mode == "density":  # the case means something only if paths collide, and not all
+                seen = float(np.mean((expected[..., 0] > 0) & (expected[..., 0] < 1)))
+                results.append(CheckResult("volume_stages", "random network: pixels partly opaque (1 if under 10 %)",
+                                           float(seen < 0.1), 0.0, 0.0))
+            for fused, kernel in ((False, "volume_stages"), (True, "volume_fused")):
+                start = time.perf_counter()
+                frame = renderer.render(CAMERA, WIDTH, HEIGHT, fused, float_frame=True, poison=POISON_WORD).pixels
+                results.append(_off(kernel, f"random network, mode {mode}", frame, expected, time.perf_counter() - start))
+    finally:
+        renderer.close()
+    return results
+
+
+CHECKS = [check_fused_grid, check_stages]

@@ -1,0 +1,241 @@
+"""The volume app's renderer: the free-flight tracer of a neural volume (unfused stages, or one fused
+kernel), or of a density grid (the same fused kernel, VOLUME_SOURCE 1: the ground truth).
+
+Samples: `spp` per pixel, traced in passes of at most MAX_SPP_PER_PASS (lavapipe ends an invocation
+silently after about 65,000 loop iterations in all; a pass of 16 samples stays well under that,
+whatever the volume); each pass adds its samples' values to the pixel's sum in an accumulation
+buffer and writes the frame from the mean so far. A progressive render (the viewer) calls
+`render()` again with the same view and `accumulate=True`: the next frame's samples (new steps of
+the random sequence) join the sum.
+
+Unfused, per tile (stages as timed): preprocess (a path per pixel and sample, into the cube and
+its first occupied cell), then per event: advance (the paths fly to their next event; those
+waiting for a query are compacted into a list), encoding and mlp over the list (through its
+counter, engine/render/rays.py), advance (each listed path collides or flies on); postprocess:
+each pixel's samples summed in order, with the accumulation, into the frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ngvk.apps.volume import tracing
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.model import Model
+from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
+from ngvk.engine.render.camera import Camera
+from ngvk.engine.render.frame import Frame, FrameRenderer
+from ngvk.engine.render.rays import counter, record_compact, record_set_count
+
+STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
+ERROR_MODE = "error"  # |model - ground truth| x 4 in the color mode (needs the data)
+MAX_SPP_PER_PASS = 16
+PATHS_PER_TILE = 1 << 19  # tile pixels x samples per pass: the unfused buffers stay under 128 MiB
+CENTRE = (0.5, 0.45, 0.5)
+
+
+def orbit_camera(azimuth: float, elevation: float, distance: float = 1.4, fov_y: float = 40.0) -> Camera:
+    """A camera on a sphere around the cube's centre, `azimuth` and `elevation` in degrees."""
+    a, e = np.radians(azimuth), np.radians(elevation)
+    offset = distance * np.array([np.cos(e) * np.sin(a), np.sin(e), np.cos(e) * np.cos(a)])
+    return Camera(tuple(np.add(CENTRE, offset)), CENTRE, (0.0, 1.0, 0.0), fov_y=fov_y)
+
+
+class VolumeRenderer(FrameRenderer):
+    """The free-flight tracer on the device, of a model (fused or unfused) or of a grid (`grid`,
+    float [X, Y, Z, 4] albedo RGB and density; fused only), with its occupancy grid (bool [R, R, R])
+    and majorant."""
+
+    stages = STAGES
+    modes = tracing.MODES + (ERROR_MODE,)
+
+    def __init__(self, device, occupancy: np.ndarray, majorant: float, model: Model | None = None,
+                 grid: np.ndarray | None = None, spp: int = 16, seed: int = 0, tile_pixels: int | None = None,
+                 reference=None):
+        super().__init__(device, tile_pixels or PATHS_PER_TILE // MAX_SPP_PER_PASS)
+        self.reference = reference  # the ground truth's renderer, for the error mode
+        if model is not None and model.app != "volume":
+            raise NgvkError(f"a {model.app!r} model cannot be rendered by the volume app")
+        self.model, self.majorant = model, float(majorant)
+        self.set_samples(spp, seed)
+        self.occupancy_resolution = occupancy.shape[0]
+        self.occupancy = device.buffer_from(tracing.pack_occupancy(occupancy), "occupancy")
+        self.items = items_per_invocation(device)
+        self.encoding = self.mlp = self.grid = None
+        if model is not None:
+            self.encoding = GridEncoding(device, model.encoding, model.params["encoding"])
+            self.mlp = MLP(device, model.networks["network"], model.params["network"])
+        else:
+            self.grid_shape = grid.shape[:3]
+            self.grid = device.buffer_from(np.ascontiguousarray(grid, np.float32), "volume_grid")
+        self.queries = device.buffer(4, "queries")
+        self._accumulation = None
+        self._tile_buffers = None
+        self.samples_done = 0  # in the accumulation, for a progressive render
+        self.frame_index = 0
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in self.modes:
+            raise NgvkError(f"unknown render mode {mode!r} for the volume app; choose one of {', '.join(self.modes)}")
+        if mode == ERROR_MODE and self.reference is None:
+            raise NgvkError("render mode 'error' needs the data the model was fitted to, which could not be read")
+        self.mode = mode
+
+    def set_samples(self, spp: int, seed: int) -> None:
+        if spp < 1:
+            raise NgvkError("--spp must be at least 1")
+        self.spp, self.seed = int(spp), int(seed)
+
+    def default_camera(self, width: int, height: int) -> Camera:
+        return orbit_camera(35.0, 20.0)
+
+    def push_constants(self, camera: Camera, width: int, height: int) -> dict:
+        return {**camera.push_constants(width, height), "render_mode": tracing.MODES.index(self.mode),
+                "majorant": self.majorant, "seed": self.seed}
+
+    def network_queries(self, width: int, height: int) -> int:
+        return int(self.queries.download(np.uint32, (1,))[0])
+
+    def passes(self):
+        """(spp, sample_base, samples_before) of each pass of this frame."""
+        done, out = 0, []
+        while done < self.spp:
+            count = min(MAX_SPP_PER_PASS, self.spp - done)
+            out.append((count, self.frame_index * self.spp + done, self.samples_done + done))
+            done += count
+        return out
+
+    def render(self, camera, width, height, fused=True, float_frame=False, download=True, poison=None,
+               accumulate: bool = False) -> Frame:
+        """Render a frame of `spp` samples per pixel; with `accumulate`, add them to those of the
+        previous frames (same view and size: the caller's to keep so), with new random steps."""
+        if not fused and self.model is None:
+            raise NgvkError("the ground-truth render of a grid has only the fused path; drop --unfused")
+        if not accumulate:
+            self.samples_done, self.frame_index = 0, 0
+        if self.mode == ERROR_MODE:
+            return self._render_error(camera, width, height, fused, float_frame, download, poison, accumulate)
+        self.queries.upload(np.zeros(1, np.uint32))
+        frame = super().render(camera, width, height, fused, float_frame, download, poison)
+        self.samples_done += self.spp
+        self.frame_index += 1
+        return frame
+
+    def _render_error(self, camera, width, height, fused, float_frame, download, poison, accumulate) -> Frame:
+        """|model - ground truth| x 4 of the color renders (same seeds), composed on the host and
+        shown like any frame."""
+        self.mode = "color"
+        try:
+            frame = self.render(camera, width, height, fused, True, True, poison, accumulate)
+        finally:
+            self.mode = ERROR_MODE
+        self.reference.set_mode("color")
+        expected = self.reference.render(camera, width, height, True, True, accumulate=accumulate).pixels
+        error = np.ones_like(frame.pixels)
+        error[..., :3] = np.clip(np.abs(frame.pixels[..., :3] - expected[..., :3]) * 4.0, 0.0, 1.0)
+        pixels = error if float_frame else np.floor(error * 255.0 + 0.5).astype(np.uint8)
+        if width * height <= self.band_pixels(float_frame):
+            self._frame_buffer(width * height, float_frame).upload(pixels)
+        frame.pixels = pixels if download else None
+        return frame
+
+    def _accumulation_buffer(self, pixels: int):
+        if self._accumulation is None or self._accumulation.nbytes < pixels * 16:
+            if self._accumulation is not None:
+                self._accumulation.close()
+            self._accumulation = self.device.buffer(pixels * 16, "accumulation")
+        return self._accumulation
+
+    def record(self, sequence, camera, width, height, fused, float_frame=False, poison=None, first=0, count=None):
+        count = width * height - first if count is None else count
+        self._accumulation_buffer(count)
+        return super().record(sequence, camera, width, height, fused, float_frame, poison, first, count)
+
+    def _defines(self) -> dict:
+        return tracing.defines(self.occupancy_resolution)
+
+    def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
+        defines = {**self._defines(), "MLP_ITEMS": self.items}
+        buffers = {"occupancy": self.occupancy, "accumulation": self._accumulation, "frame": frame,
+                   "queries": self.queries}
+        if self.model is not None:
+            defines.update({**self.encoding.defines(), **self.mlp.defines(), "VOLUME_SOURCE": 0})
+            buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
+        else:
+            x, y, z = self.grid_shape
+            defines.update({"VOLUME_SOURCE": 1, "VOLUME_GRID_X": x, "VOLUME_GRID_Y": y, "VOLUME_GRID_Z": z})
+            buffers["volume_grid"] = self.grid
+        kernel = self.device.kernel("volume/volume_fused.comp", defines)
+        for spp, base, before in self.passes():
+            sequence.dispatch(kernel, push["n"], buffers,
+                              {**push, "spp": spp, "sample_base": base, "samples_before": before})
+
+    # ---- unfused ------------------------------------------------------------------------------
+
+    def _buffers(self) -> dict:
+        if self._tile_buffers is None:
+            paths, device = self.tile_pixels * MAX_SPP_PER_PASS, self.device
+            self._tile_buffers = {
+                "paths": device.buffer(paths * tracing.PATH_DTYPE.itemsize, "paths"),
+                "alive": device.buffer(paths * 4, "alive"),
+                "identity": device.buffer(paths * 4, "identity"),
+                "lists": [device.buffer(paths * 4, "path_list_a"), device.buffer(paths * 4, "path_list_b")],
+                "counters": [counter(device, "count_a"), counter(device, "count_b")],
+                "all": counter(device, "count_all"),
+                "positions": device.buffer(paths * 12, "positions"),
+                "encoded": device.buffer(paths * self.model.encoding.n_output * 4, "encoded"),
+                "values": device.buffer(paths * 16, "values"),
+            }
+        return self._tile_buffers
+
+    def _stage(self, sequence, stage: int, push: dict, n: int, buffers: dict, listed=None) -> None:
+        kernel = self.device.kernel("volume/volume_stages.comp", {**self._defines(), "VOLUME_STAGE": stage})
+        buffers = {"paths": self._buffers()["paths"], "occupancy": self.occupancy, **buffers}
+        if listed is None:
+            sequence.dispatch(kernel, n, buffers, push)
+        else:
+            buffers.update({"path_list": listed[0], "item_counter": listed[1]})
+            sequence.dispatch(kernel, buffers=buffers, push=push, indirect=listed[1])
+
+    def record_unfused(self, sequence, frame, push: dict, float_frame: bool) -> None:
+        b = self._buffers()
+        lists, counters = b["lists"], b["counters"]
+        n = push["n"]
+        for spp, base, before in self.passes():
+            pass_push = {**push, "spp": spp, "sample_base": base, "samples_before": before}
+            paths = n * spp
+            with sequence.timed("preprocess"):
+                record_set_count(sequence, self.device, b["all"], paths, self.items)
+                self._stage(sequence, 0, pass_push, paths, {"identity": b["identity"]})
+            listed = (b["identity"], b["all"])
+            now = 0
+            for _ in range(tracing.MAX_EVENTS):
+                with sequence.timed("advance"):
+                    self._stage(sequence, 1, pass_push, paths, {"alive": b["alive"]}, listed=listed)
+                    record_compact(sequence, self.device, b["alive"], listed[0], listed[1], lists[now], counters[now],
+                                   self.items)
+                    listed = (lists[now], counters[now])
+                    now = 1 - now
+                    self._stage(sequence, 2, pass_push, paths, {"positions": b["positions"]}, listed=listed)
+                with sequence.timed("encoding"):
+                    self.encoding.record_encode(sequence, b["positions"], b["encoded"], paths, counter=listed[1])
+                with sequence.timed("mlp"):
+                    self.mlp.record_forward(sequence, b["encoded"], b["values"], paths, counter=listed[1])
+                with sequence.timed("advance"):
+                    self._stage(sequence, 3, pass_push, paths, {"values": b["values"], "queries": self.queries},
+                                listed=listed)
+            with sequence.timed("postprocess"):
+                self._stage(sequence, 4, pass_push, n, {"accumulation": self._accumulation, "frame": frame})
+
+    def close(self) -> None:
+        super().close()
+        if self._tile_buffers:
+            for value in self._tile_buffers.values():
+                for buffer in value if isinstance(value, list) else [value]:
+                    buffer.close()
+            self._tile_buffers = None
+        for owned in (self.encoding, self.mlp, self.grid, self._accumulation, self.reference):
+            if owned is not None:
+                owned.close()
+        self.occupancy.close()
+        self.queries.close()

@@ -1,0 +1,187 @@
+"""The volume app's renderer: fused and unfused free-flight sampling give the same frame for the same
+seed, a seed fixes the image, a progressive render converges to the render with more samples, the
+queries counted are the events traced, and the command line's one-line errors."""
+
+import numpy as np
+import pytest
+
+from ngvk.apps.volume import fitting, render, tracing, volumes
+from ngvk.apps.volume.app import VolumeApp, ground_truth_renderer, model_occupancy
+from ngvk.apps.volume.checks import CHECKS
+from ngvk.apps.volume.data import VolumeData
+from ngvk.apps.volume.render import VolumeRenderer
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.nn.config import GridConfig, MLPConfig
+from ngvk.engine.poison import POISON_RGBA8, POISON_WORD
+
+SMALL_GRID = GridConfig("hashgrid", 3, 8, 2, 16, 1.5, 14)
+W, H = 37, 21  # 777 pixels: in tiles of 500, the second partial
+
+
+@pytest.fixture(scope="module")
+def nebula(device):
+    density, albedo = volumes.rasterise("nebula", 32)
+    data = VolumeData("volume:nebula", density, albedo)
+    configs = (SMALL_GRID, MLPConfig(SMALL_GRID.n_output, fitting.OUTPUTS, 64, 2, "relu"))
+    model = fitting.fit(device, data, steps=150, batch_size=1 << 13, evaluations=1, pool_size=1 << 16,
+                        configs=configs).model
+    fitting.add_occupancy(device, model, resolution=32)
+    return data, model
+
+
+def renderer_for(device, model, spp=3, seed=0, tile_pixels=500):
+    return VolumeRenderer(device, model_occupancy(model), model.app_data["majorant"], model=model, spp=spp,
+                          seed=seed, tile_pixels=tile_pixels)
+
+
+@pytest.mark.parametrize("mode", tracing.MODES)
+def test_fused_and_unfused_render_the_same(device, nebula, mode):
+    # Float frames equal within 1e-5 (on lavapipe to the bit: the same functions on the same values,
+    # the samples summed in the same order); 8-bit frames poisoned differently, equal.
+    _, model = nebula
+    renderer = renderer_for(device, model)
+    try:
+        renderer.set_mode(mode)
+        camera = renderer.default_camera(W, H)
+        fused = renderer.render(camera, W, H, True, True, poison=POISON_WORD)
+        unfused = renderer.render(camera, W, H, False, True, poison=POISON_WORD)
+        assert np.isfinite(fused.pixels).all() and np.isfinite(unfused.pixels).all()
+        assert np.max(np.abs(fused.pixels - unfused.pixels)) <= 1e-5
+        a = renderer.render(camera, W, H, True, poison=POISON_RGBA8[0]).pixels
+        b = renderer.render(camera, W, H, False, poison=POISON_RGBA8[1]).pixels
+        np.testing.assert_array_equal(a, b)
+        assert set(unfused.timings) == set(render.STAGES) and set(fused.timings) == {"fused"}
+        if mode == "density":
+            assert 0.02 < np.mean(fused.pixels[..., 0] > 0) < 0.9  # the smoke is in view, with sky around
+    finally:
+        renderer.close()
+
+
+def test_a_seed_fixes_the_image_and_frames_accumulate(device, nebula):
+    _, model = nebula
+    renderer = renderer_for(device, model, spp=4, seed=9)
+    try:
+        camera = renderer.default_camera(W, H)
+        first = renderer.render(camera, W, H, True, True).pixels
+        np.testing.assert_array_equal(renderer.render(camera, W, H, True, True).pixels, first)
+        renderer.set_samples(4, 10)
+        assert np.abs(renderer.render(camera, W, H, True, True).pixels - first).max() > 0.05
+        # Two progressive frames of 4 samples are one frame of 8: the same random steps, summed in
+        # the same order. And beyond one pass (16 samples) the passes add up the same way.
+        renderer.set_samples(4, 9)
+        renderer.render(camera, W, H, True, True)
+        two = renderer.render(camera, W, H, True, True, accumulate=True).pixels
+        renderer.set_samples(8, 9)
+        np.testing.assert_array_equal(renderer.render(camera, W, H, True, True).pixels, two)
+        renderer.set_samples(20, 9)
+        many = renderer.render(camera, W, H, True, True).pixels
+        renderer.set_samples(10, 9)
+        renderer.render(camera, W, H, False, True)
+        np.testing.assert_array_equal(renderer.render(camera, W, H, False, True, accumulate=True).pixels, many)
+    finally:
+        renderer.close()
+
+
+def test_unfused_queries_are_the_events_traced(device, nebula):
+    # Each listed path queries once per event, so the unfused count is the events of all paths,
+    # read back from their final state (one tile, one pass). The fused kernel queries whole batches.
+    _, model = nebula
+    renderer = renderer_for(device, model, spp=3, tile_pixels=1024)
+    try:
+        camera = renderer.default_camera(W, H)
+        unfused = renderer.render(camera, W, H, False)
+        paths = renderer._buffers()["paths"].download(np.uint8, (W * H * 3 * 48,)).view(tracing.PATH_DTYPE)
+        assert unfused.queries == int(paths["events"].sum()) > W * H
+        assert renderer.render(camera, W, H, True).queries >= unfused.queries
+    finally:
+        renderer.close()
+
+
+def test_error_mode_compares_with_the_ground_truth(device, nebula):
+    data, model = nebula
+    app = VolumeApp()
+    renderer = app.renderer(device, model, data)
+    try:
+        renderer.set_samples(2, 0)
+        renderer.reference.set_samples(2, 0)
+        renderer.set_mode("error")
+        camera = renderer.default_camera(W, H)
+        error = renderer.render(camera, W, H, float_frame=True).pixels
+        renderer.set_mode("color")
+        colour = renderer.render(camera, W, H, float_frame=True).pixels
+        expected = renderer.reference.render(camera, W, H, float_frame=True).pixels
+    finally:
+        renderer.close()
+    np.testing.assert_allclose(error[..., :3], np.clip(np.abs(colour - expected)[..., :3] * 4, 0, 1), atol=1e-6)
+    without = app.renderer(device, model)
+    try:
+        with pytest.raises(NgvkError, match="error"):
+            without.set_mode("error")
+    finally:
+        without.close()
+
+
+def test_the_ground_truth_has_only_the_fused_path(device, nebula):
+    data, _ = nebula
+    truth = ground_truth_renderer(device, data, spp=1)
+    try:
+        with pytest.raises(NgvkError, match="fused"):
+            truth.render(truth.default_camera(8, 8), 8, 8, fused=False)
+    finally:
+        truth.close()
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
+def test_check_cases(device, rng, check):
+    # The volume app's `ngvk check` cases, one test each (so that a failure names its kernel).
+    failed = [f"{r.kernel} {r.case}: {r.max_error:.3g} > {r.tolerance:.3g}" for r in check(device, rng) if not r.passed]
+    assert not failed, failed
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+
+def test_render_from_the_command_line(tmp_path):
+    from PIL import Image
+
+    from test_cli import run
+
+    outputs = {}
+    for name, args in (("fused", []), ("unfused", ["--unfused"]), ("again", []), ("seed", ["--seed", "1"]),
+                       ("data", ["--data", "volume:cloud"])):
+        out = tmp_path / f"{name}.png"
+        result = run("render", "volume", "--out", str(out), "--width", "40", "--height", "30", "--spp", "2", *args)
+        assert result.returncode == 0, result.stderr
+        outputs[name] = np.asarray(Image.open(out)).astype(int)
+    np.testing.assert_array_equal(outputs["fused"], outputs["unfused"])
+    np.testing.assert_array_equal(outputs["fused"], outputs["again"])
+    assert np.abs(outputs["fused"] - outputs["seed"]).max() > 20
+    assert np.abs(outputs["data"] - outputs["data"].mean(axis=(0, 1))).max() > 40  # a cloud against the sky
+
+
+@pytest.mark.parametrize("array,words", [
+    (np.full((4, 4, 4), np.nan), ("NaN",)),
+    (-np.ones((4, 4, 4)), ("negative",)),
+    (np.ones((4, 4)), ("rank",)),
+    (np.ones((4, 4, 4, 3)), ("[X, Y, Z, 4]",)),
+])
+def test_bad_grids_are_one_line_errors_and_write_nothing(tmp_path, array, words):
+    from test_cli import assert_one_line_error, run
+
+    grid = tmp_path / "grid.npy"
+    np.save(grid, array)
+    out = tmp_path / "model.npz"
+    assert_one_line_error(run("fit", "volume", str(grid), "--out", str(out), "--steps", "1"), *words)
+    assert not out.exists()
+
+
+def test_a_model_of_another_app_is_a_one_line_error(tmp_path):
+    from test_cli import assert_one_line_error, run
+
+    from ngvk.apps import get_app
+
+    sdf_model = str(get_app("sdf").default_model_path())
+    out = tmp_path / "x.png"
+    assert_one_line_error(run("render", "volume", "--model", sdf_model, "--out", str(out)), "sdf", "volume")
+    assert_one_line_error(run("render", "volume", "--spp", "0", "--out", str(out)), "--spp")
+    assert not out.exists()
