@@ -57,10 +57,11 @@ def check_stages(device, rng) -> list:
     volume (ReLU outputs, a density of tens), rendered unfused and fused against the reference."""
     from ngvk.apps.volume.render import VolumeRenderer
 
-    grid = GridConfig("densegrid", 3, 2, 2, 4, 2.0)
-    network = MLPConfig(grid.n_output, 4, 16, 1, "relu")
+    # A small hashgrid (hashed from its fifth level on) and the app's network shape.
+    grid = GridConfig("hashgrid", 3, 8, 2, 16, 1.5, 14)
+    network = MLPConfig(grid.n_output, 4, 64, 2, "relu")
     params = {"encoding": rng.uniform(-1, 1, (grid.n_entries, grid.n_features)).astype(np.float32),
-              "network": (network.init_params(rng) * 3).astype(np.float32)}
+              "network": (network.init_params(rng) * 2).astype(np.float32)}
     model = Model(app="volume", encodings={"encoding": grid}, networks={"network": network}, params=params)
 
     def query(p):
