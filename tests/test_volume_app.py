@@ -7,24 +7,22 @@ import pytest
 
 from ngvk.apps.volume import fitting, render, tracing, volumes
 from ngvk.apps.volume.app import VolumeApp, ground_truth_renderer, model_occupancy
-from ngvk.apps.volume.checks import CHECKS
+from ngvk.apps.volume.checks import CHECKS, random_model
 from ngvk.apps.volume.data import VolumeData
 from ngvk.apps.volume.render import VolumeRenderer
 from ngvk.engine.errors import NgvkError
-from ngvk.engine.nn.config import GridConfig, MLPConfig
 from ngvk.engine.poison import POISON_RGBA8, POISON_WORD
 
-SMALL_GRID = GridConfig("hashgrid", 3, 8, 2, 16, 1.5, 14)
 W, H = 37, 21  # 777 pixels: in tiles of 500, the second partial
 
 
 @pytest.fixture(scope="module")
 def nebula(device):
+    # The nebula's grid, and a model with random parameters (a patchy volume: the renderer's tests
+    # need no fit, which tests/test_volume_fit.py tests), with its occupancy grid from the device.
     density, albedo = volumes.rasterise("nebula", 32)
     data = VolumeData("volume:nebula", density, albedo)
-    configs = (SMALL_GRID, MLPConfig(SMALL_GRID.n_output, fitting.OUTPUTS, 64, 2, "relu"))
-    model = fitting.fit(device, data, steps=150, batch_size=1 << 13, evaluations=1, pool_size=1 << 16,
-                        configs=configs).model
+    model = random_model(np.random.default_rng(5))
     fitting.add_occupancy(device, model, resolution=32)
     return data, model
 
@@ -147,15 +145,15 @@ def test_render_from_the_command_line(tmp_path):
     from test_cli import run
 
     outputs = {}
-    for name, args in (("fused", []), ("unfused", ["--unfused"]), ("again", []), ("seed", ["--seed", "1"]),
+    # (Seeds and repeatability: test_a_seed_fixes_the_image_and_frames_accumulate.)
+    for name, args in (("fused", ["--seed", "1"]), ("unfused", ["--unfused", "--seed", "1"]),
                        ("data", ["--data", "volume:cloud"])):
         out = tmp_path / f"{name}.png"
         result = run("render", "volume", "--out", str(out), "--width", "40", "--height", "30", "--spp", "2", *args)
         assert result.returncode == 0, result.stderr
         outputs[name] = np.asarray(Image.open(out)).astype(int)
     np.testing.assert_array_equal(outputs["fused"], outputs["unfused"])
-    np.testing.assert_array_equal(outputs["fused"], outputs["again"])
-    assert np.abs(outputs["fused"] - outputs["seed"]).max() > 20
+    assert np.abs(outputs["fused"] - outputs["fused"].mean(axis=(0, 1))).max() > 40  # the model's cloud
     assert np.abs(outputs["data"] - outputs["data"].mean(axis=(0, 1))).max() > 40  # a cloud against the sky
 
 

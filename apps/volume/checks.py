@@ -52,17 +52,25 @@ def check_fused_grid(device, rng) -> list:
     return results
 
 
-def check_stages(device, rng) -> list:
-    """volume_stages (and volume_fused with a network): a small random network that makes a
-    volume (ReLU outputs, a density of tens), rendered unfused and fused against the reference."""
-    from ngvk.apps.volume.render import VolumeRenderer
-
-    # A small hashgrid (hashed from its fifth level on) and the app's network shape.
+def random_model(rng) -> Model:
+    """A volume model with random parameters: a small hashgrid (hashed from its fifth level on) and
+    the app's network shape, scaled so that its ReLU outputs make a patchy volume of densities in
+    the tens (no occupancy grid yet: fitting.add_occupancy())."""
     grid = GridConfig("hashgrid", 3, 8, 2, 16, 1.5, 14)
     network = MLPConfig(grid.n_output, 4, 64, 2, "relu")
     params = {"encoding": rng.uniform(-1, 1, (grid.n_entries, grid.n_features)).astype(np.float32),
               "network": (network.init_params(rng) * 2).astype(np.float32)}
-    model = Model(app="volume", encodings={"encoding": grid}, networks={"network": network}, params=params)
+    return Model(app="volume", encodings={"encoding": grid}, networks={"network": network}, params=params,
+                 app_data={"source": "volume:nebula"})
+
+
+def check_stages(device, rng) -> list:
+    """volume_stages (and volume_fused with a network): a small random network that makes a
+    volume (random_model()), rendered unfused and fused against the reference."""
+    from ngvk.apps.volume.render import VolumeRenderer
+
+    model = random_model(rng)
+    grid, network, params = model.encoding, model.networks["network"], model.params
 
     def query(p):
         encoded = reference.grid_encode(grid, params["encoding"], p)

@@ -62,6 +62,7 @@ class VolumeRenderer(FrameRenderer):
         self.occupancy = device.buffer_from(tracing.pack_occupancy(occupancy), "occupancy")
         self.items = items_per_invocation(device)
         self.encoding = self.mlp = self.grid = None
+        self.grid_shape = (1, 1, 1)
         if model is not None:
             self.encoding = GridEncoding(device, model.encoding, model.params["encoding"])
             self.mlp = MLP(device, model.networks["network"], model.params["network"])
@@ -90,8 +91,10 @@ class VolumeRenderer(FrameRenderer):
         return orbit_camera(35.0, 20.0)
 
     def push_constants(self, camera: Camera, width: int, height: int) -> dict:
+        x, y, z = self.grid_shape
         return {**camera.push_constants(width, height), "render_mode": tracing.MODES.index(self.mode),
-                "majorant": self.majorant, "seed": self.seed}
+                "majorant": self.majorant, "seed": self.seed, "occupancy_resolution": self.occupancy_resolution,
+                "grid_x": x, "grid_y": y, "grid_z": z}
 
     def network_queries(self, width: int, height: int) -> int:
         return int(self.queries.download(np.uint32, (1,))[0])
@@ -152,7 +155,7 @@ class VolumeRenderer(FrameRenderer):
         return super().record(sequence, camera, width, height, fused, float_frame, poison, first, count)
 
     def _defines(self) -> dict:
-        return tracing.defines(self.occupancy_resolution)
+        return tracing.defines()
 
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         defines = {**self._defines(), "MLP_ITEMS": self.items}
@@ -162,8 +165,7 @@ class VolumeRenderer(FrameRenderer):
             defines.update({**self.encoding.defines(), **self.mlp.defines(), "VOLUME_SOURCE": 0})
             buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
         else:
-            x, y, z = self.grid_shape
-            defines.update({"VOLUME_SOURCE": 1, "VOLUME_GRID_X": x, "VOLUME_GRID_Y": y, "VOLUME_GRID_Z": z})
+            defines["VOLUME_SOURCE"] = 1
             buffers["volume_grid"] = self.grid
         kernel = self.device.kernel("volume/volume_fused.comp", defines)
         for spp, base, before in self.passes():

@@ -43,10 +43,9 @@ PATH_DTYPE = np.dtype([("colour", "<f4", 3), ("t", "<f4"), ("t_exit", "<f4"), ("
 assert PATH_DTYPE.itemsize == 48
 
 
-def defines(occupancy_resolution: int = OCCUPANCY_RESOLUTION) -> dict:
+def defines() -> dict:
     """The tracer's constants as the shaders' defines (floats written to round-trip float32)."""
-    values = {"MAX_EVENTS": MAX_EVENTS, "LIGHT": LIGHT, "EXPOSURE": EXPOSURE,
-              "OCCUPANCY_RESOLUTION": occupancy_resolution}
+    values = {"MAX_EVENTS": MAX_EVENTS, "LIGHT": LIGHT, "EXPOSURE": EXPOSURE}
     for name, colour in (("SKY_LOW", SKY_LOW), ("SKY_HIGH", SKY_HIGH)):
         values.update({f"{name}_{c}": float(v) for c, v in zip("RGB", colour)})
     return {f"VOLUME_{name}": (str(v) if isinstance(v, int) else f"{v:.9e}") for name, v in values.items()}

@@ -19,8 +19,7 @@
 // 6       | queries      | read-write | uint [1]: network queries of the frame (atomic)
 // push constants: the app's (volume/volume_push.glsl)
 // defines: VOLUME_SOURCE (0 network, 1 grid), the tracer's constants (apps/volume/tracing.py
-// defines()), MLP_ITEMS, the encoding's and the network's (VOLUME_SOURCE 0), VOLUME_GRID_X/Y/Z
-// (VOLUME_SOURCE 1)
+// defines()), MLP_ITEMS, the encoding's and the network's (VOLUME_SOURCE 0)
 
 layout(local_size_x_id = 0) in;
 

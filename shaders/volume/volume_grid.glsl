@@ -1,18 +1,18 @@
 // A density grid over the unit cube, sampled trilinearly between voxel centres, which lie at
 // (i + 0.5) / X (and likewise for y and z); positions are clamped to the outer centres.
 // Specification: apps/volume/data.py sample_grid(). Requires the buffer `volume_grid` (float
-// [X, Y, Z, 4], x first: albedo RGB, density) and the defines VOLUME_GRID_X, _Y, _Z.
+// [X, Y, Z, 4], x first: albedo RGB, density) and the push constants grid_x, grid_y, grid_z.
 
 #ifndef NGVK_VOLUME_GRID_GLSL
 #define NGVK_VOLUME_GRID_GLSL
 
 vec4 volume_grid_voxel(uvec3 v) {
-    uint at = ((v.x * uint(VOLUME_GRID_Y) + v.y) * uint(VOLUME_GRID_Z) + v.z) * 4u;
+    uint at = ((v.x * grid_y + v.y) * grid_z + v.z) * 4u;
     return vec4(volume_grid[at], volume_grid[at + 1u], volume_grid[at + 2u], volume_grid[at + 3u]);
 }
 
 vec4 volume_grid_sample(vec3 position) {
-    vec3 shape = vec3(VOLUME_GRID_X, VOLUME_GRID_Y, VOLUME_GRID_Z);
+    vec3 shape = vec3(grid_x, grid_y, grid_z);
     vec3 p = clamp(position * shape - 0.5, vec3(0.0), shape - 1.0);
     uvec3 lower = min(uvec3(floor(p)), uvec3(shape - 1.0));
     uvec3 upper = min(lower + 1u, uvec3(shape - 1.0));

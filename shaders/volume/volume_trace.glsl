@@ -1,7 +1,7 @@
 // The volume app's free-flight tracer, shared by its unfused stages (volume/volume_stages.comp) and
 // its fused kernel (volume/volume_fused.comp). Specification: apps/volume/tracing.py, which also
 // passes the constants in as defines (tracing.defines()): VOLUME_MAX_EVENTS, VOLUME_LIGHT,
-// VOLUME_EXPOSURE, VOLUME_OCCUPANCY_RESOLUTION, VOLUME_SKY_LOW_R/G/B, VOLUME_SKY_HIGH_R/G/B.
+// VOLUME_EXPOSURE, VOLUME_SKY_LOW_R/G/B, VOLUME_SKY_HIGH_R/G/B.
 //
 // A path (one sample of a pixel): the camera ray enters the unit cube and jumps to its first
 // occupied cell; then volume_fly() draws free flights -ln(1 - u) / majorant until one ends at an
@@ -17,12 +17,12 @@
 
 #include "volume/volume_path.glsl"
 
-#define VOLUME_R VOLUME_OCCUPANCY_RESOLUTION
+#define VOLUME_R occupancy_resolution
 
 // Whether the occupancy cell holding p is occupied: bit (x * R + y) * R + z of the grid, LSB first.
 bool volume_occupied(vec3 p) {
-    uvec3 cell = min(uvec3(clamp(p, 0.0, 1.0) * float(VOLUME_R)), uvec3(VOLUME_R - 1));
-    uint bit = (cell.x * uint(VOLUME_R) + cell.y) * uint(VOLUME_R) + cell.z;
+    uvec3 cell = min(uvec3(clamp(p, 0.0, 1.0) * float(VOLUME_R)), uvec3(VOLUME_R - 1u));
+    uint bit = (cell.x * VOLUME_R + cell.y) * VOLUME_R + cell.z;
     return ((occupancy[bit >> 5u] >> (bit & 31u)) & 1u) != 0u;
 }
 
@@ -31,7 +31,7 @@ bool volume_occupied(vec3 p) {
 float volume_next_occupied(vec3 o, vec3 d, float t, float t_exit) {
     while (t < t_exit) {
         vec3 p = clamp(o + t * d, 0.0, 1.0);
-        uvec3 cell = min(uvec3(p * float(VOLUME_R)), uvec3(VOLUME_R - 1));
+        uvec3 cell = min(uvec3(p * float(VOLUME_R)), uvec3(VOLUME_R - 1u));
         if (volume_occupied((vec3(cell) + 0.5) / float(VOLUME_R))) break;
         vec3 bounds = (vec3(cell) + vec3(greaterThan(d, vec3(0.0)))) / float(VOLUME_R);
         vec3 steps = vec3(1e30);
