@@ -35,18 +35,37 @@ def test_info_json():
     assert info["validation"] is True
 
 
-def test_check_passes_and_reports_every_kernel():
-    result = run("check", "--json")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
-    results = json.loads(result.stdout)["results"]
-    # Every kernel in shaders/: the engine's (nn/, render/) and each available app's, training
-    # kernels included. (An app still being built is checked by its tests until it is registered.)
-    from ngvk.apps import AVAILABLE
+def test_check_passes_and_reports_every_kernel(device):
+    # Every case `ngvk check` runs, on the session's device (so its pipelines, seconds each on a CPU
+    # driver, are shared with the other tests instead of compiled again in another process).
+    from ngvk.apps import AVAILABLE, get_app
+    from ngvk.engine.check import run_checks
     from ngvk.engine.paths import SHADER_DIR
 
+    results = run_checks(device, apps=[get_app(name) for name in AVAILABLE])
+    # Every kernel in shaders/: the engine's (nn/, render/) and each available app's, training
+    # kernels included. (An app still being built is checked by its tests until it is registered.)
     folders = {"nn", "render", *AVAILABLE}
-    assert {r["kernel"] for r in results} == {p.stem for p in SHADER_DIR.glob("*/*.comp") if p.parent.name in folders}
-    assert all(r["passed"] and r["max_error"] <= r["tolerance"] for r in results)
+    assert {r.kernel for r in results} == {p.stem for p in SHADER_DIR.glob("*/*.comp") if p.parent.name in folders}
+    failed = [f"{r.kernel} {r.case}: {r.max_error:.3g} > {r.tolerance:.3g}" for r in results if not r.passed]
+    assert not failed, failed
+
+
+def test_check_command_reports_and_exits_by_its_results(monkeypatch, capsys):
+    # The command around run_checks(): its table, its JSON, and exit code 1 when a case fails
+    # (run_checks replaced by two cases, one passing, so that no kernel is compiled here).
+    from ngvk.apps import cli
+    from ngvk.engine import check
+
+    cases = [check.CheckResult("adam_step", "ok case", 0.0, 1e-4, 0.1)]
+    monkeypatch.setattr(check, "run_checks", lambda device, progress=None, apps=(): [progress(r) or r for r in cases])
+    assert cli.main(["check"]) == 0
+    assert "1 of 1 kernel checks passed" in capsys.readouterr().out
+    assert cli.main(["check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["kernel"] == "adam_step"
+    cases.append(check.CheckResult("loss", "failing case", 1.0, 1e-4, 0.1))
+    assert cli.main(["check"]) == 1
+    assert "FAIL" in capsys.readouterr().out
 
 
 def assert_one_line_error(result, *words):

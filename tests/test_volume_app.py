@@ -145,14 +145,12 @@ def test_render_from_the_command_line(tmp_path):
     from test_cli import run
 
     outputs = {}
-    # (Seeds and repeatability: test_a_seed_fixes_the_image_and_frames_accumulate.)
-    for name, args in (("fused", ["--seed", "1"]), ("unfused", ["--unfused", "--seed", "1"]),
-                       ("data", ["--data", "volume:cloud"])):
+    # (Fused against unfused, seeds and repeatability: the tests above, in this process.)
+    for name, args in (("fused", ["--seed", "1"]), ("data", ["--data", "volume:cloud"])):
         out = tmp_path / f"{name}.png"
         result = run("render", "volume", "--out", str(out), "--width", "40", "--height", "30", "--spp", "2", *args)
         assert result.returncode == 0, result.stderr
         outputs[name] = np.asarray(Image.open(out)).astype(int)
-    np.testing.assert_array_equal(outputs["fused"], outputs["unfused"])
     assert np.abs(outputs["fused"] - outputs["fused"].mean(axis=(0, 1))).max() > 40  # the model's cloud
     assert np.abs(outputs["data"] - outputs["data"].mean(axis=(0, 1))).max() > 40  # a cloud against the sky
 
