@@ -1,6 +1,9 @@
 """The fitting loop every app shares: steps, the evaluation schedule, history, progress, the time
 budget, Ctrl-C, and the model's training record.
 
+`fit_to_pool()` is the whole fit of an app whose samples are computed once on the host (the SDF
+and volume apps): an encoding and an MLP trained on batches drawn on the device from that pool.
+
 An app supplies a Trainer (engine/nn/training.py: its training graph), `snapshot(training)`, which
 makes a Model of the current parameters with the training record given, and `evaluate(model)`,
 which returns the app's metrics as a dict (the first is the headline one, e.g. PSNR). The loop runs
@@ -80,3 +83,53 @@ def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max
         **(record or {}),
     }
     return FitResult(snapshot(training), metrics, seconds, done, stopped, history)
+
+
+def fit_to_pool(device, app: str, grid_config, network_config, pool_positions, pool_targets, loss: str, steps: int,
+                batch_size: int, seed: int, evaluate, app_data: dict, param_dtype: str = "float32",
+                progress=None, max_seconds: float | None = None, evaluations: int = 10, rng=None) -> FitResult:
+    """Fit a grid encoding and an MLP (initialised from `rng`, default seeded by `seed`) to a pool of
+    samples computed on the host: positions [N, D] and targets [N, C], batches drawn on the device
+    (nn/pool_batch.comp), the `loss` between the MLP's outputs and the targets. `evaluate(model)`
+    gives the app's metrics; the model's parameters are rounded to `param_dtype` in every snapshot,
+    so that evaluations see the model that is saved."""
+    import numpy as np
+
+    from ngvk.engine.model import Model
+    from ngvk.engine.nn.layers import MLP, GridEncoding
+    from ngvk.engine.nn.training import grid_mlp_trainer
+
+    rng = np.random.default_rng(seed) if rng is None else rng
+    pool_positions = np.ascontiguousarray(pool_positions, np.float32)
+    pool_targets = np.ascontiguousarray(pool_targets, np.float32).reshape(len(pool_positions), -1)
+    pool_size = len(pool_positions)
+    encoding_layer = GridEncoding(device, grid_config, grid_config.init_params(rng))
+    mlp = MLP(device, network_config, network_config.init_params(rng))
+    pool = [device.buffer_from(pool_positions, "pool_positions"), device.buffer_from(pool_targets, "pool_targets")]
+    trainer = None
+    try:
+        kernel = device.kernel("nn/pool_batch.comp", {"POOL_DIMS": pool_positions.shape[1],
+                                                       "POOL_CHANNELS": pool_targets.shape[1]})
+
+        def record_batch(sequence, state, positions, targets, n):
+            buffers = {"pool_positions": pool[0], "pool_targets": pool[1], "training_state": state,
+                       "positions": positions, "targets": targets}
+            sequence.dispatch(kernel, n, buffers, {"n": n, "pool_size": pool_size})
+
+        trainer = grid_mlp_trainer(encoding_layer, mlp, batch_size, loss, record_batch, seed=seed)
+
+        def snapshot(training: dict) -> Model:
+            params = {"encoding": encoding_layer.get_params(), "network": mlp.get_params()}
+            params = {name: array.astype(param_dtype).astype(np.float32) for name, array in params.items()}
+            return Model(app=app, encodings={"encoding": grid_config}, networks={"network": network_config},
+                         params=params, param_dtype=param_dtype, training=training, app_data=dict(app_data))
+
+        return fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
+                        record={"loss": loss, "pool_size": pool_size})
+    finally:
+        if trainer is not None:
+            trainer.close()
+        for buffer in pool:
+            buffer.close()
+        encoding_layer.close()
+        mlp.close()

@@ -14,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from ngvk.apps.volume.data import VolumeData
-from ngvk.engine.fit import fit_loop
+from ngvk.engine.fit import fit_to_pool
 from ngvk.engine.model import Model
-from ngvk.engine.nn.config import GridConfig, MLPConfig, grid_preset
+from ngvk.engine.nn.config import GridConfig, MLPConfig, shipped_3d_preset
 from ngvk.engine.nn.layers import MLP, GridEncoding
-from ngvk.engine.nn.training import grid_mlp_trainer
 
 APP = "volume"
 # L2, as instant-ngp's volume config. Measured against relative L2 on volume:cloud (shipped hashgrid
@@ -29,20 +28,13 @@ LOSS = "l2"
 POOL_SIZE = 1 << 20
 EVALUATION_POINTS = 1 << 15
 OUTPUTS = 4  # albedo RGB, density
-# The shipped presets, made small enough to ship as the SDF app's are (apps/sdf/fitting.py).
-HASHGRID_LOG2_TABLE = 16
-DENSEGRID_LEVELS = 6
-LOWRES_RESOLUTION = 48
-PARAM_DTYPE = "float16"
+PARAM_DTYPE = "float16"  # shipped models store their parameters so (engine/model.py)
 
 
 def presets(encoding: str) -> tuple[GridConfig, MLPConfig]:
-    """The shipped 3D presets and instant-ngp's volume network, 64 wide with 2 hidden layers."""
-    grid = grid_preset(encoding, 3, log2_table_size=HASHGRID_LOG2_TABLE)
-    if encoding == "densegrid":
-        grid = GridConfig("densegrid", 3, DENSEGRID_LEVELS, grid.n_features, grid.base_resolution, grid.per_level_scale)
-    elif encoding == "lowres":
-        grid = GridConfig("lowres", 3, grid.n_levels, grid.n_features, LOWRES_RESOLUTION, grid.per_level_scale)
+    """The shipped 3D grid (engine/nn/config.py shipped_3d_preset()) and instant-ngp's volume
+    network, 64 wide with 2 hidden layers."""
+    grid = shipped_3d_preset(encoding)
     return grid, MLPConfig(grid.n_output, OUTPUTS, 64, 2, "relu")
 
 
@@ -96,36 +88,7 @@ def fit(device, data: VolumeData, encoding: str = "hashgrid", steps: int = 1000,
     network (smaller ones, for quick fits); `loss` the loss (for measuring the choice)."""
     grid_config, network_config = configs or presets(encoding)
     rng = np.random.default_rng(seed)
-    pool_positions, pool_targets = data.training_samples(pool_size, rng)
-    encoding_layer = GridEncoding(device, grid_config, grid_config.init_params(rng))
-    mlp = MLP(device, network_config, network_config.init_params(rng))
-    pool = [device.buffer_from(pool_positions, "pool_positions"), device.buffer_from(pool_targets, "pool_targets")]
-    trainer = None
-    try:
-        kernel = device.kernel("nn/pool_batch.comp", {"POOL_DIMS": 3, "POOL_CHANNELS": OUTPUTS})
-
-        def record_batch(sequence, state, positions, targets, n):
-            buffers = {"pool_positions": pool[0], "pool_targets": pool[1], "training_state": state,
-                       "positions": positions, "targets": targets}
-            sequence.dispatch(kernel, n, buffers, {"n": n, "pool_size": pool_size})
-
-        trainer = grid_mlp_trainer(encoding_layer, mlp, batch_size, loss, record_batch, seed=seed)
-
-        def snapshot(training: dict) -> Model:
-            # Rounded as the file stores them, so that the evaluation sees the model that is saved.
-            params = {"encoding": encoding_layer.get_params(), "network": mlp.get_params()}
-            params = {name: array.astype(PARAM_DTYPE).astype(np.float32) for name, array in params.items()}
-            return Model(app=APP, encodings={"encoding": grid_config}, networks={"network": network_config},
-                         params=params, param_dtype=PARAM_DTYPE, training=training,
-                         app_data={"source": data.source})
-
-        evaluate = evaluate or (lambda model: density_metrics(device, model, data))
-        return fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
-                        record={"loss": loss, "pool_size": pool_size})
-    finally:
-        if trainer is not None:
-            trainer.close()
-        for buffer in pool:
-            buffer.close()
-        encoding_layer.close()
-        mlp.close()
+    positions, targets = data.training_samples(pool_size, rng)
+    return fit_to_pool(device, APP, grid_config, network_config, positions, targets, loss, steps, batch_size, seed,
+                       evaluate or (lambda model: density_metrics(device, model, data)), {"source": data.source},
+                       PARAM_DTYPE, progress, max_seconds, evaluations, rng)

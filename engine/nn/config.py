@@ -131,6 +131,28 @@ def grid_preset(encoding: str, n_dims: int, finest_resolution: float = 2048, log
     raise ValueError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
 
 
+# The paper's 3D presets made small enough to ship (a few MB each in float16), for the SDF and
+# volume apps' models; every change is documented in assets/README.md:
+#   hashgrid   T = 2^16 instead of 2^19 (the finest levels hash more; 3.6 MB instead of 27 MB)
+#   densegrid  6 levels instead of 8 (finest 88^3 instead of 173^3; 4.3 MB instead of 34 MB)
+#   lowres     2 levels of 48^3 instead of 128^3 (3.5 MB instead of 67 MB)
+SHIPPED_3D_LOG2_TABLE = 16
+SHIPPED_3D_DENSEGRID_LEVELS = 6
+SHIPPED_3D_LOWRES_RESOLUTION = 48
+
+
+def shipped_3d_preset(encoding: str) -> "GridConfig":
+    """The 3D grid of a shipped model of `encoding` (above)."""
+    grid = grid_preset(encoding, 3, log2_table_size=SHIPPED_3D_LOG2_TABLE)
+    if encoding == "densegrid":
+        return GridConfig("densegrid", 3, SHIPPED_3D_DENSEGRID_LEVELS, grid.n_features, grid.base_resolution,
+                          grid.per_level_scale)
+    if encoding == "lowres":
+        return GridConfig("lowres", 3, grid.n_levels, grid.n_features, SHIPPED_3D_LOWRES_RESOLUTION,
+                          grid.per_level_scale)
+    return grid
+
+
 @dataclass(frozen=True)
 class MLPConfig:
     """A fully fused MLP in tcnn's form: no biases, ReLU hidden layers of one width."""
