@@ -22,7 +22,7 @@ from ngvk.engine.errors import NgvkError
 from ngvk.engine.model import Model
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
-from ngvk.engine.render.frame import Frame, FrameRenderer
+from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
@@ -83,11 +83,8 @@ class _SdfFrames(FrameRenderer):
             self.mode = ERROR_MODE
         self.reference.set_mode("normals")
         expected = self.reference.render(camera, width, height, True, True).pixels
-        error = np.ones_like(frame.pixels)
-        error[..., :3] = np.clip(np.abs(frame.pixels[..., :3] - expected[..., :3]) * 4.0, 0.0, 1.0)
-        pixels = error if float_frame else np.floor(error * 255.0 + 0.5).astype(np.uint8)
-        if width * height <= self.band_pixels(float_frame):
-            self._frame_buffer(width * height, float_frame).upload(pixels)
+        pixels = error_frame(frame.pixels, expected, float_frame)
+        self.show_pixels(pixels, width, height, float_frame)
         frame.pixels = pixels if download else None
         return frame
 
@@ -96,8 +93,7 @@ class _SdfFrames(FrameRenderer):
 
     def close(self) -> None:
         super().close()
-        if self.reference is not None:
-            self.reference.close()
+        close_all(self.reference)
 
 
 class SdfRenderer(_SdfFrames):
@@ -234,16 +230,8 @@ class SdfRenderer(_SdfFrames):
 
     def close(self) -> None:
         super().close()
-        if self._tile_buffers:
-            for value in self._tile_buffers.values():
-                for buffer in value if isinstance(value, list) else [value]:
-                    buffer.close()
-            self._tile_buffers = None
-        for layer in (self.encoding, self.mlp):
-            if layer is not None:
-                layer.close()
-        self.queries.close()
-        self.pixel_queue.close()
+        close_all(self._tile_buffers, self.encoding, self.mlp, self.queries, self.pixel_queue)
+        self._tile_buffers = None
 
 
 class MeshRenderer(_SdfFrames):
@@ -284,8 +272,8 @@ class MeshRenderer(_SdfFrames):
             rays["status"][marching] = np.where(blocked >= 0, tracing.HIT, tracing.MISSED)
         frame = tracing.shade(rays, eye, view, self.mode).reshape(height, width, 4)
         pixels = frame.astype(np.float32) if float_frame else np.floor(np.clip(frame, 0, 1) * 255 + 0.5).astype(np.uint8)
-        if not download and width * height <= self.band_pixels(float_frame):
-            self._frame_buffer(width * height, float_frame).upload(pixels)
+        if not download:
+            self.show_pixels(pixels, width, height, float_frame)
         return Frame(pixels if download else None, {}, 0.0, True, 0)
 
     def set_mode(self, mode: str) -> None:

@@ -24,7 +24,7 @@ from ngvk.engine.errors import NgvkError
 from ngvk.engine.model import Model
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
-from ngvk.engine.render.frame import Frame, FrameRenderer
+from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
@@ -134,11 +134,8 @@ class VolumeRenderer(FrameRenderer):
             self.mode = ERROR_MODE
         self.reference.set_mode("color")
         expected = self.reference.render(camera, width, height, True, True, accumulate=accumulate).pixels
-        error = np.ones_like(frame.pixels)
-        error[..., :3] = np.clip(np.abs(frame.pixels[..., :3] - expected[..., :3]) * 4.0, 0.0, 1.0)
-        pixels = error if float_frame else np.floor(error * 255.0 + 0.5).astype(np.uint8)
-        if width * height <= self.band_pixels(float_frame):
-            self._frame_buffer(width * height, float_frame).upload(pixels)
+        pixels = error_frame(frame.pixels, expected, float_frame)
+        self.show_pixels(pixels, width, height, float_frame)
         frame.pixels = pixels if download else None
         return frame
 
@@ -231,13 +228,6 @@ class VolumeRenderer(FrameRenderer):
 
     def close(self) -> None:
         super().close()
-        if self._tile_buffers:
-            for value in self._tile_buffers.values():
-                for buffer in value if isinstance(value, list) else [value]:
-                    buffer.close()
-            self._tile_buffers = None
-        for owned in (self.encoding, self.mlp, self.grid, self._accumulation, self.reference):
-            if owned is not None:
-                owned.close()
-        self.occupancy.close()
-        self.queries.close()
+        close_all(self._tile_buffers, self.encoding, self.mlp, self.grid, self._accumulation, self.reference,
+                  self.occupancy, self.queries)
+        self._tile_buffers = None

@@ -41,6 +41,25 @@ class Frame:
         return self.pixels[..., :3]
 
 
+def error_frame(got: np.ndarray, expected: np.ndarray, float_frame: bool, gain: float = 4.0) -> np.ndarray:
+    """|got - expected| x gain of two float RGBA frames, opaque: the comparing render modes' image,
+    as float RGBA or RGBA8."""
+    error = np.ones_like(got)
+    error[..., :3] = np.clip(np.abs(got[..., :3] - expected[..., :3]) * gain, 0.0, 1.0)
+    return error if float_frame else np.floor(error * 255.0 + 0.5).astype(np.uint8)
+
+
+def close_all(*owned) -> None:
+    """Close each of `owned` that is not None (buffers, layers, renderers; lists and dicts of them)."""
+    for item in owned:
+        if isinstance(item, dict):
+            close_all(*item.values())
+        elif isinstance(item, (list, tuple)):
+            close_all(*item)
+        elif item is not None:
+            item.close()
+
+
 def check_frame_size(width: int, height: int) -> None:
     """A one-line error for sizes that are zero or absurd. Frames larger than the device can bind
     are rendered in bands (FrameRenderer.render), so the device sets no limit here."""
@@ -146,6 +165,12 @@ class FrameRenderer:
                 else:
                     self.record_unfused(sequence, frame, push, float_frame)
         return frame
+
+    def show_pixels(self, pixels: np.ndarray, width: int, height: int, float_frame: bool) -> None:
+        """Put a frame composed on the host (pixels [height, width, 4] of the frame's format) into the
+        frame buffer, where a window presents it from, as if the device had rendered it."""
+        if width * height <= self.band_pixels(float_frame):
+            self._frame_buffer(width * height, float_frame).upload(pixels)
 
     def prepare(self, camera, fused: bool = True, float_frame: bool = False) -> None:
         """Render a 1 x 1 frame so that every kernel of this path exists and is compiled: CPU
