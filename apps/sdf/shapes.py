@@ -4,8 +4,8 @@ NumPy, the ground truth a neural SDF is fitted to and judged against.
 Positions are in the unit cube [0, 1]^3 (the model's domain); distances are in the same units,
 negative inside. The primitives and operations are the standard exact (or bounded) ones of
 Inigo Quilez's catalogue of distance functions; a union or a subtraction of exact distances is a
-bound (never larger than the true distance), which is what sphere tracing needs. The shader side of
-these functions (the reference render on the device) follows in the SDF app's renderer.
+bound (never larger than the true distance), which is what sphere tracing needs. The same
+functions in GLSL (shaders/sdf/sdf_shapes.glsl) give the reference render on the device.
 
 The objects are chosen to look like objects and to be hard in the ways the paper's meshes are: thin
 parts, sharp edges and smooth blends.

@@ -60,9 +60,7 @@ def defines() -> dict:
 
 
 def new_rays(n: int) -> np.ndarray:
-    rays = np.zeros(n, RAY_DTYPE)
-    rays["normal"] = 0.0
-    return rays
+    return np.zeros(n, RAY_DTYPE)
 
 
 def ray_begin(rays: np.ndarray, origin: np.ndarray, direction: np.ndarray) -> None:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from ngvk.apps.volume import tracing, volumes
-from ngvk.apps.volume.data import VolumeData, sample_grid
+from ngvk.apps.volume.data import VolumeData
 from ngvk.engine.check import CheckResult
 from ngvk.engine.model import Model
 from ngvk.engine.nn import reference

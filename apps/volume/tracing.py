@@ -1,5 +1,6 @@
 """The volume app's free-flight renderer in NumPy: the specification its kernels are to follow
-(issue 13; the kernels come next), with the occupancy grid and majorant it needs.
+(volume/volume_trace.glsl and the kernels around it), with the occupancy grid and majorant it
+needs.
 
 A path of pixel p, sample s: the camera ray enters the unit cube; then, for at most MAX_EVENTS
 events, a free-flight distance -ln(1 - u) / majorant (u from the random sequence), which ends
