@@ -5,12 +5,21 @@ A camera file is JSON:
 
     {"position": [x, y, z], "look_at": [x, y, z], "up": [x, y, z],
      "fov_y": 45.0,                    perspective: vertical field of view in degrees
-     "orthographic_height": null}      or orthographic: the world height the frame shows
+     "orthographic_height": null,      or orthographic: the world height the frame shows
+     "fov_x": null,                    optional: a horizontal field of view of its own, in degrees
+     "principal_point": null}          optional: where the optical axis meets the frame, [x, y]
 
 World space is right-handed with y up. The image app puts its image on the plane z = 0, centred on
 the origin, one unit high; 3D apps put their scene in the unit cube. `Camera.rays()` is the NumPy
 reference of lib/camera.glsl's camera_ray(): pixel (x, y) of a W x H frame, row 0 at the top, shoots
 through its centre.
+
+The last two fields make a dataset's pinhole camera (focal lengths fx, fy and principal point cx, cy
+in pixels) exact: `Camera.from_pinhole()`. Without them the frame is centred on the optical axis and
+its horizontal extent follows from fov_y and the frame's aspect ratio (square pixels).
+`principal_point` is in the frame's normalised coordinates: x right and y up, -1 to 1 across the
+frame, [0, 0] at its centre. Both are frame-relative, so a pinhole camera drawn at another size
+keeps its field of view and stretches with the frame.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ class Camera:
     up: tuple[float, float, float] = (0.0, 1.0, 0.0)
     fov_y: float = 45.0
     orthographic_height: float | None = None
+    fov_x: float | None = None  # None: from fov_y and the frame's aspect ratio
+    principal_point: tuple[float, float] | None = None  # None: the frame's centre
 
     def __post_init__(self):
         self.position = tuple(float(v) for v in self.position)
@@ -50,6 +61,32 @@ class Camera:
                 raise NgvkError("camera: orthographic_height must be positive")
         elif not 0 < self.fov_y < 180:
             raise NgvkError("camera: fov_y must be between 0 and 180 degrees")
+        if self.fov_x is not None:
+            self.fov_x = float(self.fov_x)
+            if self.orthographic:
+                raise NgvkError("camera: fov_x is for perspective cameras; drop it or orthographic_height")
+            if not 0 < self.fov_x < 180:
+                raise NgvkError("camera: fov_x must be between 0 and 180 degrees")
+        if self.principal_point is not None:
+            self.principal_point = tuple(float(v) for v in self.principal_point)
+            if len(self.principal_point) != 2:
+                raise NgvkError("camera: principal_point takes two numbers, x and y from -1 to 1 across the frame")
+
+    @classmethod
+    def from_pinhole(cls, camera_to_world, fx: float, fy: float, cx: float, cy: float, width: int,
+                     height: int) -> "Camera":
+        """The pinhole camera of a `width` x `height` image with focal lengths `fx`, `fy` and principal
+        point (`cx`, `cy`) in pixels (0 at the image's left and top edges, so the centre is (W / 2,
+        H / 2)), posed by a 4 x 4 (or 3 x 4) camera-to-world matrix of ngvk's world in the OpenGL
+        convention: columns x right, y up, z backward (the camera looks along -z), then the position.
+        The ray of pixel (u, v) goes along (u + 0.5 - cx) / fx right, (cy - v - 0.5) / fy up, and 1
+        forward, exactly as rays() computes it."""
+        matrix = np.asarray(camera_to_world, dtype=np.float64)
+        position, up, backward = matrix[:3, 3], matrix[:3, 1], matrix[:3, 2]
+        return cls(position=tuple(position), look_at=tuple(position - backward), up=tuple(up),
+                   fov_y=math.degrees(2 * math.atan(height / (2 * fy))),
+                   fov_x=math.degrees(2 * math.atan(width / (2 * fx))),
+                   principal_point=(2 * cx / width - 1, 1 - 2 * cy / height))
 
     @property
     def orthographic(self) -> bool:
@@ -67,16 +104,30 @@ class Camera:
     def half_extents(self, width: int, height: int) -> tuple[float, float]:
         """Half the frame's extent at unit distance (perspective) or in world units (orthographic)."""
         half_height = self.orthographic_height / 2 if self.orthographic else math.tan(math.radians(self.fov_y) / 2)
+        if self.fov_x is not None:
+            return math.tan(math.radians(self.fov_x) / 2), half_height
         return half_height * width / height, half_height
 
     def push_constants(self, width: int, height: int) -> dict:
         """The camera block lib/camera.glsl reads, by push-constant member name."""
         right, up, forward = self.basis()
         half_x, half_y = self.half_extents(width, height)
+        right, up, position = right * half_x, up * half_y, self.position
+        if self.principal_point is not None:
+            # The ray at normalised (x, y) goes along forward + (x - px) right + (y - py) up: the shift
+            # by the principal point folds into forward for a perspective camera (camera_ray_of()
+            # adds forward to the offset and normalises only the sum, so forward need not be unit
+            # length) and into the position for an orthographic one (where the offset moves the
+            # origin and forward stays the unit direction).
+            px, py = self.principal_point
+            if self.orthographic:
+                position = tuple(np.asarray(position) - px * right - py * up)
+            else:
+                forward = forward - px * right - py * up
         return {
-            "camera_position": (*self.position, 1.0 if self.orthographic else 0.0),
-            "camera_right": (*(right * half_x), 0.0),
-            "camera_up": (*(up * half_y), 0.0),
+            "camera_position": (*position, 1.0 if self.orthographic else 0.0),
+            "camera_right": (*right, 0.0),
+            "camera_up": (*up, 0.0),
             "camera_forward": (*forward, 0.0),
             "frame_width": width,
             "frame_height": height,

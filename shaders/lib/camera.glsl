@@ -1,7 +1,9 @@
 // The ray a pixel shoots. Specification: engine/render/camera.py Camera.rays().
 //
 // camera_ray_of() takes a camera block: position (w: 1 orthographic, 0 perspective), right and up
-// scaled to half the frame, the unit forward direction, and the frame size (Camera.push_constants()).
+// scaled to half the frame, the forward direction, and the frame size (Camera.push_constants()).
+// Forward is unit length except for a perspective camera whose principal point is off the frame's
+// centre, where it holds that shift too: only forward + offset is normalised, so it need not be.
 // Two ways in:
 //   camera_ray(pixel, ...)          the frame's camera, from the push constants: declare them with
 //                                   CAMERA_PUSH_CONSTANTS (lib/frame_push.glsl) before including this
