@@ -1,0 +1,6 @@
+"""The NeRF app (neural radiance fields): a density network on a grid encoding of the position and
+a colour network on its features and the view direction, rendered by ray marching through an
+occupancy grid and trained through volume rendering from posed images. app.py declares it; data.py
+reads datasets (NeRF synthetic and instant-ngp transforms), scene.py generates the procedural
+dataset, occupancy.py holds the occupancy grid, compositing.py the volume rendering's NumPy
+specification (forward and backward), training.py the training graph and render.py the renderers."""
