@@ -31,6 +31,9 @@ class App:
     metrics: dict[str, str] = {}
     default_steps: dict[str, int] = {}  # training steps per encoding
     default_batch_size: int = 1 << 16
+    # The procedural datasets `ngvk dataset APP NAME` writes (make_dataset()): name -> one line of
+    # what it holds. Empty: the app has no generator.
+    datasets: dict[str, str] = {}
 
     # ---- models ----------------------------------------------------------------------------------
     def default_model_path(self, encoding: str = "hashgrid") -> Path:
@@ -49,6 +52,13 @@ class App:
     # ---- data ------------------------------------------------------------------------------------
     def load_data(self, source: str):
         """The data a model is fitted to or evaluated against; NgvkError when it is unusable."""
+        raise NotImplementedError
+
+    def make_dataset(self, name: str, out: str | Path, views: int, resolution: int, seed: int,
+                     progress=None) -> str:
+        """Write the procedural dataset `name` (one of `datasets`) to the folder `out`, new or empty,
+        all or nothing: `views` views of `resolution` pixels square, deterministic for `seed`;
+        `progress(done, total)` after each piece. Returns one line saying what was written."""
         raise NotImplementedError
 
     def load_reference(self, model: Model):

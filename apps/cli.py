@@ -360,6 +360,37 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_dataset(args) -> int:
+    app = get_app(args.app)
+    if not app.datasets:
+        others = [name for name in AVAILABLE if get_app(name).datasets]
+        raise NgvkError(f"the {app.name} app has no dataset generator "
+                        f"(apps that have one: {', '.join(others) or 'none'})")
+    if args.name not in app.datasets:
+        raise NgvkError(f"the {app.name} app has no dataset {args.name!r}; its datasets are {', '.join(app.datasets)}")
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, file=sys.stderr, dynamic_ncols=True, desc=args.name)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    started = time.perf_counter()
+    try:
+        summary = app.make_dataset(args.name, args.out, views=args.views, resolution=args.resolution,
+                                   seed=args.seed, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - started
+    print(f"{app.name} dataset {args.name} written to {args.out} in {seconds:.1f} s: {summary}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ngvk",
@@ -446,6 +477,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", metavar="DATA", help=f"the data to compare with ({data_help})")
     evaluate.add_argument("--json", metavar="OUT", help="also write the metrics as JSON")
     evaluate.set_defaults(func=cmd_eval)
+
+    datasets_help = "; ".join(f"{app.name}: {', '.join(app.datasets)}" for app in apps if app.datasets)
+    dataset = commands.add_parser("dataset", help="write one of an app's procedural datasets (posed images...)")
+    dataset.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
+    dataset.add_argument("name", metavar="NAME", help=f"the dataset ({datasets_help or 'none yet'})")
+    dataset.add_argument("--out", required=True, metavar="DIR", help="folder to write (new, or empty)")
+    dataset.add_argument("--views", type=int, default=100, metavar="N", help="views to render (default: 100)")
+    dataset.add_argument("--resolution", type=int, default=128, metavar="R",
+                         help="images of R x R pixels (default: 128)")
+    dataset.add_argument("--seed", type=int, default=0, help="random seed of the views (default: 0)")
+    dataset.set_defaults(func=cmd_dataset)
 
     # Options an app adds to its commands, in a group of their own.
     for command, sub in (("fit", fit), ("render", render), ("view", view), ("eval", evaluate)):
