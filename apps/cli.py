@@ -342,6 +342,30 @@ def bench_kernels(args) -> int:
     return 0
 
 
+def cmd_ngpc(args) -> int:
+    from ngvk.apps.bench import check_plot_available
+    from ngvk.apps.ngpc import DEFAULT_SCALES, bench_report, load_bench, paper_report, parse_scales, plot
+
+    scales = parse_scales(args.scale) if args.scale is not None else list(DEFAULT_SCALES)
+    if args.json:
+        _check_output_path(args.json, (".json",), "results")
+    if args.plot:
+        _check_output_path(args.plot, (".png",), "plot")
+        check_plot_available()
+    if args.paper:
+        text, data = paper_report(scales)
+    else:
+        text, data = bench_report(load_bench(args.bench), args.bench, scales)
+    print(text)
+    if args.json:
+        _write_json(args.json, data)
+        print(f"results written to {args.json}")
+    if args.plot:
+        plot(data, args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from ngvk.engine.gpu.device import Device
 
@@ -470,6 +494,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="OUT", help="write all results as JSON (schema in README.md)")
     bench.add_argument("--plot", metavar="PNG", help="plot the breakdown (needs matplotlib: the plot extra)")
     bench.set_defaults(func=cmd_bench)
+
+    ngpc = commands.add_parser("ngpc", help="project measured frames onto the paper's NGPC hardware (a performance "
+                                            "model), or show its calibration against the paper")
+    source = ngpc.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bench", metavar="RESULTS.json",
+                        help="an `ngvk bench --json` result: model each of its apps, encodings and resolutions")
+    source.add_argument("--paper", action="store_true",
+                        help="the calibration: the model on the paper's published breakdown beside its speedups, "
+                             "and every parameter with its value and source")
+    ngpc.add_argument("--scale", metavar="LIST",
+                      help="scaling factors (engine clusters), comma-separated (default: 8,16,32,64)")
+    ngpc.add_argument("--json", metavar="OUT", help="write the projections and the parameters as JSON")
+    ngpc.add_argument("--plot", metavar="PNG",
+                      help="plot speedup against scaling factor beside the paper's points (needs matplotlib: the plot extra)")
+    ngpc.set_defaults(func=cmd_ngpc)
 
     evaluate = commands.add_parser("eval", help="measure a model against data (the app's metrics, e.g. PSNR, SSIM)")
     evaluate.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
