@@ -101,7 +101,8 @@ void main() {
 
 
 def test_rays_of_many_cameras_from_a_buffer(device, rng, tmp_path):
-    # Training rays: random pixels of three views of different sizes, perspective and orthographic.
+    # Training rays: random pixels of views of different sizes, perspective and orthographic, and a
+    # dataset's pinhole camera (its principal point off centre makes camera_forward not unit length).
     from ngvk.engine.nn.layers import run_kernel
     from ngvk.engine.render.camera import Camera, camera_array
 
@@ -109,9 +110,11 @@ def test_rays_of_many_cameras_from_a_buffer(device, rng, tmp_path):
         (Camera((0.5, 0.5, 2.5), (0.5, 0.5, 0.5), (0.0, 1.0, 0.0), fov_y=40.0), 64, 48),
         (Camera((2.0, 1.0, 0.2), (0.5, 0.4, 0.5), (0.0, 1.0, 0.0), fov_y=70.0), 31, 17),
         (Camera((0.5, 3.0, 0.5), (0.5, 0.0, 0.5), (0.0, 0.0, 1.0), orthographic_height=1.2), 20, 20),
+        (Camera.from_pinhole([[0, 0, 1, 1.8], [0, 1, 0, 0.6], [-1, 0, 0, 0.4], [0, 0, 0, 1]], 30.0, 34.0, 9.0, 15.5,
+                             25, 22), 25, 22),
     ]
     n = 1029
-    cams = rng.integers(0, 3, n)
+    cams = rng.integers(0, len(views), n)
     pixels = np.array([rng.integers(0, views[c][1] * views[c][2]) for c in cams])
     (tmp_path / "rays.comp").write_text(CAMERA_SHADER)
     kernel = device.kernel(str(tmp_path / "rays.comp"))
