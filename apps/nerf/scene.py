@@ -291,7 +291,6 @@ def _trace(scene: Scene, origins: np.ndarray, directions: np.ndarray) -> tuple[n
     return colour, covered
 
 
-
 # ---- writing --------------------------------------------------------------------------------------------
 
 
