@@ -530,7 +530,7 @@ def bench_report(result: dict, path: str, scales) -> tuple[str, dict]:
             "",
             f"{w.app} {w.encoding} {width}x{height}: unfused {w.baseline_ms:.4g} ms (encoding + MLP "
             f"{w.network_ms:.4g} ms, rest {w.rest_ms:.4g} ms {w.rest_path}){fused}; {w.queries:,.0f} queries",
-            f"  engines, per query: {c['mlp_cycles']} MAC-array cycles, {c['encoding_cycles']:.3g} encoding-unit cycles; "
+            f"  engines, cycles per query: MAC array {c['mlp_cycles']}, encoding units {c['encoding_cycles']:.3g}; "
             f"{c['levels_in_sram']} of {c['levels']} levels in SRAM (largest table "
             f"{c['largest_level_bytes'] / 2**20:.3g} MiB){dram}",
             f"  {'scale':>7} {'engines ms':>11} {'GPU ms':>9} {'frame ms':>10} {'bound by':>9} {'speedup':>9}"
