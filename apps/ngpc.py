@@ -493,8 +493,8 @@ def paper_report(scales=DEFAULT_SCALES) -> tuple[str, dict]:
         "calibration": {"mean": cal["mean"], "paper": cal["paper"], "errors": cal["errors"],
                         "within_tolerance": cal["within_tolerance"], "refit_gpu_network_rate": refit,
                         "mean_with_dram_tables": dict(zip([str(s) for s in paper_scales], dram["mean"]))},
-        "cases": [{"workload": _workload_dict(a["workload"]), "projections": a["projections"]}
-                  for a in cal["apps"].values()],
+        "cases": [{"workload": _workload_dict(a["workload"]), "costs": engine_costs(a["workload"], hw),
+                   "projections": a["projections"]} for a in cal["apps"].values()],
     }
     return "\n".join(lines), json_ready(data)
 
