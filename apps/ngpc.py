@@ -252,11 +252,10 @@ def _ratio(a: float, b: float) -> float:
 # ---- the paper's breakdown and the calibration ---------------------------------------------------
 
 
-def paper_workloads(gpu_rate: float | None = None, share: float | None = None, fusion: float | None = None) -> list[Workload]:
+def paper_workloads(gpu_rate: float | None = None) -> list[Workload]:
     """The paper's four apps, hashgrid, 1080p on the RTX 3090, from its published breakdown."""
     gpu_rate = value("gpu_network_rate") if gpu_rate is None else gpu_rate
-    share = value("paper_app_share") if share is None else share
-    fusion = value("paper_rest_fusion") if fusion is None else fusion
+    share, fusion = value("paper_app_share"), value("paper_rest_fusion")
     workloads = []
     for app, spec in PAPER_APPS.items():
         frame_ms = value(spec["frame"]) if spec["frame"] else 1.0  # normalised: speedups do not depend on it
@@ -435,7 +434,7 @@ def paper_report(scales=DEFAULT_SCALES) -> tuple[str, dict]:
     """`ngvk ngpc --paper`: the calibration beside the paper's figures, and the parameter table."""
     hw = NGPC()
     paper_scales = tuple(PAPER_NGPC["mean_speedup"])
-    shown = list(dict.fromkeys([*paper_scales, *scales]))
+    shown = sorted(set(paper_scales) | set(scales))
     cal = calibrate(shown, hw)
     dram = calibrate(paper_scales, hw, tables_on_chip=False)
     refit = fit_gpu_rate(hw)
