@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ngvk.engine.nn.reference import linear_to_srgb, random_uniform
+from ngvk.engine.render.occupancy import cube_entry, pack_occupancy  # noqa: F401 (the tracer's, re-exported)
 
 MAX_EVENTS = 64
 OPACITY_STOP = 0.99
@@ -87,23 +88,6 @@ def grid_occupancy(density: np.ndarray, resolution: int = OCCUPANCY_RESOLUTION) 
         moved = np.moveaxis(out, axis, 0)
         out = np.moveaxis(np.stack([moved[a : b + 1].any(axis=0) for a, b in zip(low, high)]), 0, axis)
     return out
-
-
-def pack_occupancy(occupied: np.ndarray) -> np.ndarray:
-    """The bits of occupied [R, R, R] as uint32 words, cell (x, y, z) at bit index (x * R + y) * R
-    + z, LSB first (the layout the kernels read)."""
-    bits = np.packbits(occupied.reshape(-1).astype(np.uint8), bitorder="little")
-    return bits.view(np.uint32) if bits.size % 4 == 0 else np.pad(bits, (0, -bits.size % 4)).view(np.uint32)
-
-
-def cube_entry(origin: np.ndarray, direction: np.ndarray):
-    """(t_enter, t_exit) of rays [N, 3] through the unit cube (t_enter >= 0; missed: enter >= exit)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = 1.0 / direction
-        t0, t1 = (0.0 - origin) * inverse, (1.0 - origin) * inverse
-    enter = np.maximum(np.max(np.minimum(t0, t1), axis=-1), 0.0)
-    leave = np.min(np.maximum(t0, t1), axis=-1)
-    return enter, leave
 
 
 def next_occupied(origin, direction, t, t_exit, occupied):

@@ -19,20 +19,17 @@
 
 #define VOLUME_R occupancy_resolution
 
-// Whether the occupancy cell holding p is occupied: bit (x * R + y) * R + z of the grid, LSB first.
-bool volume_occupied(vec3 p) {
-    uvec3 cell = min(uvec3(clamp(p, 0.0, 1.0) * float(VOLUME_R)), uvec3(VOLUME_R - 1u));
-    uint bit = (cell.x * VOLUME_R + cell.y) * VOLUME_R + cell.z;
-    return ((occupancy[bit >> 5u] >> (bit & 31u)) & 1u) != 0u;
-}
+#include "lib/occupancy.glsl"
+
+bool volume_occupied(vec3 p) { return occupancy_at(p, VOLUME_R); }
 
 // The t at which the ray o + t d enters the first occupied cell at or after t (t_exit if none): a
 // walk through the cells (Amanatides and Woo).
 float volume_next_occupied(vec3 o, vec3 d, float t, float t_exit) {
     while (t < t_exit) {
         vec3 p = clamp(o + t * d, 0.0, 1.0);
-        uvec3 cell = min(uvec3(p * float(VOLUME_R)), uvec3(VOLUME_R - 1u));
-        if (volume_occupied((vec3(cell) + 0.5) / float(VOLUME_R))) break;
+        uvec3 cell = occupancy_cell(p, VOLUME_R);
+        if (occupancy_test(cell, VOLUME_R)) break;
         vec3 bounds = (vec3(cell) + vec3(greaterThan(d, vec3(0.0)))) / float(VOLUME_R);
         vec3 steps = vec3(1e30);
         for (int axis = 0; axis < 3; ++axis) {
@@ -53,11 +50,9 @@ VolumePath volume_path_begin(uint pixel, uint step, vec3 o, vec3 d) {
     path.pixel = pixel;
     path.step = step;
     path.pad = 0u;
-    vec3 inverse = 1.0 / d;
-    vec3 t0 = (vec3(0.0) - o) * inverse, t1 = (vec3(1.0) - o) * inverse;
-    vec3 near = min(t0, t1), far = max(t0, t1);
-    path.t = max(max(max(near.x, near.y), near.z), 0.0);
-    path.t_exit = min(min(far.x, far.y), far.z);
+    vec2 entry = cube_entry(o, d);
+    path.t = entry.x;
+    path.t_exit = entry.y;
     if (path.t < path.t_exit) path.t = volume_next_occupied(o, d, path.t, path.t_exit);
     path.status = path.t < path.t_exit ? VOLUME_FLYING : VOLUME_DONE;
     return path;
