@@ -18,7 +18,7 @@ APPS = {
     "image": "ngvk.apps.image:ImageApp",
     "sdf": "ngvk.apps.sdf.app:SdfApp",
     "volume": "ngvk.apps.volume.app:VolumeApp",
-    "nerf": None,
+    "nerf": "ngvk.apps.nerf.app:NerfApp",
 }
 APP_NAMES = tuple(APPS)
 AVAILABLE = tuple(name for name, where in APPS.items() if where)

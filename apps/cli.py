@@ -165,11 +165,11 @@ def cmd_fit(args) -> int:
         headline = next(iter(app.metrics), None)
         last = {}
 
-        def progress(step, loss, metrics):
+        def progress(step, loss, metrics, status):
             if metrics:
                 last.update(metrics)
             if bar is not None:
-                postfix = {"loss": f"{loss:.4g}"}
+                postfix = {"loss": f"{loss:.4g}", **status}
                 if headline in last:
                     postfix[headline] = app.metrics[headline].format(last[headline])
                 bar.set_postfix(postfix, refresh=False)

@@ -34,8 +34,9 @@ class FitResult:
 
 def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max_seconds: float | None = None,
              progress=None, record: dict | None = None) -> FitResult:
-    """Run up to `steps` training steps. `progress(step, loss, metrics)` after each step (metrics is
-    None except at evaluations). `record` is merged into the model's training record, after what
+    """Run up to `steps` training steps. `progress(step, loss, metrics, status)` after each step
+    (metrics is None except at evaluations; status is the trainer's status(), what a progress bar
+    shows beside the loss). `record` is merged into the model's training record, after what
     the loop records itself (steps, seconds, stopped, step_ms, the metrics)."""
     if steps < 1:
         raise ValueError("steps must be at least 1")
@@ -54,7 +55,7 @@ def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max
                 metrics = evaluate(snapshot({}))
                 history.append({"step": step, "loss": loss, "seconds": time.perf_counter() - start, **metrics})
             if progress:
-                progress(step, loss, metrics)
+                progress(step, loss, metrics, trainer.status())
             if max_seconds is not None and step < steps and time.perf_counter() - start >= max_seconds:
                 stopped = TIME_BUDGET
                 break

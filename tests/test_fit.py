@@ -31,6 +31,9 @@ class FakeTrainer:
     def timings(self):
         return {"batch": 0.5}
 
+    def status(self):
+        return {"step": self.step}
+
 
 def snapshot(trainer):
     return lambda training: SimpleNamespace(step=trainer.step, training=training)
@@ -44,9 +47,10 @@ def test_evaluations_follow_the_schedule_and_end_with_the_last_step():
     trainer = FakeTrainer()
     seen = []
     result = fit_loop(trainer, 10, snapshot(trainer), evaluate, evaluations=3,
-                      progress=lambda step, loss, metrics: seen.append((step, metrics)))
+                      progress=lambda step, loss, metrics, status: seen.append((step, metrics, status["step"])))
     assert [h["step"] for h in result.history] == [3, 6, 9, 10]
-    assert [s for s, m in seen if m] == [3, 6, 9, 10] and len(seen) == 10
+    assert [s for s, m, _ in seen if m] == [3, 6, 9, 10] and len(seen) == 10
+    assert all(step == status for step, _, status in seen)  # the trainer's status after its step
     assert result.stopped == COMPLETED and result.steps == 10 and result.metrics == {"quality": 10.0}
     training = result.model.training
     assert training["steps"] == 10 and training["stopped"] == COMPLETED and training["step_ms"] == {"batch": 0.5}

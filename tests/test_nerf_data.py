@@ -260,19 +260,9 @@ def test_bad_datasets_are_one_line_errors(dataset, tmp_path):
 # ---- the app and the command line ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli_with_nerf(monkeypatch):
-    """The command line with the NeRF app reachable (it is not registered yet)."""
-    import ngvk.apps.cli as cli
-    from ngvk.apps.nerf.app import NerfApp
+def test_dataset_command(dataset, tmp_path, capsys):
+    from ngvk.apps import cli
 
-    registered = cli.get_app
-    monkeypatch.setattr(cli, "get_app", lambda name: NerfApp() if name == "nerf" else registered(name))
-    return cli
-
-
-def test_dataset_command(cli_with_nerf, dataset, tmp_path, capsys):
-    cli = cli_with_nerf
     assert "tabletop" in cli.get_app("nerf").datasets
     out = tmp_path / "written"
     assert cli.main(["dataset", "nerf", "tabletop", "--out", str(out), "--views", "2", "--resolution", "8"]) == 0

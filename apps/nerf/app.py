@@ -1,11 +1,36 @@
 """The NeRF app: declarations on the contract of apps/base.py (data, presets, fitting, evaluation,
-renderers). The work is in the sibling modules (apps/nerf/__init__.py lists them)."""
+renderers). The work is in the sibling modules (apps/nerf/__init__.py lists them).
+
+Evaluation (`ngvk eval nerf`, and the fit's evaluations): each view of a split rendered at the
+dataset's resolution over a white background and compared, as 8-bit sRGB, with the view's image
+composited over white in linear light (the background the NeRF synthetic scenes are scored on):
+PSNR and SSIM per view and their means.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+
+from ngvk.apps import metrics
 from ngvk.apps.base import App
-from ngvk.apps.nerf import scene
-from ngvk.apps.nerf.data import load_nerf_dataset
+from ngvk.apps.nerf import networks, scene, tracing, training
+from ngvk.apps.nerf.data import NerfViews, load_nerf_dataset
+from ngvk.apps.nerf.render import DEFAULT_BACKGROUND, NerfRenderer
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.model import Model
+from ngvk.engine.nn.reference import linear_to_srgb, srgb_to_linear
+
+FIT_EVALUATION_VIEWS = 3  # test views the fit's intermediate evaluations render (all at the end)
+DEFAULT_SIZE = (256, 256)  # render and view size when the model does not record its dataset's
+
+
+def composite_reference(views: NerfViews, background=DEFAULT_BACKGROUND) -> np.ndarray:
+    """The views' images over `background` (sRGB), composited in linear light, as 8-bit sRGB [N, H, W, 3]."""
+    rgb, alpha = views.images[..., :3], views.images[..., 3:]
+    linear = srgb_to_linear(rgb) * alpha + srgb_to_linear(np.asarray(background, np.float64)) * (1.0 - alpha)
+    return np.floor(linear_to_srgb(linear) * 255.0 + 0.5).astype(np.uint8)
 
 
 class NerfApp(App):
@@ -13,11 +38,139 @@ class NerfApp(App):
     title = "neural radiance fields: posed images to a density and colour field, ray-marched"
     data_help = ("a dataset folder in the NeRF synthetic format (transforms_{train,val,test}.json) or "
                  "instant-ngp's (transforms.json); `ngvk dataset nerf NAME --out DIR` writes one")
+    render_modes = tracing.MODES
     moves_in_3d = True
     datasets = {name: generated.description for name, generated in scene.SCENES.items()}
+    metrics = {"psnr": "PSNR {:.2f} dB", "ssim": "SSIM {:.4f}"}
+    default_steps = {"hashgrid": 3000, "densegrid": 3000, "lowres": 3000}
+    default_batch_size = 1 << 16  # samples per step (instant-ngp: 2^18)
 
-    def load_data(self, source: str):
-        return load_nerf_dataset(source, "train")
+    def __init__(self):
+        self.downscale, self.split, self.images, self.dataset_view = 1, "test", None, None
+
+    # ---- command line ------------------------------------------------------------------------------
+
+    def add_arguments(self, command: str, parser) -> None:
+        if command in ("fit", "eval"):
+            parser.add_argument("--downscale", type=int, default=1, metavar="N",
+                                help="nerf: read the dataset's images at 1/N of their size (default 1)")
+        if command == "eval":
+            parser.add_argument("--split", default="test", help="nerf: the split to evaluate on (default test)")
+            parser.add_argument("--images", metavar="DIR",
+                                help="nerf: write the first view's reference, render and difference PNGs into DIR")
+        if command in ("render", "view"):
+            parser.add_argument("--dataset", metavar="DIR", help="nerf: take the camera from a dataset's view "
+                                "(with --split and --frame) instead of --camera")
+            parser.add_argument("--split", default="test", help="nerf: the dataset's split (default test)")
+            parser.add_argument("--frame", type=int, default=0, metavar="K", help="nerf: the split's view (default 0)")
+
+    def apply_arguments(self, args) -> None:
+        self.downscale = getattr(args, "downscale", 1)
+        if self.downscale < 1:
+            raise NgvkError("--downscale must be at least 1")
+        self.split = getattr(args, "split", "test")
+        self.images = getattr(args, "images", None)
+        if self.images is not None and not Path(self.images).is_dir():
+            raise NgvkError(f"--images {self.images}: no such folder")
+        dataset = getattr(args, "dataset", None)
+        self.dataset_view = None
+        if dataset is not None:
+            if getattr(args, "camera", None):
+                raise NgvkError("give one of --camera and --dataset")
+            views = load_nerf_dataset(dataset, self.split)
+            frame = getattr(args, "frame", 0)
+            if not 0 <= frame < len(views.cameras):
+                raise NgvkError(f"--frame {frame}: the {self.split} split of {dataset} has views 0 to "
+                                f"{len(views.cameras) - 1}")
+            self.dataset_view = (views.cameras[frame], views.width, views.height)
+
+    # ---- models and data ---------------------------------------------------------------------------
+
+    def default_resolution(self, model: Model | None) -> tuple[int, int]:
+        if self.dataset_view is not None:
+            return self.dataset_view[1], self.dataset_view[2]
+        if model is not None and "width" in model.app_data:
+            return int(model.app_data["width"]), int(model.app_data["height"])
+        return DEFAULT_SIZE
+
+    def load_data(self, source: str) -> NerfViews:
+        return load_nerf_dataset(source, "train", self.downscale)
 
     def make_dataset(self, name, out, views, resolution, seed, progress=None) -> str:
         return scene.write_dataset(name, out, views=views, resolution=resolution, seed=seed, progress=progress)
+
+    def presets(self, encoding: str, data):
+        return networks.presets(encoding)
+
+    # ---- rendering -----------------------------------------------------------------------------------
+
+    def renderer(self, device, model: Model, reference=None, tile_pixels: int | None = None) -> NerfRenderer:
+        renderer = NerfRenderer(device, model, tile_pixels=tile_pixels)
+        if self.dataset_view is not None:
+            camera = self.dataset_view[0]
+            renderer.default_camera = lambda width, height: camera
+        return renderer
+
+    # ---- fitting and evaluation ----------------------------------------------------------------------
+
+    def evaluate_views(self, device, model: Model, views: NerfViews, count: int | None = None) -> dict:
+        """PSNR and SSIM of the model's renders of the first `count` views (default all) against
+        their images (module docstring): per view and the means."""
+        count = len(views.cameras) if count is None else min(count, len(views.cameras))
+        expected = composite_reference(views)
+        renderer = NerfRenderer(device, model)
+        per_view, first = [], None
+        try:
+            for k in range(count):
+                got = renderer.render(views.cameras[k], views.width, views.height).rgb
+                per_view.append({"file": views.files[k], "psnr": metrics.psnr(got, expected[k]),
+                                 "ssim": metrics.ssim(got, expected[k])})
+                if k == 0:
+                    first = got
+        finally:
+            renderer.close()
+        result = {"psnr": float(np.mean([v["psnr"] for v in per_view])),
+                  "ssim": float(np.mean([v["ssim"] for v in per_view])),
+                  "split": views.split, "views": per_view, "color_space": "sRGB, 8 bits",
+                  "background": "white, composited in linear light", "resolution": [views.width, views.height]}
+        if self.images is not None and first is not None:
+            from ngvk.apps.imageio import save_png
+
+            folder = Path(self.images)
+            difference = np.abs(first.astype(np.int16) - expected[0].astype(np.int16)).astype(np.uint8)
+            for name, image in (("reference", expected[0]), ("render", first), ("difference", difference)):
+                save_png(folder / f"{Path(views.files[0]).stem}_{name}.png", image)
+            result["images"] = str(folder)
+        return result
+
+    def _headline(self, result: dict) -> dict:
+        return {name: result[name] for name in self.metrics}
+
+    def evaluate(self, device, model: Model, data: NerfViews) -> dict:
+        """The metrics on the split chosen (--split; test by default) of the dataset `data` came from."""
+        views = load_nerf_dataset(data.source, self.split, self.downscale)
+        return self.evaluate_views(device, model, views)
+
+    def fit(self, device, data: NerfViews, encoding="hashgrid", steps=None, batch_size=App.default_batch_size,
+            seed=0, source="", progress=None, max_seconds=None, evaluations=10):
+        """Fit to the train split; evaluations on the first FIT_EVALUATION_VIEWS test views along the
+        way, and on all of them at the end."""
+        steps = self.default_steps[encoding] if steps is None else steps
+        test = load_nerf_dataset(data.source, "test", self.downscale)
+        app_data = {"source": str(source or data.source), "width": data.width, "height": data.height,
+                    "downscale": self.downscale}
+        result = training.fit(device, data, encoding, steps, batch_size, seed,
+                              lambda model: self._headline(self.evaluate_views(device, model, test,
+                                                                               FIT_EVALUATION_VIEWS)),
+                              app_data, progress=progress, max_seconds=max_seconds, evaluations=evaluations)
+        final = self.evaluate_views(device, result.model, test)
+        result.metrics = final
+        result.model.training.update({"psnr": round(final["psnr"], 3), "ssim": round(final["ssim"], 4),
+                                      "test_views": len(final["views"])})
+        return result
+
+
+    def check_cases(self) -> list:
+        from ngvk.apps.nerf.checks import CHECKS
+
+        return CHECKS

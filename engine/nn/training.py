@@ -311,6 +311,10 @@ class Trainer:
         self.state.upload(np.array([self.step, self.seed], dtype=np.uint32))
         self.sequence.run()
 
+    def status(self) -> dict:
+        """Live values of the training beside its loss, for a progress bar (none by default)."""
+        return {}
+
     def last_loss(self) -> float:
         """The mean loss of the last step's batch."""
         return float(self.losses.download(np.float32, (self.batch_size,)).astype(np.float64).sum())

@@ -1,0 +1,195 @@
+"""The NeRF app's kernels for `ngvk check` (App.check_cases()): the fused render kernel and the
+unfused render stages of a random model against apps/nerf/tracing.py render(), and the training
+stages (sample generation, volume rendering forward and backward, the density outputs' gradients)
+of one step against the same module's march(), composite() and composite_backward().
+
+Renders compare float32 on the device with float64 in NumPy: a sample that lands a hair on the
+other side of a cell boundary changes a ray, so those cases count the pixels that differ by more
+than 0.02 and allow 2 % of them. The training cases compare values with RELATIVE_TOLERANCE x the
+largest value, like the engine's checks.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+from ngvk.apps.nerf import networks, tracing
+from ngvk.engine.check import CheckResult, compare
+from ngvk.engine.nn.reference import loss, random_uniform, srgb_to_linear
+from ngvk.engine.poison import POISON_WORD
+from ngvk.engine.render.camera import Camera
+from ngvk.engine.render.occupancy import cube_entry
+
+WIDTH, HEIGHT = 19, 13  # 247 pixels
+CAMERA = Camera((1.25, 0.95, 1.35), (0.5, 0.5, 0.5), (0.0, 1.0, 0.0), fov_y=40.0)
+DENSITY_BIAS = 1.0  # makes the random model's ball dense enough that rays stop inside it
+
+
+def _off(kernel: str, case: str, frame: np.ndarray, expected: np.ndarray, seconds: float) -> CheckResult:
+    off = np.max(np.abs(frame[..., :3].reshape(-1, 3) - expected), axis=-1) > 0.02
+    off |= ~np.isfinite(frame[..., :3].reshape(-1, 3)).all(axis=-1)
+    return CheckResult(kernel, f"{case} (fraction of pixels off by > 0.02)", float(np.mean(off)), 0.02, seconds)
+
+
+def check_render(device, rng) -> list:
+    """nerf_fused and nerf_stages: a random model (networks.random_model) in every mode, in tiles
+    of 100 pixels, against the NumPy marcher."""
+    from ngvk.apps.nerf.render import NerfRenderer, model_occupancy
+
+    model = networks.random_model("hashgrid", seed=int(rng.integers(1 << 30)), density_bias=DENSITY_BIAS)
+    occupied = model_occupancy(model)
+    renderer = NerfRenderer(device, model, tile_pixels=100)
+    results = []
+    try:
+        for mode in tracing.MODES:
+            renderer.set_mode(mode)
+            expected = tracing.render(CAMERA, WIDTH, HEIGHT, lambda p, d: networks.query(model, p, d), occupied, mode)
+            if mode == "samples":  # the case means something only if rays stop at several depths
+                stopped = float(np.mean((expected[:, 0] > 0) & (expected[:, 0] < 0.5)))
+                results.append(CheckResult("nerf_stages", "random model: rays that stop early (1 if under 10 %)",
+                                           float(stopped < 0.1), 0.0, 0.0))
+            for fused, kernel in ((False, "nerf_stages"), (True, "nerf_fused")):
+                start = time.perf_counter()
+                frame = renderer.render(CAMERA, WIDTH, HEIGHT, fused, float_frame=True, poison=POISON_WORD).pixels
+                results.append(_off(kernel, f"random model, mode {mode}", frame, expected, time.perf_counter() - start))
+    finally:
+        renderer.close()
+    return results
+
+
+def tiny_views(rng, count: int = 3, size: int = 8) -> SimpleNamespace:
+    """Random RGBA images of `count` views around the cube (what NerfTrainer reads of a dataset)."""
+    from ngvk.apps.nerf.render import orbit_camera
+
+    images = rng.random((count, size, size, 4)).astype(np.float32)
+    images[..., 3] = np.where(rng.random((count, size, size)) < 0.3, 1.0, images[..., 3])
+    cameras = [orbit_camera(40.0 + 110.0 * k, 10.0 + 15.0 * k) for k in range(count)]
+    return SimpleNamespace(images=images, cameras=cameras, width=size, height=size)
+
+
+def training_step(device, model, views, budget: int = 1 << 14, seed: int = 3):
+    """One training step with a zero learning rate on `model`'s parameters; returns the trainer
+    (to be closed) after the step, its buffers still holding the step's values."""
+    from ngvk.apps.nerf.render import model_occupancy
+    from ngvk.apps.nerf.training import NerfTrainer, OccupancyGrid
+    from ngvk.engine.nn.layers import MLP, GridEncoding
+    from ngvk.engine.nn.training import AdamConfig
+
+    layers = [GridEncoding(device, model.encoding, model.params["encoding"]),
+              MLP(device, model.networks["density"], model.params["density"]),
+              MLP(device, model.networks["color"], model.params["color"])]
+    occupancy = OccupancyGrid()
+    occupancy.occupied = model_occupancy(model)
+    occupancy.thickness[:] = np.where(occupancy.occupied.reshape(-1), 1.0, 0.0)
+    trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed, occupancy=occupancy)
+    trainer.adam.config = AdamConfig(learning_rate=0.0, l2_reg=0.0)
+    trainer.rays = 48
+    trainer.own(*layers)
+    trainer.step = 1  # past the occupancy update at step 0: the grid stays the model's
+    trainer.run_step()
+    return trainer
+
+
+def step_values(trainer) -> dict:
+    """The step's buffers as arrays, by name (the trainer's, and its networks' training buffers)."""
+    from ngvk.apps.nerf.training import TRAIN_RAY_DTYPE
+    from ngvk.engine.nn.training import MLPTraining
+
+    budget = trainer.budget
+    buffers = {getattr(b, "name", None): b for b in trainer._owned}
+    density, color = [b for b in trainer._owned if isinstance(b, MLPTraining)]
+    return {
+        "rays": buffers["train_rays_state"].download(np.uint8, (trainer.max_rays * 48,)).view(TRAIN_RAY_DTYPE),
+        "train_rays": int(buffers["train_rays"].download(np.uint32, (1,))[0]),
+        "positions": buffers["positions"].download(np.float32, (budget, 3)),
+        "raw": density.outputs.download(np.float32, (budget, 16))[:, 0],
+        "rgb": color.outputs.download(np.float32, (budget, 3)),
+        "d_raw": buffers["d_raw"].download(np.float32, (budget,)),
+        "d_rgb": color.d_outputs.download(np.float32, (budget, 3)),
+        "losses": trainer.losses.download(np.float32, (budget,)),
+        "d_color_in": color.d_inputs.download(np.float32, (budget, 32)),
+        "d_density_out": density.d_outputs.download(np.float32, (budget, 16)),
+    }
+
+
+def expected_rays(views, step: int, seed: int, rays: int, occupied):
+    """What nerf_train.comp stage 0 computes for the step's rays, in NumPy: (image, pixel, sample
+    ts, target, background) per ray."""
+    count, height, width = views.images.shape[:3]
+    out = []
+    for i in range(rays):
+        u = [random_uniform(seed, step * 2, i, k) for k in range(4)]
+        image = min(int(u[0] * np.float32(count)), count - 1)
+        x, y = min(int(u[1] * np.float32(width)), width - 1), min(int(u[2] * np.float32(height)), height - 1)
+        camera = views.cameras[image]
+        o, d = camera.rays(width, height, [y * width + x])
+        enter, _ = cube_entry(o, d)
+        t0 = np.float32(enter[0]) + u[3] * np.float32(tracing.STEP)
+        ts = tracing.march(o[0], d[0], occupied, t=t0)
+        background = np.array([random_uniform(seed, step * 2 + 1, i, k) for k in range(3)], np.float64)
+        texel = np.floor(np.clip(views.images[image, y, x], 0, 1) * 255 + 0.5) / 255
+        target = srgb_to_linear(texel[:3]) * texel[3] + background * (1 - texel[3])
+        out.append((o[0], d[0], ts, target, background))
+    return out
+
+
+def check_training(device, rng) -> list:
+    """nerf_train: one step on random images of a random model: each ray's samples against
+    tracing.march() from the same jittered start, each ray's loss and dL/d raw density and dL/d
+    colour against tracing.composite_backward() (the loss's gradient from engine/nn/reference.py
+    loss()), and dL/d density outputs (the colour network's input gradient plus dL/d raw density)."""
+    from ngvk.apps.nerf.render import model_occupancy
+    from ngvk.apps.nerf.training import LOSS
+
+    start = time.perf_counter()
+    model = networks.random_model("hashgrid", seed=int(rng.integers(1 << 30)), density_bias=DENSITY_BIAS)
+    views = tiny_views(rng)
+    trainer = training_step(device, model, views)
+    try:
+        values = step_values(trainer)
+        seed, step = trainer.seed, trainer.step
+    finally:
+        trainer.close()
+    seconds = time.perf_counter() - start
+    rays, n = values["rays"], values["train_rays"]
+    expected = expected_rays(views, step, seed, n, model_occupancy(model))
+    positions, wanted = [], []
+    d_raw, d_rgb, got_raw, got_rgb, losses, got_losses = [], [], [], [], [], []
+    for i, (o, d, ts, target, background) in enumerate(expected):
+        ray = rays[i]
+        if ray["count"] == 0:
+            continue
+        first, count = int(ray["first"]), int(ray["count"])
+        wanted.append((count, len(ts)))
+        positions.append((values["positions"][first:first + count], o[None] + ts[:, None] * d[None]))
+        raw, rgb = values["raw"][first:first + count], values["rgb"][first:first + count]
+        forward = tracing.composite(raw, rgb, background)
+        value, gradient = loss(LOSS, forward["pixel"][None], target[None])
+        scale = 1.0 / (3.0 * n)  # loss() is the mean over this ray's 3 values; the step's over n rays x 3
+        g_raw, g_rgb = tracing.composite_backward(raw, rgb, background, gradient[0] * 3.0 * scale)
+        d_raw.append(g_raw)
+        d_rgb.append(g_rgb)
+        got_raw.append(values["d_raw"][first:first + count])
+        got_rgb.append(values["d_rgb"][first:first + count])
+        losses.append(float(value[0]) * 3.0 * scale)
+        got_losses.append(float(values["losses"][i]))
+    results = [
+        CheckResult("nerf_train", "rays: sample counts as NumPy's march (mismatched rays)",
+                    float(sum(a != b for a, b in wanted)), 0.0, seconds),
+        compare("nerf_train", "rays: sample positions", np.concatenate([p[0] for p in positions if len(p[0]) == len(p[1])]),
+                np.concatenate([p[1] for p in positions if len(p[0]) == len(p[1])]), 0.0),
+        compare("nerf_train", "composite: loss per ray", np.array(got_losses), np.array(losses), 0.0),
+        compare("nerf_train", "composite: dL/d raw density", np.concatenate(got_raw), np.concatenate(d_raw), 0.0),
+        compare("nerf_train", "composite: dL/d colour", np.concatenate(got_rgb), np.concatenate(d_rgb), 0.0),
+        compare("nerf_train", "density: dL/d density outputs", values["d_density_out"],
+                np.concatenate([values["d_color_in"][:, :16] + np.pad(values["d_raw"][:, None], ((0, 0), (0, 15)))],
+                               axis=1), 0.0),
+        CheckResult("nerf_train", "rays with samples (1 if under 8)", float(len(wanted) < 8), 0.0, 0.0),
+    ]
+    return results
+
+
+CHECKS = [check_render, check_training]

@@ -1,0 +1,79 @@
+"""The NeRF app's model: its presets (grid encoding, density and colour networks), the model file's
+layout, and the two networks in NumPy (engine/nn/reference.py) for checks and tests.
+
+A NeRF model holds the encoding "encoding", the networks "density" (encoded position -> 16 outputs,
+the first the log-density) and "color" ([16 density outputs, SH degree 4 of the direction] -> RGB,
+sigmoid), and the extra "occupancy" (the occupancy grid's bits, engine/render/occupancy.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ngvk.apps.nerf import tracing
+from ngvk.engine.model import Model
+from ngvk.engine.nn import reference
+from ngvk.engine.nn.config import SH_OUTPUTS, GridConfig, MLPConfig, shipped_3d_preset
+from ngvk.engine.render.occupancy import pack_occupancy
+
+DENSITY_OUTPUTS = 16
+
+# instant-ngp's NeRF hashgrid (configs/nerf/base.json): 8 levels of 4 features, N_min 16, b 2.0
+# (finest 2048); the table is 2^16 entries per level instead of 2^19 so that the shipped model is a
+# few MB (3.4 MB in float16 instead of 27 MB; assets/README.md). The dense grids are the 3D presets
+# the SDF and volume apps ship (engine/nn/config.py shipped_3d_preset).
+HASHGRID = GridConfig("hashgrid", 3, 8, 4, 16, 2.0, 16)
+
+
+def presets(encoding: str) -> tuple[GridConfig, dict[str, MLPConfig]]:
+    """(grid, {"density": ..., "color": ...}) of a model of `encoding`."""
+    grid = HASHGRID if encoding == "hashgrid" else shipped_3d_preset(encoding)
+    density = MLPConfig(grid.n_output, DENSITY_OUTPUTS, 64, 1, "none")
+    color = MLPConfig(DENSITY_OUTPUTS + SH_OUTPUTS, 3, 64, 2, "sigmoid")
+    return grid, {"density": density, "color": color}
+
+
+def make_model(grid: GridConfig, networks: dict, params: dict, occupied: np.ndarray, app_data: dict | None = None,
+               param_dtype: str = "float32", training: dict | None = None) -> Model:
+    """A NeRF model of these parameters and occupancy grid (bool [R, R, R])."""
+    description = (f"the occupancy grid's bits, cell (x, y, z) at bit (x * R + y) * R + z of "
+                   f"{occupied.shape[0]}^3, LSB first (engine/render/occupancy.py)")
+    data = {"occupancy_resolution": int(occupied.shape[0]), **(app_data or {})}
+    return Model(app="nerf", encodings={"encoding": grid}, networks=dict(networks), params=dict(params),
+                 param_dtype=param_dtype, training=dict(training or {}), app_data=data,
+                 extras={"occupancy": pack_occupancy(occupied)}, descriptions={"occupancy": description})
+
+
+def random_model(encoding: str = "hashgrid", seed: int = 0, occupied: np.ndarray | None = None,
+                 density_bias: float = 0.0) -> Model:
+    """A model with random parameters (grid features uniform in +-1 rather than tcnn's +-1e-4, so that
+    the networks' outputs vary over the scene), for checks and tests; by default a ball of occupied
+    cells."""
+    rng = np.random.default_rng(seed)
+    grid, networks = presets(encoding)
+    params = {"encoding": rng.uniform(-1, 1, (grid.n_entries, grid.n_features)).astype(np.float32),
+              "density": networks["density"].init_params(rng), "color": networks["color"].init_params(rng)}
+    if occupied is None:
+        r = tracing.OCCUPANCY_RESOLUTION
+        axis = (np.arange(r) + 0.5) / r - 0.5
+        x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+        occupied = x * x + y * y + z * z < 0.3**2
+    model = make_model(grid, networks, params, occupied)
+    if density_bias:
+        # Shift the log-density output (row 0 of the output layer) through a constant input: the
+        # density network has no bias, so scale the row instead (tests want dense and thin media).
+        weights = model.params["density"]
+        c = networks["density"]
+        offset = c.n_params - c.n_output * c.width
+        weights[offset:offset + c.width] += density_bias
+    return model
+
+
+def query(model: Model, positions: np.ndarray, directions: np.ndarray):
+    """(raw densities [N], colours [N, 3]) of the model at positions and directions [N, 3] in NumPy
+    (float64): the networks' specification, for tracing.render()."""
+    encoded = reference.grid_encode(model.encoding, model.params["encoding"], positions)
+    density = reference.mlp_forward(model.networks["density"], model.params["density"], encoded)
+    color_input = np.concatenate([density, reference.sh_encode(directions)], axis=1)
+    rgb = reference.mlp_forward(model.networks["color"], model.params["color"], color_input)
+    return density[:, 0], rgb

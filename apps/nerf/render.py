@@ -1,0 +1,168 @@
+"""The NeRF app's renderer: rays marched through the occupancy grid, the density and colour networks
+on their samples, composited front to back (unfused stages, or one fused kernel).
+
+Unfused, per tile (stages as timed): preprocess (a ray per pixel at the cube's entry), then per
+iteration: march (each live ray's next SAMPLES_PER_STEP samples into slots), encoding and mlp (the
+density network) over the slots, color (the colour network's inputs) and mlp (the colour network),
+composite (each ray takes its slots' samples in order; the rays still going are compacted into
+the next list, engine/render/rays.py); postprocess: background, sRGB, the frame. Fused: one
+dispatch per tile that does all of it per ray (nerf/nerf_fused.comp).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ngvk.apps.nerf import tracing
+from ngvk.engine.errors import NgvkError
+from ngvk.engine.model import Model
+from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
+from ngvk.engine.nn.reference import srgb_to_linear
+from ngvk.engine.render.camera import Camera
+from ngvk.engine.render.frame import FrameRenderer, close_all
+from ngvk.engine.render.occupancy import pack_occupancy, unpack_occupancy
+from ngvk.engine.render.rays import counter, record_compact, record_dispatch_args, record_set_count
+
+STAGES = ("preprocess", "march", "encoding", "mlp", "color", "composite", "postprocess")
+RAYS_PER_TILE = 1 << 16  # the unfused slot buffers (x 8 samples, 32 floats each) stay under 128 MiB
+CENTRE = (0.5, 0.5, 0.5)
+DEFAULT_BACKGROUND = (1.0, 1.0, 1.0)  # sRGB: white, as the NeRF synthetic scenes are evaluated
+
+# NerfRay of nerf/nerf_ray.glsl in std430: 48 bytes.
+RAY_DTYPE = np.dtype([("colour", "<f4", 3), ("transmittance", "<f4"), ("t", "<f4"), ("t_exit", "<f4"),
+                      ("depth", "<f4"), ("samples", "<u4"), ("pixel", "<u4"), ("status", "<u4"),
+                      ("pad0", "<u4"), ("pad1", "<u4")])
+assert RAY_DTYPE.itemsize == 48
+
+
+def orbit_camera(azimuth: float, elevation: float, distance: float = 1.33, fov_y: float = 40.0) -> Camera:
+    """A camera on a sphere around the cube's centre (y up), `azimuth` and `elevation` in degrees."""
+    a, e = np.radians(azimuth), np.radians(elevation)
+    offset = distance * np.array([np.cos(e) * np.sin(a), np.sin(e), np.cos(e) * np.cos(a)])
+    return Camera(tuple(np.add(CENTRE, offset)), CENTRE, (0.0, 1.0, 0.0), fov_y=fov_y)
+
+
+def model_occupancy(model: Model) -> np.ndarray:
+    """The model's occupancy grid, bool [R, R, R]."""
+    return unpack_occupancy(model.extras["occupancy"], int(model.app_data["occupancy_resolution"]))
+
+
+class NerfRenderer(FrameRenderer):
+    """The NeRF marcher on the device, fused or unfused, of a model (its encoding, density and
+    colour networks and occupancy grid), over `background` (sRGB)."""
+
+    stages = STAGES
+    modes = tracing.MODES
+
+    def __init__(self, device, model: Model, background=DEFAULT_BACKGROUND, tile_pixels: int | None = None):
+        super().__init__(device, tile_pixels or RAYS_PER_TILE)
+        if model.app != "nerf":
+            raise NgvkError(f"a {model.app!r} model cannot be rendered by the nerf app")
+        self.model = model
+        self.background = tuple(float(c) for c in srgb_to_linear(np.asarray(background, np.float64)))
+        self.items = items_per_invocation(device)
+        self.encoding = GridEncoding(device, model.encoding, model.params["encoding"])
+        self.density = MLP(device, model.networks["density"], model.params["density"])
+        self.color = MLP(device, model.networks["color"], model.params["color"])
+        self.occupancy = device.buffer_from(pack_occupancy(model_occupancy(model)), "occupancy")
+        self.queries = device.buffer(4, "queries")
+        self._tile_buffers = None
+
+    def set_occupancy(self, occupied: np.ndarray) -> None:
+        """Render with this occupancy grid (training: the grid being updated)."""
+        self.occupancy.upload(pack_occupancy(occupied))
+
+    def default_camera(self, width: int, height: int) -> Camera:
+        return orbit_camera(30.0, 25.0)
+
+    def push_constants(self, camera: Camera, width: int, height: int) -> dict:
+        r, g, b = self.background
+        return {**camera.push_constants(width, height), "render_mode": tracing.MODES.index(self.mode),
+                "background_r": r, "background_g": g, "background_b": b}
+
+    def network_queries(self, width: int, height: int) -> int:
+        return int(self.queries.download(np.uint32, (1,))[0])
+
+    def render(self, camera, width, height, fused=True, float_frame=False, download=True, poison=None):
+        self.queries.upload(np.zeros(1, np.uint32))
+        return super().render(camera, width, height, fused, float_frame, download, poison)
+
+    def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
+        defines = {**tracing.defines(), **self.encoding.defines(), **self.density.defines("density"),
+                   **self.color.defines("color"), "MLP_ITEMS": self.items}
+        buffers = {**self.encoding.bindings(), **self.density.bindings("density"), **self.color.bindings("color"),
+                   "occupancy": self.occupancy, "frame": frame, "queries": self.queries}
+        sequence.dispatch(self.device.kernel("nerf/nerf_fused.comp", defines), push["n"], buffers, push)
+
+    # ---- unfused ------------------------------------------------------------------------------
+
+    def _buffers(self) -> dict:
+        if self._tile_buffers is None:
+            rays, device = self.tile_pixels, self.device
+            slots = rays * tracing.SAMPLES_PER_STEP
+            self._tile_buffers = {
+                "rays": device.buffer(rays * RAY_DTYPE.itemsize, "rays"),
+                "alive": device.buffer(rays * 4, "alive"),
+                "identity": device.buffer(rays * 4, "identity"),
+                "lists": [device.buffer(rays * 4, "ray_list_a"), device.buffer(rays * 4, "ray_list_b")],
+                "counters": [counter(device, "count_a"), counter(device, "count_b")],
+                "all": counter(device, "count_all"),
+                "slots": counter(device, "count_slots"),
+                "sample_t": device.buffer(slots * 4, "sample_t"),
+                "positions": device.buffer(slots * 12, "positions"),
+                "encoded": device.buffer(slots * self.model.encoding.n_output * 4, "encoded"),
+                "density_out": device.buffer(slots * self.density.config.n_output * 4, "density_out"),
+                "color_in": device.buffer(slots * self.color.config.n_input * 4, "color_in"),
+                "color_out": device.buffer(slots * self.color.config.n_output * 4, "color_out"),
+            }
+        return self._tile_buffers
+
+    def _stage(self, sequence, stage: int, push: dict, n: int, buffers: dict, listed=None) -> None:
+        kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(), "NERF_STAGE": stage})
+        buffers = {"rays": self._buffers()["rays"], "occupancy": self.occupancy, **buffers}
+        if listed is None:
+            sequence.dispatch(kernel, n, buffers, push)
+        else:
+            buffers.update({"path_list": listed[0], "item_counter": listed[1]})
+            sequence.dispatch(kernel, buffers=buffers, push=push, indirect=listed[1])
+
+    def record_unfused(self, sequence, frame, push: dict, float_frame: bool) -> None:
+        b = self._buffers()
+        lists, counters, slots = b["lists"], b["counters"], b["slots"]
+        n = push["n"]
+        samples = n * tracing.SAMPLES_PER_STEP
+        with sequence.timed("preprocess"):
+            record_set_count(sequence, self.device, b["all"], n, self.items)
+            self._stage(sequence, 0, push, n, {"identity": b["identity"]})
+        listed = (b["identity"], b["all"])
+        now = 0
+        for _ in range(tracing.MAX_ITERATIONS):
+            with sequence.timed("march"):
+                self._stage(sequence, 1, push, n, {"sample_counter": slots,
+                                                   "sample_t": b["sample_t"], "positions": b["positions"]},
+                            listed=listed)
+                record_dispatch_args(sequence, self.device, slots, self.items)
+            with sequence.timed("encoding"):
+                self.encoding.record_encode(sequence, b["positions"], b["encoded"], samples, counter=slots)
+            with sequence.timed("mlp"):
+                self.density.record_forward(sequence, b["encoded"], b["density_out"], samples, counter=slots)
+            with sequence.timed("color"):
+                self._stage(sequence, 2, push, samples, {"density_out": b["density_out"], "color_in": b["color_in"]},
+                            listed=(listed[0], slots))
+            with sequence.timed("mlp"):
+                self.color.record_forward(sequence, b["color_in"], b["color_out"], samples, counter=slots)
+            with sequence.timed("composite"):
+                self._stage(sequence, 3, push, n, {"sample_t": b["sample_t"], "density_out": b["density_out"],
+                                                   "color_out": b["color_out"], "alive": b["alive"],
+                                                   "queries": self.queries}, listed=listed)
+                record_compact(sequence, self.device, b["alive"], listed[0], listed[1], lists[now], counters[now],
+                               self.items)
+                listed = (lists[now], counters[now])
+                now = 1 - now
+        with sequence.timed("postprocess"):
+            self._stage(sequence, 4, push, n, {"frame": frame})
+
+    def close(self) -> None:
+        super().close()
+        close_all(self._tile_buffers, self.encoding, self.density, self.color, self.occupancy, self.queries)
+        self._tile_buffers = None

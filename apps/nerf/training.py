@@ -1,0 +1,276 @@
+"""The NeRF app's training: the occupancy grid that training keeps up to date, and the training graph,
+composed from the engine's Trainer, layers and their backward passes and the app's own stages
+(nerf/nerf_train.comp).
+
+A step (stages as timed): rays (random pixels of random training images, random backgrounds,
+samples marched through the occupancy grid into a budget of slots), encoding, mlp_forward (the
+density network, the colour network's input, the colour network), composite (volume rendering
+forward, the loss in linear colour and its backward pass to the samples), mlp_backward (the colour
+network, the density outputs' gradients, the density network), encoding_backward, adam (the grid and
+both networks). The rays per step adapt so that their samples fill about the budget, as
+instant-ngp adapts them.
+
+The occupancy grid (instant-ngp's, one cascade of 128^3 over the unit cube): each cell keeps the
+largest optical thickness density x STEP seen at random points in it, decayed by 0.95 at every
+update (every 16 steps, and before the first); a cell is occupied where that exceeds
+min(0.01, the mean over cells). The first 256 steps (warm-up) update every cell, later ones a
+random quarter of the cells and as many picked among the occupied ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ngvk.apps.nerf import tracing
+from ngvk.engine.nn.layers import MLP, GridEncoding
+from ngvk.engine.nn.training import LOSS_CODES, GridTraining, MLPTraining, Trainer
+from ngvk.engine.poison import POISON_WORD  # noqa: F401 (documented fill values below)
+from ngvk.engine.render.camera import camera_array
+from ngvk.engine.render.occupancy import pack_occupancy
+
+LOSS = "huber"  # instant-ngp's NeRF loss, on linear colour (engine/nn/reference.py loss())
+OCCUPANCY_DECAY = 0.95
+OCCUPANCY_THRESHOLD = 0.01  # instant-ngp's NERF_MIN_OPTICAL_THICKNESS
+OCCUPANCY_EVERY = 16
+WARMUP_STEPS = 256
+MIN_RAYS = 64
+PROBE_CHUNK = 1 << 18
+NO_RAY = 0xFFFFFFFF
+HALF_WORD = int(np.float32(0.5).view(np.uint32))  # positions of unused slots: the cube's centre
+
+# NerfTrainRay of nerf/nerf_train.comp in std430: 48 bytes.
+TRAIN_RAY_DTYPE = np.dtype([("direction", "<f4", 3), ("first", "<u4"), ("target", "<f4", 3), ("count", "<u4"),
+                            ("background", "<f4", 3), ("used", "<u4")])
+assert TRAIN_RAY_DTYPE.itemsize == 48
+
+
+class OccupancyGrid:
+    """The occupancy grid training keeps (module docstring): per cell the decayed largest optical
+    thickness seen (`thickness`, float32 [R^3]) and the bits (`occupied`, bool [R, R, R])."""
+
+    def __init__(self, resolution: int = tracing.OCCUPANCY_RESOLUTION):
+        self.resolution = resolution
+        self.thickness = np.zeros(resolution**3, np.float32)
+        self.occupied = np.ones((resolution,) * 3, bool)
+
+    @property
+    def cells(self) -> int:
+        return self.resolution**3
+
+    def sample_cells(self, rng: np.random.Generator, warmup: bool) -> np.ndarray:
+        """Cell indices to probe: every cell in the warm-up, else a random quarter of them and as
+        many random occupied ones."""
+        if warmup:
+            return np.arange(self.cells)
+        uniform = rng.integers(0, self.cells, self.cells // 4)
+        occupied = np.flatnonzero(self.occupied.reshape(-1))
+        if len(occupied) == 0:
+            return uniform
+        return np.concatenate([uniform, occupied[rng.integers(0, len(occupied), self.cells // 4)]])
+
+    def positions(self, cells: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A uniformly random point in each of `cells` (indices (x * R + y) * R + z), float32 [N, 3]."""
+        r = self.resolution
+        xyz = np.stack([cells // (r * r), cells // r % r, cells % r], axis=1)
+        return ((xyz + rng.random((len(cells), 3))) / r).astype(np.float32)
+
+    def update(self, cells: np.ndarray, thickness: np.ndarray) -> None:
+        """Fold the optical thicknesses measured in `cells` in: per cell the largest of them and the
+        previous value times OCCUPANCY_DECAY; then the bits against min(threshold, mean)."""
+        measured = np.zeros(self.cells, np.float32)
+        np.maximum.at(measured, cells, np.asarray(thickness, np.float32))
+        self.thickness = np.maximum(self.thickness * np.float32(OCCUPANCY_DECAY), measured)
+        threshold = min(OCCUPANCY_THRESHOLD, float(self.thickness.mean(dtype=np.float64)))
+        self.occupied = (self.thickness > threshold).reshape((self.resolution,) * 3)
+
+    def occupied_fraction(self) -> float:
+        return float(self.occupied.mean())
+
+
+class DensityProbe:
+    """The density network's raw output at many positions, in chunks (the occupancy grid's update)."""
+
+    def __init__(self, encoding: GridEncoding, density: MLP, chunk: int = PROBE_CHUNK):
+        self.device, self.chunk = encoding.device, chunk
+        self.encoding, self.density = encoding, density
+        self.positions = self.device.buffer(chunk * 12, "probe_positions")
+        self.encoded = self.device.buffer(chunk * encoding.config.n_output * 4, "probe_encoded")
+        self.outputs = self.device.buffer(chunk * density.config.n_output * 4, "probe_outputs")
+        self.sequence = self.device.sequence()
+        self.encoding.record_encode(self.sequence, self.positions, self.encoded, chunk)
+        self.density.record_forward(self.sequence, self.encoded, self.outputs, chunk)
+
+    def raw_density(self, positions: np.ndarray) -> np.ndarray:
+        out = np.empty(len(positions), np.float32)
+        outputs = self.density.config.n_output
+        for first in range(0, len(positions), self.chunk):
+            part = positions[first:first + self.chunk]
+            padded = np.full((self.chunk, 3), 0.5, np.float32)
+            padded[:len(part)] = part
+            self.positions.upload(padded)
+            self.sequence.run()
+            out[first:first + len(part)] = self.outputs.download(np.float32, (self.chunk, outputs))[:len(part), 0]
+        return out
+
+    def close(self) -> None:
+        self.sequence.close()
+        for buffer in (self.positions, self.encoded, self.outputs):
+            buffer.close()
+
+
+def pack_images(images: np.ndarray) -> np.ndarray:
+    """float [N, H, W, 4] in [0, 1] -> uint32 [N * H * W] RGBA8 (R in the low byte), as the kernel
+    unpacks them."""
+    bytes_ = np.floor(np.clip(images, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(bytes_).view(np.uint32).reshape(-1)
+
+
+class NerfTrainer(Trainer):
+    """The NeRF training graph (module docstring) on `views` (data.NerfViews), a budget of `budget`
+    sample slots per step, with the layers given (their parameters are trained in place)."""
+
+    def __init__(self, device, views, encoding: GridEncoding, density: MLP, color: MLP, budget: int,
+                 seed: int = 0, occupancy: OccupancyGrid | None = None):
+        super().__init__(device, budget, seed)
+        self.encoding, self.density, self.color = encoding, density, color
+        self.budget = budget
+        self.max_rays = max(MIN_RAYS, budget // 8)
+        self.rays = min(self.max_rays, max(MIN_RAYS, budget // 256))
+        self.rng = np.random.default_rng(seed)
+        self.occupancy = occupancy or OccupancyGrid()
+        self.samples_per_ray = float("nan")
+        try:
+            self._build(views)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, views) -> None:
+        device, budget, own = self.device, self.budget, self.own
+        count, height, width = views.images.shape[:3]
+        self.probe = own(DensityProbe(self.encoding, self.density))
+        self.occupancy_bits = own(device.buffer_from(pack_occupancy(self.occupancy.occupied), "occupancy"))
+        blocks = camera_array([(camera, width, height) for camera in views.cameras])
+        cameras = own(device.buffer_from(blocks.reshape(-1, 4), "cameras"))
+        images = own(device.buffer_from(pack_images(views.images), "images"))
+        self.train_rays = own(device.buffer(4, "train_rays"))
+        self.sample_count = own(device.buffer(4, "sample_count"))
+        rays = own(device.buffer(self.max_rays * TRAIN_RAY_DTYPE.itemsize, "train_rays_state"))
+        sample_ray = own(device.buffer(budget * 4, "sample_ray"))
+        positions = own(device.buffer(budget * 12, "positions"))
+        encoded = own(device.buffer(budget * self.encoding.config.n_output * 4, "encoded"))
+        d_raw = own(device.buffer(budget * 4, "d_raw"))
+        density_training = own(MLPTraining(self.density, budget))
+        color_training = own(MLPTraining(self.color, budget))
+        grid_training = own(GridTraining(self.encoding))
+        color_in = own(device.buffer(budget * self.color.config.n_input * 4, "color_in"))
+        self.optimise(self.encoding.params, grid_training.gradients, self.encoding.config.n_params, False, "grid")
+        self.optimise(self.density.weights, density_training.gradients, self.density.config.n_params, True, "density")
+        self.optimise(self.color.weights, color_training.gradients, self.color.config.n_params, True, "color")
+
+        def stage(number):
+            return device.kernel("nerf/nerf_train.comp", {**tracing.defines(), "NERF_TRAIN_STAGE": number,
+                                                          "LOSS": LOSS_CODES[LOSS]})
+
+        buffers = {
+            "occupancy": self.occupancy_bits, "cameras": cameras, "images": images, "train_rays": self.train_rays,
+            "sample_count": self.sample_count, "rays": rays, "sample_ray": sample_ray, "positions": positions,
+            "density_out": density_training.outputs, "color_in": color_in, "color_out": color_training.outputs,
+            "d_color_out": color_training.d_outputs, "d_raw": d_raw, "losses": self.losses,
+            "d_color_in": color_training.d_inputs, "d_density_out": density_training.d_outputs,
+            "training_state": self.state,
+        }
+        push = {"budget": budget, "image_count": count, "image_width": width, "image_height": height}
+
+        def dispatch(sequence, number, n):
+            kernel = stage(number)
+            names = {b.name for b in kernel.bindings}
+            sequence.dispatch(kernel, n, {k: v for k, v in buffers.items() if k in names}, {**push, "n": n})
+
+        def record_rays(s):
+            s.fill(positions, HALF_WORD)
+            s.fill(sample_ray, NO_RAY)
+            s.fill(self.sample_count, 0)
+            s.fill(color_training.d_outputs, 0)
+            s.fill(d_raw, 0)
+            s.fill(self.losses, 0)
+            dispatch(s, 0, self.max_rays)
+
+        def record_forward(s):
+            density_training.record_forward(s, encoded, budget)
+            dispatch(s, 1, budget)
+            color_training.record_forward(s, color_in, budget)
+
+        def record_backward(s):
+            color_training.record_backward(s, color_in, budget)
+            dispatch(s, 3, budget)
+            density_training.record_backward(s, encoded, budget)
+
+        self.stage("rays", record_rays)
+        self.stage("encoding", lambda s: self.encoding.record_encode(s, positions, encoded, budget))
+        self.stage("mlp_forward", record_forward)
+        self.stage("composite", lambda s: dispatch(s, 2, self.max_rays))
+        self.stage("mlp_backward", record_backward)
+        self.stage("encoding_backward",
+                   lambda s: grid_training.record_backward(s, positions, density_training.d_inputs, budget))
+
+    def update_occupancy(self) -> None:
+        """One update of the occupancy grid from the density network (module docstring)."""
+        cells = self.occupancy.sample_cells(self.rng, self.step < WARMUP_STEPS)
+        raw = self.probe.raw_density(self.occupancy.positions(cells, self.rng))
+        with np.errstate(over="ignore"):
+            thickness = np.exp(raw.astype(np.float64)) * tracing.STEP
+        self.occupancy.update(cells, np.minimum(thickness, 1e30))
+        self.occupancy_bits.upload(pack_occupancy(self.occupancy.occupied))
+
+    def run_step(self) -> None:
+        if self.step % OCCUPANCY_EVERY == 0:
+            self.update_occupancy()
+        self.train_rays.upload(np.array([self.rays], np.uint32))
+        super().run_step()
+        wanted = int(self.sample_count.download(np.uint32, (1,))[0])
+        self.samples_per_ray = wanted / self.rays
+        # Next step's rays: as many as fill 95 % of the budget at this step's samples per ray (rays
+        # beyond the budget are dropped, their samples wasted).
+        self.rays = int(np.clip(0.95 * self.budget / max(self.samples_per_ray, 1.0), MIN_RAYS, self.max_rays))
+
+    def status(self) -> dict:
+        """What the progress bar shows beside the loss."""
+        return {"rays": self.rays, "samples/ray": f"{self.samples_per_ray:.1f}",
+                "occupied": f"{100 * self.occupancy.occupied_fraction():.1f}%"}
+
+
+def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evaluate, app_data: dict,
+        param_dtype: str = "float16", progress=None, max_seconds: float | None = None, evaluations: int = 10):
+    """Fit a NeRF model of `encoding` to the training views (engine/fit.py's loop): `evaluate(model)`
+    gives the metrics along the way; snapshots round the parameters to `param_dtype`, so that the
+    evaluations see the model that is saved."""
+    from ngvk.apps.nerf.networks import make_model, presets
+    from ngvk.engine.fit import fit_loop
+
+    rng = np.random.default_rng(seed)
+    grid, networks = presets(encoding)
+    layers = [GridEncoding(device, grid, grid.init_params(rng)),
+              MLP(device, networks["density"], networks["density"].init_params(rng)),
+              MLP(device, networks["color"], networks["color"].init_params(rng))]
+    trainer = None
+    try:
+        trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed)
+
+        def snapshot(training: dict):
+            params = {"encoding": layers[0].get_params(), "density": layers[1].get_params(),
+                      "color": layers[2].get_params()}
+            params = {name: array.astype(param_dtype).astype(np.float32) for name, array in params.items()}
+            return make_model(grid, networks, params, trainer.occupancy.occupied, app_data, param_dtype, training)
+
+        result = fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
+                          record={"loss": LOSS, "samples_per_step": budget})
+        result.model.training.update({"rays_per_step": trainer.rays,
+                                      "samples_per_ray": round(trainer.samples_per_ray, 2),
+                                      "occupied_fraction": round(trainer.occupancy.occupied_fraction(), 4)})
+        return result
+    finally:
+        if trainer is not None:
+            trainer.close()
+        for layer in layers:
+            layer.close()

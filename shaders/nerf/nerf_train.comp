@@ -1,0 +1,202 @@
+#version 460
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+// NeRF app, training: the stages of a training step around the engine's encoding, MLP and Adam
+// kernels (apps/nerf/training.py says in which order), one per NERF_TRAIN_STAGE:
+//   0 rays       max_rays:  ray i < train_rays[0] takes a random pixel of a random training image
+//                           and a random background, marches through the occupancy grid from a
+//                           random fraction of a step past the cube's entry, reserves its samples'
+//                           slots with an atomic counter (a ray that would overflow the budget is
+//                           dropped) and writes their positions and its index into them
+//   1 color      budget:    the colour network's input of each slot (density outputs, SH)
+//   2 composite  max_rays:  each ray composites its samples (nerf/nerf_march.glsl's rule), its
+//                           loss against the target over the same background, and the backward
+//                           pass: dL/d colour and dL/d raw density per sample
+//                           (apps/nerf/tracing.py composite_backward())
+//   3 density    budget:    dL/d density outputs: the colour network's input gradient of the first
+//                           16 inputs, plus dL/d raw density on the first
+// Unused slots hold position 0.5 and ray NERF_NO_RAY (filled before stage 0) and zero gradients.
+//
+// binding | name          | access     | stages | contents
+// 0       | occupancy     | read       | 0      | uint [R^3 / 32]: the occupancy grid's bits
+// 1       | cameras       | read       | 0      | vec4 [images x 5]: camera_array() blocks (lib/camera.glsl)
+// 2       | images        | read       | 0      | uint [images x H x W]: RGBA8, sRGB colour, straight alpha
+// 3       | train_rays    | read       | 0 2    | uint [1]: the rays of this step
+// 4       | sample_count  | read-write | 0      | uint [1]: samples the rays asked for (atomic)
+// 5       | rays          | read-write | 0 1 2  | NerfTrainRay [max_rays]
+// 6       | sample_ray    | read-write | 0 1    | uint [budget]: each slot's ray (NERF_NO_RAY: none)
+// 7       | positions     | write      | 0      | float [budget, 3]
+// 8       | density_out   | read       | 1 2    | float [budget, 16]: the density network's outputs
+// 9       | color_in      | write      | 1      | float [budget, 32]: the colour network's inputs
+// 10      | color_out     | read       | 2      | float [budget, 3]: the colour network's outputs
+// 11      | d_color_out   | write      | 2      | float [budget, 3]: dL/d colour
+// 12      | d_raw         | read-write | 2 3    | float [budget]: dL/d raw density
+// 13      | losses        | write      | 2      | float [max_rays]: each ray's share of the loss
+// 14      | d_color_in    | read       | 3      | float [budget, 32]: dL/d colour network inputs
+// 15      | d_density_out | write      | 3      | float [budget, 16]: dL/d density outputs
+// 16      | training_state| read       | 0      | uint [2]: step, seed (engine/nn/training.py Trainer)
+// push constants: below
+// defines: NERF_TRAIN_STAGE, LOSS (lib/loss.glsl), the marcher's constants (apps/nerf/tracing.py)
+
+layout(local_size_x_id = 0) in;
+
+#include "lib/common.glsl"
+#include "lib/color.glsl"
+#include "lib/random.glsl"
+#include "lib/loss.glsl"
+
+#define NERF_NO_RAY 0xffffffffu
+
+// 48 bytes in std430 (apps/nerf/training.py TRAIN_RAY_DTYPE).
+struct NerfTrainRay {
+    vec3 direction;
+    uint first;       // its first slot
+    vec3 target;      // the pixel over the background, linear RGB
+    uint count;       // its slots (0: dropped)
+    vec3 background;  // linear RGB
+    uint used;        // samples composited before the stop (stage 2)
+};
+
+layout(std430, binding = 0) readonly buffer Occupancy { uint occupancy[]; };
+layout(std430, binding = 1) readonly buffer Cameras { vec4 cameras[]; };
+layout(std430, binding = 2) readonly buffer Images { uint images[]; };
+layout(std430, binding = 3) readonly buffer TrainRays { uint train_rays[]; };
+layout(std430, binding = 4) buffer SampleCount { uint sample_count[]; };
+layout(std430, binding = 5) buffer Rays { NerfTrainRay rays[]; };
+layout(std430, binding = 6) buffer SampleRay { uint sample_ray[]; };
+layout(std430, binding = 7) writeonly buffer Positions { float positions[]; };
+layout(std430, binding = 8) readonly buffer DensityOut { float density_out[]; };
+layout(std430, binding = 9) writeonly buffer ColorIn { float color_in[]; };
+layout(std430, binding = 10) readonly buffer ColorOut { float color_out[]; };
+layout(std430, binding = 11) writeonly buffer DColorOut { float d_color_out[]; };
+layout(std430, binding = 12) buffer DRaw { float d_raw[]; };
+layout(std430, binding = 13) writeonly buffer Losses { float losses[]; };
+layout(std430, binding = 14) readonly buffer DColorIn { float d_color_in[]; };
+layout(std430, binding = 15) writeonly buffer DDensityOut { float d_density_out[]; };
+layout(std430, binding = 16) readonly buffer TrainingState { uint training_state[]; };
+layout(push_constant) uniform Push {
+    uint n;             // invocations: max_rays (stages 0, 2) or budget (1, 3)
+    uint budget;        // sample slots per step
+    uint image_count;
+    uint image_width;
+    uint image_height;
+};
+
+#define CAMERA_ARRAY cameras
+#include "lib/camera.glsl"
+#include "nerf/nerf_march.glsl"
+
+// The step's random numbers of ray i: two draws of the sequence (k < 4 each).
+float ray_random(uint i, uint draw, uint k) {
+    return random_uniform(training_state[1], training_state[0] * 2u + draw, i, k);
+}
+
+void main() {
+    uint i = global_index();
+    if (i >= n) return;
+#if NERF_TRAIN_STAGE == 0
+    NerfTrainRay ray;
+    ray.first = 0u;
+    ray.count = 0u;
+    ray.used = 0u;
+    ray.direction = vec3(0.0, 0.0, 1.0);
+    ray.target = vec3(0.0);
+    ray.background = vec3(0.0);
+    if (i >= train_rays[0]) {
+        rays[i] = ray;
+        return;
+    }
+    uint image = min(uint(ray_random(i, 0u, 0u) * float(image_count)), image_count - 1u);
+    uint x = min(uint(ray_random(i, 0u, 1u) * float(image_width)), image_width - 1u);
+    uint y = min(uint(ray_random(i, 0u, 2u) * float(image_height)), image_height - 1u);
+    uint pixel = y * image_width + x;
+    vec3 o, d;
+    camera_ray_indexed(image, pixel, o, d);
+    ray.direction = d;
+    ray.background = vec3(ray_random(i, 1u, 0u), ray_random(i, 1u, 1u), ray_random(i, 1u, 2u));
+    vec4 texel = unpackUnorm4x8(images[image * image_width * image_height + pixel]);
+    ray.target = srgb_to_linear(texel.rgb) * texel.a + ray.background * (1.0 - texel.a);
+    vec2 entry = cube_entry(o, d);
+    float t0 = entry.x + ray_random(i, 0u, 3u) * NERF_STEP;
+    float t = t0, sample_t;
+    uint count = 0u;
+    while (count < uint(NERF_MAX_SAMPLES) && nerf_next_sample(o, d, t, entry.y, sample_t)) ++count;
+    uint first = count > 0u ? atomicAdd(sample_count[0], count) : 0u;
+    if (count > 0u && first + count <= budget) {
+        ray.first = first;
+        ray.count = count;
+        t = t0;
+        for (uint k = 0u; k < count; ++k) {
+            nerf_next_sample(o, d, t, entry.y, sample_t);
+            vec3 p = nerf_sample_position(o, d, sample_t, true);
+            uint slot = first + k;
+            positions[3u * slot] = p.x;
+            positions[3u * slot + 1u] = p.y;
+            positions[3u * slot + 2u] = p.z;
+            sample_ray[slot] = i;
+        }
+    }
+    rays[i] = ray;
+#elif NERF_TRAIN_STAGE == 1
+    uint r = sample_ray[i];
+    vec3 d = r == NERF_NO_RAY ? vec3(0.0, 0.0, 1.0) : rays[r].direction;
+    float density[NERF_DENSITY_OUTPUTS];
+    [[unroll]] for (int k = 0; k < NERF_DENSITY_OUTPUTS; ++k) density[k] = density_out[i * NERF_DENSITY_OUTPUTS + k];
+    float x[NERF_COLOR_INPUTS];
+    nerf_color_input(density, d, x);
+    [[unroll]] for (int k = 0; k < NERF_COLOR_INPUTS; ++k) color_in[i * NERF_COLOR_INPUTS + k] = x[k];
+#elif NERF_TRAIN_STAGE == 2
+    NerfTrainRay ray = rays[i];
+    if (ray.count == 0u) {
+        losses[i] = 0.0;
+        return;
+    }
+    // Forward: the render's compositing, with its stop.
+    NerfRay state = nerf_ray_empty();
+    uint used = 0u;
+    for (uint k = 0u; k < ray.count && state.status == NERF_MARCHING; ++k) {
+        uint slot = ray.first + k;
+        vec3 rgb = vec3(color_out[3u * slot], color_out[3u * slot + 1u], color_out[3u * slot + 2u]);
+        nerf_composite(state, density_out[slot * NERF_DENSITY_OUTPUTS], rgb, 0.0);
+        used = k + 1u;
+    }
+    vec3 colour = state.colour;
+    float transmittance = state.transmittance;
+    vec3 pixel = colour + transmittance * ray.background;
+    float total = float(train_rays[0]) * 3.0;  // the loss is the mean over the step's rays and channels
+    float loss = 0.0;
+    vec3 d_pixel;
+    [[unroll]] for (int c = 0; c < 3; ++c) {
+        float value, gradient;
+        loss_element(pixel[c], ray.target[c], value, gradient);
+        loss += value;
+        d_pixel[c] = gradient / total;
+    }
+    losses[i] = loss / total;
+    // Backward (apps/nerf/tracing.py composite_backward()).
+    float t_before = 1.0;
+    vec3 partial = vec3(0.0);
+    for (uint k = 0u; k < used; ++k) {
+        uint slot = ray.first + k;
+        float sigma = exp(density_out[slot * NERF_DENSITY_OUTPUTS]);
+        float alpha = 1.0 - exp(-sigma * NERF_STEP);
+        vec3 rgb = vec3(color_out[3u * slot], color_out[3u * slot + 1u], color_out[3u * slot + 2u]);
+        float weight = t_before * alpha;
+        float t_after = t_before * (1.0 - alpha);
+        partial += weight * rgb;
+        vec3 d_colour = weight * d_pixel;
+        d_color_out[3u * slot] = d_colour.x;
+        d_color_out[3u * slot + 1u] = d_colour.y;
+        d_color_out[3u * slot + 2u] = d_colour.z;
+        vec3 d_sigma = t_after * rgb - (colour - partial) - transmittance * ray.background;
+        d_raw[slot] = sigma * NERF_STEP * dot(d_sigma, d_pixel);
+        t_before = t_after;
+    }
+    ray.used = used;
+    rays[i] = ray;
+#else
+    [[unroll]] for (int k = 0; k < NERF_DENSITY_OUTPUTS; ++k) {
+        d_density_out[i * NERF_DENSITY_OUTPUTS + k] = d_color_in[i * NERF_COLOR_INPUTS + k] + (k == 0 ? d_raw[i] : 0.0);
+    }
+#endif
+}

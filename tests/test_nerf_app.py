@@ -1,0 +1,187 @@
+"""The NeRF app: the marcher and volume rendering's NumPy specification (gradients against finite
+differences), the occupancy grid's update, fused against unfused renders, a short fit on a small
+dataset in each format (the loss falls; a test view renders and evaluates), and the command line."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from ngvk.apps.nerf import networks, scene, tracing
+from ngvk.apps.nerf.training import OCCUPANCY_DECAY, OCCUPANCY_THRESHOLD, OccupancyGrid
+from ngvk.engine.poison import POISON_WORD
+from ngvk.engine.render.camera import Camera
+
+SIDE = 32
+STEPS = 48
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nerf_app") / "tabletop"
+    scene.write_dataset("tabletop", out, views=12, resolution=SIDE, seed=5)
+    return out
+
+
+def ngp_copy(dataset, folder):
+    """The synthetic dataset's train and test views as one instant-ngp transforms.json (fl_x/fl_y/
+    cx/cy/w/h; the loader's every-8th-frame rule makes the test split)."""
+    folder.mkdir()
+    frames = []
+    for split in ("train", "test"):
+        source = json.loads((dataset / f"transforms_{split}.json").read_text())
+        focal = SIDE / 2 / math.tan(source["camera_angle_x"] / 2)
+        for frame in source["frames"]:
+            name = f"{split}_{len(frames)}.png"
+            shutil.copy(dataset / (frame["file_path"] + ".png"), folder / name)
+            frames.append({"file_path": name, "transform_matrix": frame["transform_matrix"]})
+    document = {"fl_x": focal, "fl_y": focal, "cx": SIDE / 2, "cy": SIDE / 2, "w": SIDE, "h": SIDE, "frames": frames}
+    (folder / "transforms.json").write_text(json.dumps(document))
+    return folder
+
+
+# ---- NumPy: the specification ----------------------------------------------------------------------
+
+
+def test_composite_backward_matches_finite_differences(rng):
+    # A ray that turns opaque midway (the stop applies), random background and dL/d pixel.
+    raw = rng.normal(3.5, 1.5, 40)
+    rgb = rng.uniform(0.05, 0.95, (40, 3))
+    background, d_pixel = rng.uniform(0, 1, 3), rng.normal(0, 1, 3)
+    forward = tracing.composite(raw, rgb, background)
+    assert 5 < forward["used"] < 40, "the case must stop early"
+    d_raw, d_rgb = tracing.composite_backward(raw, rgb, background, d_pixel)
+
+    def value(r, c):
+        out = tracing.composite(r, c, background)
+        assert out["used"] == forward["used"]  # the stop stays put for the small steps below
+        return float(out["pixel"] @ d_pixel)
+
+    h = 1e-6
+    for i in range(forward["used"]):
+        up, down = raw.copy(), raw.copy()
+        up[i] += h
+        down[i] -= h
+        assert d_raw[i] == pytest.approx((value(up, rgb) - value(down, rgb)) / (2 * h), rel=1e-5, abs=1e-9)
+        for c in range(3):
+            up, down = rgb.copy(), rgb.copy()
+            up[i, c] += h
+            down[i, c] -= h
+            assert d_rgb[i, c] == pytest.approx((value(raw, up) - value(raw, down)) / (2 * h), rel=1e-5, abs=1e-9)
+    assert np.all(d_raw[forward["used"]:] == 0) and np.all(d_rgb[forward["used"]:] == 0)
+
+
+def test_march_samples_only_occupied_cells_on_one_lattice():
+    occupied = np.zeros((16, 16, 16), bool)
+    occupied[4:7, 5:9, 3:12] = True
+    occupied[10:12, 10:12, 10:12] = True
+    o, d = np.array([-0.3, 0.1, 0.05], np.float32), np.array([1.0, 0.8, 0.9], np.float32)
+    d /= np.linalg.norm(d)
+    ts = tracing.march(o, d, occupied)
+    assert len(ts) > 10
+    cells = np.minimum((np.clip(o + ts[:, None] * d, 0, 1) * 16).astype(int), 15)
+    assert occupied[tuple(cells.T)].all()
+    steps = (ts - ts[0]) / tracing.STEP
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-2)  # whole steps from the first sample
+    # Every lattice point in an occupied cell between the first and last sample is a sample.
+    lattice = ts[0] + np.arange(int(round(steps[-1])) + 1) * np.float32(tracing.STEP)
+    inside = occupied[tuple(np.minimum((np.clip(o + lattice[:, None] * d, 0, 1) * 16).astype(int), 15).T)]
+    assert inside.sum() == pytest.approx(len(ts), abs=2)
+
+
+def test_occupancy_update_decays_takes_the_largest_and_thresholds(rng):
+    grid = OccupancyGrid(resolution=4)
+    grid.thickness[:] = 0.02
+    cells = np.array([0, 0, 5, 9])
+    grid.update(cells, np.array([0.5, 0.7, 0.001, 0.03]))
+    expected = np.full(64, 0.02 * OCCUPANCY_DECAY, np.float32)
+    expected[0], expected[9] = 0.7, 0.03  # the largest of a cell's samples; 5 keeps its decayed value
+    np.testing.assert_allclose(grid.thickness, expected, rtol=1e-6)
+    threshold = min(OCCUPANCY_THRESHOLD, expected.mean())
+    assert np.array_equal(grid.occupied.reshape(-1), expected > threshold)
+    # Without new samples a cell decays; the bits follow min(threshold, mean) (here the mean).
+    for _ in range(60):
+        grid.update(np.array([9]), np.array([0.03]))
+    assert grid.thickness[0] == pytest.approx(0.7 * OCCUPANCY_DECAY**60, rel=1e-4)
+    assert np.flatnonzero(grid.occupied.reshape(-1)).tolist() == [0, 9]
+    # Warm-up probes every cell; later half uniform, half among the occupied.
+    assert len(grid.sample_cells(rng, warmup=True)) == 64
+    later = grid.sample_cells(rng, warmup=False)
+    assert len(later) == 32 and set(later[16:]) == {0, 9}
+    positions = grid.positions(np.array([9]), rng)
+    assert np.array_equal(np.floor(positions * 4).astype(int), [[0, 2, 1]])
+
+
+# ---- on the device -------------------------------------------------------------------------------
+
+
+def test_fused_and_unfused_renders_are_equal(device):
+    # The shipped model, every mode, float frames, tiles of 250 pixels (a frame of several).
+    from ngvk.apps import get_app
+
+    app = get_app("nerf")
+    renderer = app.renderer(device, app.load_model(), tile_pixels=250)
+    camera = renderer.default_camera(40, 30)
+    try:
+        for mode in tracing.MODES:
+            renderer.set_mode(mode)
+            fused = renderer.render(camera, 40, 30, True, float_frame=True, poison=POISON_WORD)
+            unfused = renderer.render(camera, 40, 30, False, float_frame=True, poison=POISON_WORD)
+            assert np.isfinite(fused.pixels).all()
+            assert np.abs(fused.pixels - unfused.pixels).max() <= 1e-5, mode
+            assert unfused.queries >= fused.queries > 0
+    finally:
+        renderer.close()
+
+
+def test_fit_on_each_format_lowers_the_loss_and_evaluates(device, dataset, tmp_path):
+    from ngvk.apps import get_app
+    from ngvk.apps.nerf.render import NerfRenderer
+
+    app = get_app("nerf")
+    # The synthetic format: the loss falls over STEPS steps.
+    data = app.load_data(str(dataset))
+    losses = []
+    result = app.fit(device, data, "hashgrid", steps=STEPS, batch_size=1 << 14, seed=1, source=str(dataset),
+                     evaluations=1, progress=lambda step, loss, metrics, status: losses.append(loss))
+    # Single steps are noisy (a few hundred rays): the mean of the last ten against the first ten.
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:10]), losses
+    metrics = result.metrics
+    assert 5 < metrics["psnr"] < 60 and -1 <= metrics["ssim"] <= 1 and len(metrics["views"]) == 2
+    assert result.model.training["steps"] == STEPS and result.model.param_dtype == "float16"
+    # The saved model evaluates as the fit did, and renders a training view.
+    result.model.save(tmp_path / "model.npz")
+    model = app.load_model(tmp_path / "model.npz")
+    assert app.evaluate(device, model, data)["psnr"] == pytest.approx(metrics["psnr"], abs=1e-6)
+    renderer = NerfRenderer(device, model)
+    try:
+        frame = renderer.render(data.cameras[0], data.width, data.height)
+        assert frame.pixels.shape == (SIDE, SIDE, 4) and frame.queries > 0
+    finally:
+        renderer.close()
+    # instant-ngp's format: the same views train and evaluate.
+    ngp = app.load_data(str(ngp_copy(dataset, tmp_path / "ngp")))
+    result = app.fit(device, ngp, "hashgrid", steps=4, batch_size=1 << 14, seed=1, source=ngp.source, evaluations=1)
+    assert len(result.metrics["views"]) == 2 and np.isfinite(result.metrics["psnr"])
+
+
+def test_command_line(dataset, tmp_path, capsys):
+    from ngvk.apps import cli
+
+    # Rendering a dataset's view needs neither --camera nor a size; errors are one line.
+    assert cli.main(["render", "nerf", "--dataset", str(dataset), "--frame", "1", "--out",
+                     str(tmp_path / "view.png")]) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "view.png").size == (SIDE, SIDE)
+    for arguments, words in (
+        (["--frame", "9"], "--frame 9: the test split"),
+        (["--split", "nope"], "nope"),
+        (["--camera", str(tmp_path / "c.json")], "one of --camera and --dataset"),
+    ):
+        Camera().save(tmp_path / "c.json")
+        code = cli.main(["render", "nerf", "--dataset", str(dataset), *arguments, "--out", str(tmp_path / "x.png")])
+        assert code == 1 and words in capsys.readouterr().err
+        assert not (tmp_path / "x.png").exists()
