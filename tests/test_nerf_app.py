@@ -185,3 +185,22 @@ def test_command_line(dataset, tmp_path, capsys):
         code = cli.main(["render", "nerf", "--dataset", str(dataset), *arguments, "--out", str(tmp_path / "x.png")])
         assert code == 1 and words in capsys.readouterr().err
         assert not (tmp_path / "x.png").exists()
+
+
+def test_images_larger_than_a_binding_ask_for_downscale(device, monkeypatch, rng):
+    from dataclasses import replace
+
+    from ngvk.apps.nerf.checks import tiny_views
+    from ngvk.apps.nerf.training import NerfTrainer
+    from ngvk.engine.errors import NgvkError
+    from ngvk.engine.nn.layers import MLP, GridEncoding
+
+    grid, nets = networks.presets("lowres")
+    layers = [GridEncoding(device, grid), MLP(device, nets["density"]), MLP(device, nets["color"])]
+    monkeypatch.setattr(device, "info", replace(device.info, max_storage_buffer_range=1000))
+    try:
+        with pytest.raises(NgvkError, match="--downscale 2"):
+            NerfTrainer(device, tiny_views(rng, count=3, size=16), *layers, budget=1 << 12)
+    finally:
+        for layer in layers:
+            layer.close()

@@ -50,6 +50,8 @@ T_MODEL = "tests/test_model.py"
 T_SDF = "tests/test_sdf_data.py"
 T_SDF_APP = "tests/test_sdf_app.py"
 T_VOLUME_APP = "tests/test_volume_app.py"
+T_NERF_APP = "tests/test_nerf_app.py"
+T_CHECKS = "tests/test_cli.py::test_check_passes_and_reports_every_kernel"  # every app's check cases
 
 MUTATIONS = [
     # ---- grid encoding
@@ -205,6 +207,25 @@ MUTATIONS = [
     Mutation("progressive frames draw the first frame's samples again", "apps/volume/render.py",
              "out.append((count, self.frame_index * self.spp + done,", "out.append((count, done,",
              (T_VOLUME_APP, "-k", "accumulate")),
+    # ---- the NeRF app's marcher and training
+    Mutation("the colour's gradient forgets the background behind the ray", "shaders/nerf/nerf_train.comp",
+             "vec3 d_sigma = t_after * rgb - (colour - partial) - transmittance * ray.background;",
+             "vec3 d_sigma = t_after * rgb - (colour - partial);", (T_CHECKS,)),
+    Mutation("the reference gradient forgets the background", "apps/nerf/tracing.py",
+             "d_colour = ts[i + 1] * rgb[i] - (forward[\"colour\"] - partial) - t_end * np.asarray(background, np.float64)",
+             "d_colour = ts[i + 1] * rgb[i] - (forward[\"colour\"] - partial)", (T_NERF_APP, "-k", "finite")),
+    Mutation("empty cells skipped off the samples' lattice", "shaders/nerf/nerf_march.glsl",
+             "t = t + NERF_STEP * max(1.0, ceil((t_cell - t) / NERF_STEP));", "t = max(t_cell, t + NERF_STEP);",
+             (T_CHECKS,)),
+    Mutation("rays stop at opacity 0.9", "shaders/nerf/nerf_march.glsl",
+             "if (ray.transmittance < NERF_MIN_TRANSMITTANCE) ray.status = NERF_DONE;",
+             "if (ray.transmittance < 0.1) ray.status = NERF_DONE;", (T_CHECKS,)),
+    Mutation("the occupancy grid never decays", "apps/nerf/training.py",
+             "np.maximum(self.thickness * np.float32(OCCUPANCY_DECAY), measured)", "np.maximum(self.thickness, measured)",
+             (T_NERF_APP, "-k", "occupancy")),
+    Mutation("the unfused colour stage reads another ray's direction", "shaders/nerf/nerf_stages.comp",
+             "NerfRay ray = rays[path_list[i / uint(SLOTS)]];", "NerfRay ray = rays[path_list[i % uint(SLOTS)]];",
+             (T_NERF_APP, "-k", "fused_and_unfused")),
     # ---- files and metrics
     Mutation("models saved as float16", "engine/model.py",
              "arrays = {name: np.ascontiguousarray(array, dtype=self.param_dtype)",

@@ -19,12 +19,14 @@ random quarter of the cells and as many picked among the occupied ones.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ngvk.apps.nerf import tracing
+from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn.layers import MLP, GridEncoding
 from ngvk.engine.nn.training import LOSS_CODES, GridTraining, MLPTraining, Trainer
-from ngvk.engine.poison import POISON_WORD  # noqa: F401 (documented fill values below)
 from ngvk.engine.render.camera import camera_array
 from ngvk.engine.render.occupancy import pack_occupancy
 
@@ -148,6 +150,11 @@ class NerfTrainer(Trainer):
     def _build(self, views) -> None:
         device, budget, own = self.device, self.budget, self.own
         count, height, width = views.images.shape[:3]
+        limit = device.info.max_storage_buffer_range
+        if count * height * width * 4 > limit:
+            raise NgvkError(f"the training images take {count * height * width * 4 / 2**20:.0f} MiB as RGBA8, more than "
+                            f"this device binds at once ({limit / 2**20:.0f} MiB): read them smaller with "
+                            f"--downscale {math.ceil(math.sqrt(count * height * width * 4 / limit))}")
         self.probe = own(DensityProbe(self.encoding, self.density))
         self.occupancy_bits = own(device.buffer_from(pack_occupancy(self.occupancy.occupied), "occupancy"))
         blocks = camera_array([(camera, width, height) for camera in views.cameras])
