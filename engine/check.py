@@ -9,6 +9,13 @@ a multiple of the samples per invocation or of the workgroup), runs the kernel o
 filled with NaN (so an output it skips fails), and compares with the reference:
 the largest absolute error must be at most `RELATIVE_TOLERANCE * max|reference|` (fp32 arithmetic
 against a float64 reference). The tests run the same cases, so `check` and the suite agree.
+
+The MLP's three paths (engine/nn/layers.py mlp_path()) are all checked wherever they can run: the
+portable kernels on every case, the portable-gpu block kernels (fp32, the same tolerance) on a
+small and an app network, and the cooperative-matrix kernels (fp16) on the apps' networks
+(PAPER_NETWORKS) and odd shapes with `fp16_tolerance()`. Where the device has no usable
+cooperative matrices, their kernels are reported as not supported on this device: neither a pass
+nor a failure (`CheckResult.unsupported`).
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ import numpy as np
 
 from ngvk.engine.nn import reference
 from ngvk.engine.nn.config import PAPER_NETWORKS, GridConfig, MLPConfig, grid_preset
-from ngvk.engine.nn.layers import MLP, GridEncoding, SphericalHarmonics
+from ngvk.engine.nn.layers import MLP, GridEncoding, SphericalHarmonics, cooperative_matrix_shape
 
 RELATIVE_TOLERANCE = 1e-4
 SAMPLES = 4093  # a prime: not a multiple of any invocation or workgroup size
+FP16_UNIT_ROUNDOFF = 2.0**-11  # fp16's relative rounding error (10 stored mantissa bits)
+COOPMAT_KERNELS = ("mlp_coopmat_forward", "mlp_coopmat_backward", "mlp_coopmat_weight_gradient")
 
 
 @dataclass
@@ -33,21 +42,77 @@ class CheckResult:
     max_error: float
     tolerance: float
     seconds: float
+    unsupported: str = ""  # why the case cannot run on this device: neither passed nor failed
 
     @property
     def passed(self) -> bool:
-        return bool(self.max_error <= self.tolerance)
+        return not self.unsupported and bool(self.max_error <= self.tolerance)
+
+    @property
+    def failed(self) -> bool:
+        return not self.unsupported and not self.passed
 
     def as_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
 
 
-def compare(kernel: str, case: str, result: np.ndarray, expected: np.ndarray, seconds: float) -> CheckResult:
+def compare(kernel: str, case: str, result: np.ndarray, expected: np.ndarray, seconds: float,
+            relative_tolerance: float = RELATIVE_TOLERANCE) -> CheckResult:
     """The largest absolute error and its tolerance, relative to the reference's largest magnitude."""
     expected = np.asarray(expected, dtype=np.float64)
     error = float(np.max(np.abs(np.asarray(result, dtype=np.float64) - expected))) if expected.size else 0.0
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    return CheckResult(kernel, case, error, RELATIVE_TOLERANCE * max(scale, 1e-30), seconds)
+    return CheckResult(kernel, case, error, relative_tolerance * max(scale, 1e-30), seconds)
+
+
+def fp16_tolerance(config: MLPConfig) -> float:
+    """The coopmat path's tolerance, relative to max |reference| like RELATIVE_TOLERANCE:
+    4 u (L + 1), u = 2^-11 fp16's unit roundoff and L + 1 the network's layers (1.2e-2 of the
+    largest output for the apps' two-hidden-layer networks).
+
+    Per layer the kernels round the weights and the layer's input activations to fp16 (relative
+    error at most u each, so at most 2u per product) and sum the products in fp32 (2^-24: nothing
+    next to u); the layer's output is rounded to fp16 once more for the next layer (u). Summed over
+    K products of random signs the rounding errors grow like the sum itself (both random walks of K
+    steps), so relative to the outputs' magnitude a layer adds about 3u, and 4u leaves room for the
+    largest of thousands of outputs; the layers' errors add up. The backward pass and the weight
+    gradients are sums of the same kind (over a layer's outputs, over the samples: the weight-
+    gradient kernel scales each block of deltas and inputs by a power of two first, so small
+    gradients keep fp16's full precision) and take the same tolerance. Measured on lavapipe 26
+    (README, "Cooperative-matrix MLP"): at most 0.15 of it. What a bug does (a wrong or missing tile,
+    a slice of a sum left out, padding that is not zero) is tens of per cent.
+    """
+    return 4 * FP16_UNIT_ROUNDOFF * (config.n_hidden_layers + 1)
+
+
+MLP_KERNELS = {  # the inference kernel of each path
+    "portable": "mlp_forward",
+    "portable-gpu": "mlp_block_forward",
+    "coopmat": "mlp_coopmat_forward",
+}
+
+
+def path_unsupported(kernels, case: str, reason: str) -> list[CheckResult]:
+    """Results that say `case` of these kernels cannot run here, and why."""
+    return [CheckResult(kernel, case, 0.0, 0.0, 0.0, unsupported=reason) for kernel in kernels]
+
+
+def coopmat_cases() -> list[tuple[str, MLPConfig]]:
+    """The cooperative-matrix MLP's cases: the apps' networks, then shapes whose inputs and outputs
+    are not multiples of any tile (7 -> 5: padded), the narrowest width and the deepest network."""
+    return [
+        *PAPER_NETWORKS.items(),
+        ("odd sizes 7->16->5 exp", MLPConfig(7, 5, 16, 1, "exp")),
+        ("width 32, 8 hidden, relu", MLPConfig(16, 4, 32, 8, "relu")),
+    ]
+
+
+# The portable-gpu kernels' cases: a small network with odd sizes and an app's (few, because on a
+# CPU driver each is a pipeline to build; the kernels are the same code at every size).
+BLOCK_CASES = [
+    ("odd sizes 7->16->5 exp", MLPConfig(7, 5, 16, 1, "exp")),
+    ("32-64-64-3 sigmoid", MLPConfig(32, 3, 64, 2, "sigmoid")),
+]
 
 
 def grid_positions(config: GridConfig, rng: np.random.Generator, n: int = SAMPLES) -> np.ndarray:
@@ -124,19 +189,27 @@ def check_sh(device, rng) -> CheckResult:
     return compare("sh_encode", "degree 4", result, reference.sh_encode(directions), seconds)
 
 
-def check_mlp(device, name: str, config: MLPConfig, rng) -> CheckResult:
+def path_tolerance(path: str, config: MLPConfig) -> float:
+    return fp16_tolerance(config) if path == "coopmat" else RELATIVE_TOLERANCE
+
+
+def check_mlp(device, name: str, config: MLPConfig, rng, path: str = "portable") -> CheckResult:
+    """The inference kernel of MLP path `path` (engine/nn/layers.py MLP_PATHS)."""
     params = config.init_params(rng)
     inputs = rng.normal(size=(SAMPLES, config.n_input)).astype(np.float32)
     if config.output_activation == "exp":
         params = params * 0.25  # keep exp() in a range where fp32 relative error is meaningful
     start = time.perf_counter()
-    mlp = MLP(device, config, params)
+    mlp = MLP(device, config, params, path=path)
     try:
+        if mlp.path.name != path:  # the network does not fit this path here (shared memory)
+            return path_unsupported([MLP_KERNELS[path]], name, mlp.path.reason)[0]
         result = mlp.forward(inputs)
     finally:
         mlp.close()
     seconds = time.perf_counter() - start
-    return compare("mlp_forward", name, result, reference.mlp_forward(config, params, inputs), seconds)
+    return compare(MLP_KERNELS[path], name, result, reference.mlp_forward(config, params, inputs), seconds,
+                   path_tolerance(path, config))
 
 
 def check_grid_jacobian(device, name: str, config: GridConfig, rng) -> CheckResult:
@@ -153,17 +226,34 @@ def check_grid_jacobian(device, name: str, config: GridConfig, rng) -> CheckResu
     return compare("grid_encode_jacobian", name, result, expected, seconds)
 
 
-def check_mlp_training(device, name: str, config: MLPConfig, rng, n: int = 1029) -> list[CheckResult]:
-    """The training passes: forward keeping activations, backward to the inputs, weight gradients
-    (tiles over chunks, then the chunks summed), each against mlp_backward()."""
+TRAINING_KERNELS = {  # forward for training, backward, weight gradients, per path
+    "portable": ("mlp_train_forward", "mlp_backward", "mlp_weight_gradient"),
+    "portable-gpu": ("mlp_block_forward", "mlp_block_backward", "mlp_weight_gradient"),
+    "coopmat": COOPMAT_KERNELS,
+}
+
+
+def check_mlp_training(device, name: str, config: MLPConfig, rng, n: int = 1029,
+                       path: str = "portable") -> list[CheckResult]:
+    """The training passes of MLP path `path`: forward keeping activations, backward to the
+    inputs, weight gradients (tiles over chunks, then the chunks summed), each against
+    mlp_backward(). On the coopmat path the backward pass and the weight gradients are checked
+    against the reference's backward pass from the kernel's own forward activations
+    (mlp_backward_from(), the backward kernels' specification): ReLU's derivative is a step, and an
+    fp16 forward pass moves the pre-activations within its rounding of zero across it; the forward
+    pass, activations included, is checked against the reference on its own."""
     from ngvk.engine.nn.training import MLPTraining
     from ngvk.engine.poison import POISON_WORD
 
+    forward_kernel, backward_kernel, gradient_kernel = TRAINING_KERNELS[path]
     params = config.init_params(rng)
     x = rng.normal(size=(n, config.n_input)).astype(np.float32)
     d_outputs = rng.normal(size=(n, config.n_output)).astype(np.float32)
     start = time.perf_counter()
-    mlp = MLP(device, config, params)
+    mlp = MLP(device, config, params, path=path)
+    if mlp.path.name != path:  # the network does not fit this path here (shared memory)
+        mlp.close()
+        return path_unsupported(TRAINING_KERNELS[path], name + " (training)", mlp.path.reason)
     training = MLPTraining(mlp, n)
     inputs = device.buffer_from(x, "inputs")
     try:
@@ -175,6 +265,7 @@ def check_mlp_training(device, name: str, config: MLPConfig, rng, n: int = 1029)
             training.record_backward(sequence, inputs, n)
             sequence.run()
         outputs = training.outputs.download(np.float32, (n, config.n_output))
+        activations = training.activations.download(np.float32, (config.n_hidden_layers, n, config.width))
         d_inputs = training.d_inputs.download(np.float32, (n, config.n_input))
         gradients = training.gradients.download(np.float32, (config.n_params,))
     finally:
@@ -182,14 +273,27 @@ def check_mlp_training(device, name: str, config: MLPConfig, rng, n: int = 1029)
         training.close()
         mlp.close()
     seconds = time.perf_counter() - start
-    _, expected_outputs = reference.mlp_train_forward(config, params, x)
-    expected_d_inputs, expected_gradients = reference.mlp_backward(config, params, x, d_outputs)
-    return [
-        compare("mlp_train_forward", name, outputs, expected_outputs, seconds),
-        compare("mlp_backward", name, d_inputs, expected_d_inputs, 0.0),
-        compare("mlp_weight_gradient", name, gradients, expected_gradients, 0.0),
-        compare("reduce_partials", name + " (the weight gradients' sums)", gradients, expected_gradients, 0.0),
+    tolerance = path_tolerance(path, config)
+    expected_activations, expected_outputs = reference.mlp_train_forward(config, params, x)
+    if path == "coopmat":
+        expected_d_inputs, expected_gradients = reference.mlp_backward_from(config, params, x, activations, outputs,
+                                                                            d_outputs)
+    else:
+        expected_d_inputs, expected_gradients = reference.mlp_backward(config, params, x, d_outputs)
+    training_case = name if path == "portable" else name + " (training)"
+    results = [compare(forward_kernel, training_case, outputs, expected_outputs, seconds, tolerance)]
+    if path != "portable":
+        results.append(compare(forward_kernel, name + " (training: activations kept)", activations,
+                               np.asarray(expected_activations), 0.0, tolerance))
+    gradient_case = name + (" (portable-gpu deltas)" if path == "portable-gpu" else "")
+    results += [
+        compare(backward_kernel, name, d_inputs, expected_d_inputs, 0.0, tolerance),
+        compare(gradient_kernel, gradient_case, gradients, expected_gradients, 0.0, tolerance),
     ]
+    if path == "portable":
+        results.append(compare("reduce_partials", name + " (the weight gradients' sums)", gradients,
+                               expected_gradients, 0.0))
+    return results
 
 
 def check_grid_backward(device, name: str, config: GridConfig, rng, n: int = 1029) -> CheckResult:
@@ -321,6 +425,20 @@ def check_pool_batch(device, rng, n: int = 1029, pool: int = 5000) -> list[Check
             compare("pool_batch", "targets", out["targets"], targets, 0.0)]
 
 
+def mlp_path_checks(device, rng) -> list:
+    """The portable-gpu kernels' cases, and the cooperative-matrix kernels' wherever the device has
+    usable cooperative matrices (else one 'not supported on this device' result per kernel)."""
+    jobs = [lambda n=n, c=c: check_mlp(device, n, c, rng, "portable-gpu") for n, c in BLOCK_CASES]
+    jobs += [lambda n=n, c=c: check_mlp_training(device, n, c, rng, path="portable-gpu") for n, c in BLOCK_CASES]
+    shape, why = cooperative_matrix_shape(device)
+    if shape is None:
+        jobs.append(lambda: path_unsupported(COOPMAT_KERNELS, "cooperative-matrix MLP", why))
+        return jobs
+    jobs += [lambda n=n, c=c: check_mlp(device, n, c, rng, "coopmat") for n, c in coopmat_cases()]
+    jobs += [lambda n=n, c=c: check_mlp_training(device, n, c, rng, path="coopmat") for n, c in coopmat_cases()]
+    return jobs
+
+
 def engine_checks(device, rng) -> list:
     """Every engine kernel's cases, as callables returning a result or a list of them."""
     jobs = [lambda n=n, c=c: check_grid(device, n, c, rng) for n, c in grid_cases()]
@@ -329,6 +447,7 @@ def engine_checks(device, rng) -> list:
     jobs += [lambda n=n, c=c: check_mlp(device, n, c, rng) for n, c in mlp_cases()]
     jobs += [lambda: check_mlp_training(device, "32-64-64-3 sigmoid", MLPConfig(32, 3, 64, 2, "sigmoid"), rng),
              lambda: check_mlp_training(device, "odd sizes 7->16->5 exp", MLPConfig(7, 5, 16, 1, "exp"), rng)]
+    jobs += mlp_path_checks(device, rng)
     jobs += [lambda n=n, c=c: check_grid_backward(device, n, c, rng) for n, c in grid_cases()[:2]]
     jobs += [lambda name=name: check_loss(device, name, rng) for name in reference.LOSSES]
     jobs.append(lambda: check_adam(device, rng))

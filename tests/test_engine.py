@@ -239,6 +239,8 @@ def test_every_shader_compiles():
         "MLP_OUTPUT_ACTIVATION": 2, "MLP_ITEMS": 2, "MLP_INPUT_COMPONENTS": 4, "MLP_OUTPUT_COMPONENTS": 1,
         "WG_ROWS": 64, "WG_COLS": 32, "WG_TILE_ROWS": 4, "WG_TILE_COLS": 8,
         "WG_DELTA_COMPONENTS": 4, "WG_INPUT_COMPONENTS": 4,
+        "MLP_BLOCK": 64, "MLP_ROWS": 32, "MLP_THREADS": 64, "BLOCK_TR": 8, "MLP_TRAINING": 1,  # the block MLPs
+        "CM_M": 16, "CM_N": 16, "CM_K": 16, "CM_SUBGROUPS": 4, "CM_PAD": 16,  # compiled, whatever the device
         "NGVK_FLOAT_ATOMICS": 1, "LOSS": 1, "LOSS_CHANNELS": 3, "POOL_DIMS": 3, "POOL_CHANNELS": 1, "SDF_SHAPE": 0,
         "SDF_SOURCE": 0, "SDF_STAGE": 2, **sdf_tracing.defines(),
         "VOLUME_SOURCE": 0, "VOLUME_STAGE": 3,

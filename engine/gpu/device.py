@@ -22,6 +22,21 @@ log = logging.getLogger("ngvk")
 VALIDATION_LAYER = "VK_LAYER_KHRONOS_validation"
 ATOMIC_FLOAT_EXTENSION = "VK_EXT_shader_atomic_float"
 COOPERATIVE_MATRIX_EXTENSION = "VK_KHR_cooperative_matrix"
+# The first Vulkan headers (1.3.255) with VK_KHR_cooperative_matrix: a validation layer built before
+# them does not know the extension and reports its structures and shaders as errors (below).
+COOPERATIVE_MATRIX_HEADER = (1 << 22) | (3 << 12) | 255
+# What such a layer reports about valid cooperative-matrix use (Debian 12's is 1.3.239): the
+# feature structure in vkCreateDevice's chain (VkStructureType 1000506000), and in every shader that
+# uses the extension, its SPIR-V extension and capability (CooperativeMatrixKHR = 6022), which that
+# layer's SPIR-V validator and optimizer (run to apply specialization constants) cannot parse. Only these are set aside, and only on such a layer with the
+# extension enabled; everything else is validated as usual.
+COOPERATIVE_MATRIX_LAYER_GAPS = (
+    "unknown VkStructureType (1000506000)",
+    "Invalid capability operand: 6022",
+    "SPIR-V Extension (SPV_KHR_cooperative_matrix) was declared that is not supported",
+    "A SPIR-V Capability (Unhandled OpCapability) was declared that is not supported",
+    "attempted to apply specialization constants with spirv-opt but failed",
+)
 
 DEVICE_TYPE_NAMES = {
     vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: "discrete GPU",
@@ -38,6 +53,12 @@ _TYPE_RANK = {
     vk.VK_PHYSICAL_DEVICE_TYPE_CPU: 3,
     vk.VK_PHYSICAL_DEVICE_TYPE_OTHER: 4,
 }
+# VkComponentTypeKHR and VkScopeKHR values, as the names `ngvk info` prints.
+COMPONENT_TYPE_NAMES = {
+    0: "float16", 1: "float32", 2: "float64", 3: "int8", 4: "int16", 5: "int32", 6: "int64",
+    7: "uint8", 8: "uint16", 9: "uint32", 10: "uint64",
+}
+SCOPE_NAMES = {1: "device", 2: "workgroup", 3: "subgroup", 5: "queue family"}
 
 NO_DEVICE_HINT = (
     "install a Vulkan driver: `apt-get install mesa-vulkan-drivers` gives the CPU driver (lavapipe), "
@@ -94,13 +115,17 @@ class DeviceInfo:
     storage16: bool
     float_atomic_add: bool
     shared_float_atomic_add: bool
-    cooperative_matrix: bool
+    cooperative_matrix: bool  # VK_KHR_cooperative_matrix advertised, its feature supported and enabled
+    # What vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR lists, one tuple per entry:
+    # (M, N, K, A type, B type, C type, result type, scope), types and scope by name ("float16", "subgroup").
+    cooperative_matrix_shapes: list[tuple] = field(default_factory=list)
     extensions: list[str] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         out = asdict(self)
         out.pop("extensions")
         out["max_workgroup_count"] = list(self.max_workgroup_count)
+        out["cooperative_matrix_shapes"] = [list(shape) for shape in self.cooperative_matrix_shapes]
         return out
 
 
@@ -109,7 +134,9 @@ class DeviceInfo:
 def _debug_callback(severity, message_types, callback_data, user_data):
     device = ffi.from_handle(user_data)
     message = _c_string(callback_data.pMessage)
-    if severity & vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT:
+    if any(gap in message for gap in device.validation_gaps):
+        log.debug("vulkan validation (a layer older than the extension): %s", message)
+    elif severity & vk.VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT:
         device.validation_errors.append(message)
     else:
         log.warning("vulkan validation: %s", message)
@@ -122,6 +149,8 @@ class Device:
     def __init__(self, instance_extensions=(), device_extensions=(), validation: bool | None = None):
         self.validation = validation_requested() if validation is None else validation
         self.validation_errors: list[str] = []
+        self.validation_gaps: tuple[str, ...] = ()  # messages of a layer older than an extension in use
+        self.validation_layer_version = 0
         self._children: dict[int, object] = {}
         self._kernel_cache: dict = {}
         self._messenger = None
@@ -142,13 +171,14 @@ class Device:
     def _create_instance(self, extensions: list[str]) -> None:
         layers = []
         if self.validation:
-            available = {_c_string(p.layerName) for p in vk.vkEnumerateInstanceLayerProperties()}
+            available = {_c_string(p.layerName): p.specVersion for p in vk.vkEnumerateInstanceLayerProperties()}
             if VALIDATION_LAYER not in available:
                 raise SetupError(
                     f"NGVK_VALIDATION is set but {VALIDATION_LAYER} is not installed: "
                     "`apt-get install vulkan-validationlayers`"
                 )
             layers.append(VALIDATION_LAYER)
+            self.validation_layer_version = available[VALIDATION_LAYER]
             extensions = extensions + ["VK_EXT_debug_utils"]
         try:
             loader_version = vk.vkEnumerateInstanceVersion()
@@ -235,6 +265,10 @@ class Device:
         device_api = props.apiVersion
         has_12 = device_api >= vk.VK_MAKE_VERSION(1, 2, 0) and self.api_version >= vk.VK_MAKE_VERSION(1, 2, 0)
         has_atomic_float = ATOMIC_FLOAT_EXTENSION in available_extensions
+        # Cooperative matrices: only where the extension is advertised (Mesa 25.0 builds such
+        # pipelines without it and silently writes nothing), on a Vulkan 1.2 device (their shaders
+        # use the Vulkan memory model).
+        has_coopmat = COOPERATIVE_MATRIX_EXTENSION in available_extensions and has_12
 
         # Properties that only the *2 query reports.
         subgroup = vk.VkPhysicalDeviceSubgroupProperties()
@@ -244,8 +278,9 @@ class Device:
 
         # Query the optional features, then enable only those ngvk uses (enabling everything supported
         # would also turn on costly ones such as robustBufferAccess).
-        q_atomic = vk.VkPhysicalDeviceShaderAtomicFloatFeaturesEXT() if has_atomic_float else None
-        q11 = vk.VkPhysicalDeviceVulkan11Features(pNext=q_atomic) if has_12 else None
+        q_coopmat = vk.VkPhysicalDeviceCooperativeMatrixFeaturesKHR() if has_coopmat else None
+        q_atomic = vk.VkPhysicalDeviceShaderAtomicFloatFeaturesEXT(pNext=q_coopmat) if has_atomic_float else None
+        q11 = vk.VkPhysicalDeviceVulkan11Features(pNext=q_atomic if has_atomic_float else q_coopmat) if has_12 else None
         q12 = vk.VkPhysicalDeviceVulkan12Features(pNext=q11) if has_12 else None
         head = q12 if has_12 else q_atomic
         vk.vkGetPhysicalDeviceFeatures2(physical, vk.VkPhysicalDeviceFeatures2(pNext=head))
@@ -254,23 +289,39 @@ class Device:
         host_query_reset = bool(has_12 and q12.hostQueryReset)
         atomic_add = bool(has_atomic_float and q_atomic.shaderBufferFloat32AtomicAdd)
         shared_atomic_add = bool(has_atomic_float and q_atomic.shaderSharedFloat32AtomicAdd)
+        memory_model = bool(has_12 and q12.vulkanMemoryModel)
+        coopmat = bool(has_coopmat and q_coopmat.cooperativeMatrix and memory_model)
+        coopmat_shapes = _cooperative_matrix_shapes(self.instance, physical) if coopmat else []
 
+        e_coopmat = vk.VkPhysicalDeviceCooperativeMatrixFeaturesKHR(cooperativeMatrix=vk.VK_TRUE) if coopmat else None
         e_atomic = (
             vk.VkPhysicalDeviceShaderAtomicFloatFeaturesEXT(
-                shaderBufferFloat32AtomicAdd=atomic_add, shaderSharedFloat32AtomicAdd=shared_atomic_add
+                pNext=e_coopmat,
+                shaderBufferFloat32AtomicAdd=atomic_add,
+                shaderSharedFloat32AtomicAdd=shared_atomic_add,
             )
             if atomic_add
             else None
         )
-        e11 = vk.VkPhysicalDeviceVulkan11Features(pNext=e_atomic, storageBuffer16BitAccess=storage16) if has_12 else None
+        e11 = (
+            vk.VkPhysicalDeviceVulkan11Features(pNext=e_atomic if atomic_add else e_coopmat, storageBuffer16BitAccess=storage16)
+            if has_12
+            else None
+        )
         e12 = (
-            vk.VkPhysicalDeviceVulkan12Features(pNext=e11, shaderFloat16=float16, hostQueryReset=host_query_reset)
+            vk.VkPhysicalDeviceVulkan12Features(
+                pNext=e11, shaderFloat16=float16, hostQueryReset=host_query_reset, vulkanMemoryModel=coopmat
+            )
             if has_12
             else None
         )
         enable = vk.VkPhysicalDeviceFeatures2(pNext=e12 if has_12 else e_atomic)
         if atomic_add:
             extensions = extensions + [ATOMIC_FLOAT_EXTENSION]
+        if coopmat:
+            extensions = extensions + [COOPERATIVE_MATRIX_EXTENSION]
+            if self.validation and self.validation_layer_version < COOPERATIVE_MATRIX_HEADER:
+                self.validation_gaps = COOPERATIVE_MATRIX_LAYER_GAPS
 
         families = vk.vkGetPhysicalDeviceQueueFamilyProperties(physical)
         compute = [i for i, f in enumerate(families) if f.queueFlags & vk.VK_QUEUE_COMPUTE_BIT]
@@ -351,7 +402,8 @@ class Device:
             storage16=storage16,
             float_atomic_add=atomic_add,
             shared_float_atomic_add=shared_atomic_add,
-            cooperative_matrix=COOPERATIVE_MATRIX_EXTENSION in available_extensions,
+            cooperative_matrix=coopmat,
+            cooperative_matrix_shapes=coopmat_shapes,
             extensions=sorted(available_extensions),
         )
         self.check_validation()
@@ -486,6 +538,33 @@ class Device:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _cooperative_matrix_shapes(instance, physical) -> list[tuple]:
+    """vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR's list, as DeviceInfo.cooperative_matrix_shapes.
+
+    Called through the raw function pointer: the `vulkan` package's wrapper allocates the output
+    structs without setting their sType, which the specification (and the validation layer) require.
+    """
+    name = "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"
+    address = vk.lib.vkGetInstanceProcAddr(instance, name.encode())
+    if address == ffi.NULL:
+        return []
+    function = ffi.cast("PFN_" + name, address)
+    count = ffi.new("uint32_t*")
+    if function(physical, count, ffi.NULL) != vk.VK_SUCCESS or count[0] == 0:
+        return []
+    properties = ffi.new("VkCooperativeMatrixPropertiesKHR[]", count[0])
+    for i in range(count[0]):
+        properties[i].sType = vk.VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR
+    if function(physical, count, properties) not in (vk.VK_SUCCESS, vk.VK_INCOMPLETE):
+        return []
+    shapes = []
+    for i in range(count[0]):
+        p = properties[i]
+        types = [COMPONENT_TYPE_NAMES.get(t, str(t)) for t in (p.AType, p.BType, p.CType, p.ResultType)]
+        shapes.append((p.MSize, p.NSize, p.KSize, *types, SCOPE_NAMES.get(p.scope, str(p.scope))))
+    return shapes
 
 
 def _max_allocation(physical, has_12: bool) -> int:

@@ -5,14 +5,32 @@ file (shaders/lib/*.glsl) expects. A kernel that includes the layer's GLSL, stan
 other stages, takes `layer.defines()` and `layer.bindings()`; that is how the unfused and fused paths
 share one implementation. `encode()` / `forward()` run the standalone kernel on numpy arrays, for
 checks, tests and small jobs.
+
+The MLP has three implementations of its standalone kernels (inference and training), chosen per
+device and network by `mlp_path()` (the one place that decides; `NGVK_MLP` forces one):
+
+- `portable`: lib/mlp.glsl, MLP_ITEMS samples per invocation, weights from texel buffers; tuned for
+  CPU drivers, the default there;
+- `portable-gpu`: lib/mlp_block.glsl in tcnn's design, fp32: a workgroup takes a block of 64 samples,
+  the layer's weights and the block's activations staged in shared memory; the default on GPUs
+  without usable cooperative matrices;
+- `coopmat`: the same blocks on VK_KHR_cooperative_matrix tiles, fp16 weights and activations with
+  fp32 accumulation, in the largest fp16 x fp16 -> fp32 subgroup shape the device lists; the default
+  where one is listed (except on CPU devices, see `mlp_path()`), per network where its blocks fit the
+  device's shared memory.
+
+The fused app kernels include lib/mlp.glsl (`MLP.defines()`), per invocation, whatever the path.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
+from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn.config import SH_OUTPUTS, GridConfig, MLPConfig
 from ngvk.engine.poison import POISON_WORD
 
@@ -36,6 +54,167 @@ def items_per_invocation(device, training: bool = False) -> int:
     if device.info.type != "CPU":
         return 1
     return 4 if training else 8
+
+
+MLP_PATHS = ("portable", "portable-gpu", "coopmat")
+# Samples per workgroup of the block kernels: engine/render/rays.py GROUP_SIZE, so that they can be
+# dispatched through a ray counter's words 1..3 (one workgroup per GROUP_SIZE items).
+BLOCK_ROWS = 64
+BLOCK_THREADS = 64  # portable-gpu: invocations per workgroup,
+BLOCK_TR = 8  # as 8 row groups x 8 column groups of each layer's output (shaders/lib/mlp_block_tiles.glsl)
+# Why a CPU device keeps the portable path where it lists cooperative matrices: on lavapipe 26
+# (2-core AMD EPYC, 32-64-64-3 forward over 2^16 samples) 16 GFLOP/s against coopmat's 3.3.
+CPU_COOPMAT_NOTE = "slower on a CPU than the texel-buffer MLP (NGVK_MLP=coopmat forces it)"
+
+
+@dataclass(frozen=True)
+class MLPPath:
+    """Which implementation an MLP's standalone kernels use, and why (`ngvk info` prints it)."""
+
+    name: str  # one of MLP_PATHS
+    reason: str
+    shape: tuple[int, int, int] | None = None  # coopmat: the M, N, K of its tiles
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic of weights and activations: fp16 (fp32 accumulation) or fp32."""
+        return "fp16" if self.name == "coopmat" else "fp32"
+
+    def describe(self) -> str:
+        """`coopmat 8x8x8 fp16->fp32`, `portable-gpu` or `portable`."""
+        if self.shape:
+            return f"{self.name} {'x'.join(map(str, self.shape))} fp16->fp32"
+        return self.name
+
+
+def cooperative_matrix_shape(device) -> tuple[tuple[int, int, int] | None, str]:
+    """The best cooperative-matrix shape for the MLP and why, or (None, why not).
+
+    Shapes come from the device's list (DeviceInfo.cooperative_matrix_shapes), never assumed: fp16 A
+    and B, fp32 C and result, subgroup scope, with M dividing a block of 64 samples and N and K
+    dividing 16 (every MLP width is a multiple of 16); the largest M x N x K wins (8x8x8 on lavapipe
+    26, 16x16x16 on NVIDIA)."""
+    info = device.info
+    if not info.cooperative_matrix:
+        if "VK_KHR_cooperative_matrix" in info.extensions:
+            return None, "not supported on this device (VK_KHR_cooperative_matrix is listed but not usable here)"
+        return None, "not supported on this device (no VK_KHR_cooperative_matrix)"
+    if not info.float16:
+        return None, "not supported on this device (no fp16 arithmetic)"
+    fitting = [
+        (m, n, k)
+        for m, n, k, a, b, c, result, scope in info.cooperative_matrix_shapes
+        if (a, b, c, result, scope) == ("float16", "float16", "float32", "float32", "subgroup")
+        and BLOCK_ROWS % m == 0 and 16 % n == 0 and 16 % k == 0
+    ]
+    if not fitting:
+        return None, ("not supported on this device (VK_KHR_cooperative_matrix lists no subgroup fp16 x fp16 -> "
+                      "fp32 shape with M dividing 64 and N, K dividing 16)")
+    shape = max(fitting, key=lambda s: (s[0] * s[1] * s[2], s[2]))
+    return shape, f"VK_KHR_cooperative_matrix lists {'x'.join(map(str, shape))} fp16 x fp16 -> fp32"
+
+
+def coopmat_subgroups(device) -> int:
+    """Subgroups per workgroup of the coopmat kernels: up to 128 invocations in at most 8 subgroups
+    (4 warps of 32 on NVIDIA, 8 subgroups of 8 on lavapipe)."""
+    return max(1, min(8, 128 // max(1, device.info.subgroup_size)))
+
+
+def _round_up(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def coopmat_pad(shape) -> int:
+    """The granule matrices are padded to in the coopmat kernels (CM_PAD)."""
+    m, n, k = shape
+    return math.lcm(m, n, k)
+
+
+def coopmat_shared_bytes(config: MLPConfig, shape, subgroups: int) -> int:
+    """Shared memory of the largest coopmat kernel for `config` (the arrays the shaders declare:
+    nn/mlp_coopmat_forward.comp, _backward.comp, _weight_gradient.comp)."""
+    m, n, _ = shape
+    pad = coopmat_pad(shape)
+    w, in_pad, out_pad = config.width, _round_up(config.n_input, pad), _round_up(config.n_output, pad)
+    scratch = subgroups * m * n * 4
+    weights = max(w, out_pad) * (max(in_pad, w) + 8) * 2
+    forward = 2 * BLOCK_ROWS * (max(in_pad, w) + 8) * 2 + weights + scratch
+    backward = 2 * BLOCK_ROWS * (max(out_pad, w) + 8) * 2 + weights + scratch + 4
+    gradient = max(BLOCK_ROWS * (_round_up(r, pad) + 8) * 2 + BLOCK_ROWS * (_round_up(c, pad) + 8) * 2
+                   for r, c in config.layer_shapes()) + scratch + 8
+    return max(forward, backward, gradient)
+
+
+def block_shared_bytes(config: MLPConfig, rows: int) -> int:
+    """Shared memory of the larger portable-gpu kernel for `config` with `rows` samples per pass
+    (shaders/lib/mlp_block_tiles.glsl's arrays)."""
+    i, w, o = config.n_input, config.width, config.n_output
+    weights = max(w, o) * (max(i, w) + 1) * 4
+    return max(rows * (max(i, w) + 1), rows * (max(o, w) + 1)) * 4 + weights
+
+
+def block_rows(device, config: MLPConfig) -> int | None:
+    """Samples per pass of the portable-gpu kernels: the most of 64, 32, 16, 8 whose activations and
+    weights fit the device's shared memory (None if none does)."""
+    for rows in (64, 32, 16, 8):
+        if block_shared_bytes(config, rows) <= device.info.max_shared_memory:
+            return rows
+    return None
+
+
+def mlp_path(device, config: MLPConfig | None = None, requested: str | None = None) -> MLPPath:
+    """The MLP implementation for `config` on `device` (or for the device in general, config None).
+
+    `requested` (default: `$NGVK_MLP`, else automatic) is one of MLP_PATHS or "auto". Automatic:
+    coopmat where the device lists a usable cooperative-matrix shape, unless the device is a CPU
+    (lavapipe 26 lists 8x8x8, but there the tuned texel-buffer MLP is faster: README,
+    "Cooperative-matrix MLP"); otherwise portable-gpu on GPUs and portable on CPUs. A network whose
+    blocks do not fit the device's shared memory falls back (coopmat -> portable-gpu on GPUs or
+    portable on CPUs; portable-gpu -> portable), with the reason. Forcing coopmat on a device
+    without usable cooperative matrices is an NgvkError.
+    """
+    requested = (requested or os.environ.get("NGVK_MLP", "")).strip().lower() or "auto"
+    if requested not in (*MLP_PATHS, "auto"):
+        raise NgvkError(f"NGVK_MLP={requested}: choose one of {', '.join(MLP_PATHS)} or auto")
+    info = device.info
+    cpu = info.type == "CPU"
+    shape, why = cooperative_matrix_shape(device)
+    if requested == "coopmat" and shape is None:
+        raise NgvkError(f"NGVK_MLP=coopmat: the cooperative-matrix MLP is {why}")
+    fallback = "portable" if cpu else "portable-gpu"
+    notes = []
+    choice = requested
+    if requested == "auto":
+        choice = "coopmat" if shape and not cpu else fallback
+        if choice != "coopmat":
+            notes.append(f"cooperative matrices: {why}; {CPU_COOPMAT_NOTE}" if shape else f"cooperative matrices: {why}")
+    forced = f"NGVK_MLP={requested}" if requested != "auto" else ""
+    if choice == "coopmat":
+        needed = coopmat_shared_bytes(config, shape, coopmat_subgroups(device)) if config else 0
+        if needed <= info.max_shared_memory:
+            return MLPPath("coopmat", why + (f" ({forced})" if forced else ""), shape)
+        notes.append(f"coopmat: {config.summary()} needs {needed / 1024:.1f} KiB of shared memory, "
+                     f"the device has {info.max_shared_memory // 1024} KiB")
+        choice = fallback
+    if choice == "portable-gpu":
+        if config is None or block_rows(device, config):
+            base = forced if forced == "NGVK_MLP=portable-gpu" else f"a {info.type}: blocks of {BLOCK_ROWS} samples in shared memory"
+            return MLPPath("portable-gpu", "; ".join([base, *notes]))
+        notes.append(f"portable-gpu: {config.summary()} does not fit {info.max_shared_memory // 1024} KiB of shared memory")
+    if forced == "NGVK_MLP=portable":
+        base = forced
+    else:
+        base = "a CPU device: the tuned texel-buffer MLP" if cpu else "the texel-buffer MLP"
+    return MLPPath("portable", "; ".join([base, *notes]))
+
+
+def workgroup_grid(device, groups: int) -> tuple[int, int, int]:
+    """`groups` workgroups as a dispatch grid, folded into 2D beyond the device's x limit (as
+    Kernel.groups() does; shaders/lib/mlp_block.glsl workgroup_index() unfolds it)."""
+    max_x = device.info.max_workgroup_count[0]
+    if groups <= max_x:
+        return (groups, 1, 1)
+    return (max_x, -(-groups // max_x), 1)
 
 
 def float_atomics(device) -> int:
@@ -181,11 +360,14 @@ class SphericalHarmonics:
 
 
 class MLP:
-    """A fully fused MLP with its weights."""
+    """A fully fused MLP with its weights (fp32: Adam updates them; the coopmat kernels convert
+    them to fp16 as they stage them). `path` (default: mlp_path()'s choice) picks the
+    implementation of its standalone kernels, `self.path` (an MLPPath) says which and why."""
 
-    def __init__(self, device, config: MLPConfig, params: np.ndarray | None = None):
+    def __init__(self, device, config: MLPConfig, params: np.ndarray | None = None, path: str | None = None):
         self.device = device
         self.config = config
+        self.path = mlp_path(device, config, path)
         # Whole RGBA32F texels: the kernels fetch the weights four at a time (lib/mlp_weights.glsl).
         self.weight_vec4s = -(-config.n_params // 4)
         self.weights = device.buffer(self.weight_vec4s * 16, "mlp_weights")
@@ -227,7 +409,42 @@ class MLP:
         return {f"{instance}_weights" if instance else "mlp_weights": self.weights.texels(4)}
 
     def kernel(self, item_counter: bool = False):
-        return self.device.kernel("nn/mlp_forward.comp", {**self.defines(), "ITEM_COUNTER": int(item_counter)})
+        """The inference kernel of the MLP's path."""
+        if self.path.name == "portable":
+            return self.device.kernel("nn/mlp_forward.comp", {**self.defines(), "ITEM_COUNTER": int(item_counter)})
+        return self.path_kernel("forward", {"ITEM_COUNTER": int(item_counter), "MLP_TRAINING": 0})
+
+    def block_defines(self) -> dict:
+        """The `#define`s of the block kernels (portable-gpu and coopmat paths, lib/mlp_block.glsl)."""
+        c = self.config
+        defines = {
+            "MLP_INPUTS": c.n_input,
+            "MLP_WIDTH": c.width,
+            "MLP_OUTPUTS": c.n_output,
+            "MLP_HIDDEN_LAYERS": c.n_hidden_layers,
+            "MLP_OUTPUT_ACTIVATION": ACTIVATION_CODES[c.output_activation],
+            "MLP_BLOCK": BLOCK_ROWS,
+        }
+        if self.path.name == "coopmat":
+            m, n, k = self.path.shape
+            defines.update(CM_M=m, CM_N=n, CM_K=k, CM_SUBGROUPS=coopmat_subgroups(self.device),
+                           CM_PAD=coopmat_pad(self.path.shape))
+        else:
+            defines.update(MLP_ROWS=block_rows(self.device, c), MLP_THREADS=BLOCK_THREADS, BLOCK_TR=BLOCK_TR)
+        return defines
+
+    @property
+    def block_threads(self) -> int:
+        """Invocations per workgroup of the block kernels."""
+        if self.path.name == "coopmat":
+            return coopmat_subgroups(self.device) * self.device.info.subgroup_size
+        return BLOCK_THREADS
+
+    def path_kernel(self, stage: str, defines: dict | None = None):
+        """The block kernel of `stage` (forward, backward) of the MLP's portable-gpu or coopmat path."""
+        folder = "mlp_coopmat" if self.path.name == "coopmat" else "mlp_block"
+        return self.device.kernel(f"nn/{folder}_{stage}.comp", {**self.block_defines(), **(defines or {})},
+                                  local_size=self.block_threads)
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         """[N, n_input] -> [N, n_output] (outputs start as NaN, as in run_kernel())."""
@@ -252,6 +469,16 @@ class MLP:
         many as counter[0] says, dispatched through it."""
         from ngvk.engine.render.rays import batched
 
+        if self.path.name != "portable":
+            # Blocks of BLOCK_ROWS = GROUP_SIZE samples: through a counter, its words 1..3.
+            buffers = {"inputs": inputs, "outputs": outputs, **self.bindings()}
+            if counter is None:
+                groups = workgroup_grid(self.device, -(-n // BLOCK_ROWS))
+                sequence.dispatch(self.kernel(), buffers=buffers, push={"n": n}, groups=groups)
+            else:
+                sequence.dispatch(self.kernel(True), buffers={**buffers, "item_counter": counter}, push={"n": n},
+                                  indirect=counter)
+            return
         items = items_per_invocation(self.device)
         buffers = {"inputs": self.input_texels(inputs), "outputs": outputs, **self.bindings()}
         if counter is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ngvk.engine.nn.layers import MLP, GridEncoding, float_atomics, items_per_invocation
+from ngvk.engine.nn.layers import BLOCK_ROWS, MLP, GridEncoding, float_atomics, items_per_invocation, workgroup_grid
 from ngvk.engine.nn.reference import LOSSES
 
 # Weight-gradient tiles and chunks (shaders/mlp_weight_gradient.comp). lavapipe, 2 cores, 64 x 64
@@ -52,7 +52,14 @@ def _texel_components(extent: int, tile: int) -> int:
 
 class MLPTraining:
     """Buffers and kernels to run an MLP forward and backward on batches of up to `batch_size`
-    samples, leaving dL/d weights in `gradients` and dL/d inputs in `d_inputs`."""
+    samples, leaving dL/d weights in `gradients` and dL/d inputs in `d_inputs`.
+
+    The kernels are those of the MLP's path (engine/nn/layers.py mlp_path()): portable
+    (mlp_train_forward, mlp_backward: samples per invocation, texel buffers), portable-gpu
+    (mlp_block_forward with MLP_TRAINING, mlp_block_backward) or coopmat (mlp_coopmat_forward,
+    _backward, _weight_gradient); the buffers and their layouts are the same for all three. The
+    weight gradients are mlp_weight_gradient.comp's tiles (mlp_coopmat_weight_gradient.comp's on
+    the coopmat path) over chunks of samples, then reduce_partials.comp."""
 
     def __init__(self, mlp: MLP, batch_size: int):
         self.mlp = mlp
@@ -73,12 +80,24 @@ class MLPTraining:
         self.chunk_samples = CHUNK_SAMPLES
         largest = max(r * k for r, k in c.layer_shapes())
         self.partials = device.buffer(self._chunks(batch_size) * largest * f, "weight_gradient_partials")
-        defines = {**mlp.defines(), "MLP_ITEMS": self.items}
-        self.forward_kernel = device.kernel("nn/mlp_train_forward.comp", defines)
-        self.backward_kernel = device.kernel("nn/mlp_backward.comp", defines)
+        self.path = mlp.path.name
+        if self.path == "portable":
+            defines = {**mlp.defines(), "MLP_ITEMS": self.items}
+            self.forward_kernel = device.kernel("nn/mlp_train_forward.comp", defines)
+            self.backward_kernel = device.kernel("nn/mlp_backward.comp", defines)
+        else:
+            self.forward_kernel = mlp.path_kernel("forward", {"ITEM_COUNTER": 0, "MLP_TRAINING": 1})
+            self.backward_kernel = mlp.path_kernel("backward")
         self.reduce_kernel = device.kernel("nn/reduce_partials.comp")
         self.weight_gradient_kernels = {}
         for rows, cols in set(c.layer_shapes()):
+            if self.path == "coopmat":
+                defines = {k: v for k, v in mlp.block_defines().items() if k.startswith("CM_") or k == "MLP_BLOCK"}
+                self.weight_gradient_kernels[(rows, cols)] = device.kernel(
+                    "nn/mlp_coopmat_weight_gradient.comp", {**defines, "WG_ROWS": rows, "WG_COLS": cols},
+                    local_size=mlp.block_threads,
+                )
+                continue
             tile_rows, tile_cols = _tile(rows, TILE_ROWS), _tile(cols, TILE_COLS)
             self.weight_gradient_kernels[(rows, cols)] = device.kernel(
                 "nn/mlp_weight_gradient.comp",
@@ -101,6 +120,11 @@ class MLPTraining:
 
     def record_forward(self, sequence, inputs, n: int) -> None:
         """Forward pass of `n` samples of `inputs`, keeping activations; outputs in `self.outputs`."""
+        if self.path != "portable":
+            buffers = {"inputs": inputs, "activations": self.activations, "outputs": self.outputs, **self.mlp.bindings()}
+            sequence.dispatch(self.forward_kernel, buffers=buffers, push={"n": n},
+                              groups=workgroup_grid(self.device, -(-n // BLOCK_ROWS)))
+            return
         buffers = {
             "inputs": self.mlp.input_texels(inputs),
             "activations": self.activations.texels(4),
@@ -112,6 +136,20 @@ class MLPTraining:
     def record_backward(self, sequence, inputs, n: int) -> None:
         """Backward pass from dL/d outputs in `self.d_outputs`: fills `gradients` and `d_inputs`."""
         c = self.mlp.config
+        if self.path != "portable":
+            buffers = {
+                "activations": self.activations,
+                "outputs": self.outputs,
+                "d_outputs": self.d_outputs,
+                "output_deltas": self.output_deltas,
+                "deltas": self.deltas,
+                "d_inputs": self.d_inputs,
+                **self.mlp.bindings(),
+            }
+            sequence.dispatch(self.backward_kernel, buffers=buffers, push={"n": n},
+                              groups=workgroup_grid(self.device, -(-n // BLOCK_ROWS)))
+            self._record_weight_gradients(sequence, inputs, n)
+            return
         buffers = {
             "activations": self.activations.texels(4),
             "outputs": self.outputs.texels(self.mlp.output_components),
@@ -122,7 +160,12 @@ class MLPTraining:
             **self.mlp.bindings(),
         }
         sequence.dispatch(self.backward_kernel, self._invocations(n), buffers, {"n": n})
-        # Weight gradients, layer by layer: dW = delta^T (what the layer multiplied).
+        self._record_weight_gradients(sequence, inputs, n)
+
+    def _record_weight_gradients(self, sequence, inputs, n: int) -> None:
+        """Weight gradients, layer by layer: dW = delta^T (what the layer multiplied), as partial
+        sums over chunks of samples, then the chunks summed into `gradients`."""
+        c = self.mlp.config
         shapes = c.layer_shapes()
         layer_size = n * c.width
         weight_offset = 0
@@ -136,17 +179,26 @@ class MLPTraining:
                 deltas, delta_offset = self.output_deltas, 0
                 layer_inputs, input_offset = self.activations, (layer - 1) * layer_size
             entries = rows * cols
-            tiles = (rows // _tile(rows, TILE_ROWS)) * (cols // _tile(cols, TILE_COLS))
-            sequence.dispatch(
-                self.weight_gradient_kernels[(rows, cols)],
-                tiles * self._chunks(n),
-                {
-                    "deltas": deltas.texels(_texel_components(rows, _tile(rows, TILE_ROWS))),
-                    "layer_inputs": layer_inputs.texels(_texel_components(cols, _tile(cols, TILE_COLS))),
-                    "partials": self.partials,
-                },
-                {"n": n, "chunk_samples": self.chunk_samples, "delta_offset": delta_offset, "input_offset": input_offset},
-            )
+            push = {"n": n, "chunk_samples": self.chunk_samples, "delta_offset": delta_offset, "input_offset": input_offset}
+            if self.path == "coopmat":
+                sequence.dispatch(
+                    self.weight_gradient_kernels[(rows, cols)],
+                    buffers={"deltas": deltas, "layer_inputs": layer_inputs, "partials": self.partials},
+                    push=push,
+                    groups=workgroup_grid(self.device, self._chunks(n)),
+                )
+            else:
+                tiles = (rows // _tile(rows, TILE_ROWS)) * (cols // _tile(cols, TILE_COLS))
+                sequence.dispatch(
+                    self.weight_gradient_kernels[(rows, cols)],
+                    tiles * self._chunks(n),
+                    {
+                        "deltas": deltas.texels(_texel_components(rows, _tile(rows, TILE_ROWS))),
+                        "layer_inputs": layer_inputs.texels(_texel_components(cols, _tile(cols, TILE_COLS))),
+                        "partials": self.partials,
+                    },
+                    push,
+                )
             sequence.dispatch(
                 self.reduce_kernel,
                 entries,
