@@ -222,6 +222,7 @@ def test_validation_errors_are_raised(device):
 
 
 def test_every_shader_compiles():
+    from ngvk.apps.nerf import tracing as nerf_tracing
     from ngvk.apps.sdf import tracing as sdf_tracing
     from ngvk.apps.volume import tracing as volume_tracing
 
@@ -246,11 +247,21 @@ def test_every_shader_compiles():
         "VOLUME_SOURCE": 0, "VOLUME_STAGE": 3,
         **volume_tracing.defines(),
     }
+    # NeRF's kernels hold two named MLP instances (density, colour) instead of the MLP_* network.
+    nerf = {key: value for key, value in defines.items() if not key.startswith("MLP_") or key == "MLP_ITEMS"}
+    for name, (inputs, outputs, hidden, activation) in {"density": (32, 16, 1, 0), "color": (32, 3, 2, 2)}.items():
+        nerf.update({f"{name}_INPUTS": inputs, f"{name}_WIDTH": 64, f"{name}_OUTPUTS": outputs,
+                     f"{name}_HIDDEN_LAYERS": hidden, f"{name}_OUTPUT_ACTIVATION": activation,
+                     f"{name}_INPUT_COMPONENTS": 4, f"{name}_OUTPUT_COMPONENTS": 4 if outputs % 4 == 0 else 1})
+    nerf.update({**nerf_tracing.defines(), "NERF_STAGE": 3, "NERF_TRAIN_STAGE": 2})
     shaders = sorted(compiler.SHADER_DIR.glob("*/*.comp"))
     assert len(shaders) >= 14
     for path in shaders:
-        own = {"image": grid_defines(2), "volume": {"MLP_OUTPUTS": 4}}.get(path.parent.name, {})  # 2D; rgb + density
-        spirv = compiler.compile_shader(path, {**defines, **own})
+        if path.parent.name == "nerf":
+            spirv = compiler.compile_shader(path, nerf)
+        else:
+            own = {"image": grid_defines(2), "volume": {"MLP_OUTPUTS": 4}}.get(path.parent.name, {})  # 2D; rgb + density
+            spirv = compiler.compile_shader(path, {**defines, **own})
         assert reflect(spirv).local_size_ids[0] == 0, f"{path.name} must take its workgroup size by id"
 
 

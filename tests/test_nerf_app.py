@@ -118,11 +118,11 @@ def test_occupancy_update_decays_takes_the_largest_and_thresholds(rng):
 
 
 def test_fused_and_unfused_renders_are_equal(device):
-    # The shipped model, every mode, float frames, tiles of 250 pixels (a frame of several).
+    # The shipped model, every mode, float frames, tiles of 600 pixels (a frame of two).
     from ngvk.apps import get_app
 
     app = get_app("nerf")
-    renderer = app.renderer(device, app.load_model(), tile_pixels=250)
+    renderer = app.renderer(device, app.load_model(), tile_pixels=600)
     camera = renderer.default_camera(40, 30)
     try:
         for mode in tracing.MODES:
