@@ -11,8 +11,10 @@ pre- and post-processing. The JSON written with `--json` has the schema document
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
+import os
 import platform
 import subprocess
 
@@ -141,9 +143,36 @@ def derive(case: dict) -> dict:
     }
 
 
+@contextlib.contextmanager
+def fp32_mlp(device):
+    """While the benchmark builds a renderer: the fused kernels run the portable fp32 MLP
+    (lib/mlp.glsl) on every device, so where the unfused path's MLP would be fp16 (the
+    cooperative-matrix path, which mlp_path() picks on GPUs that list a shape) the renderer is built
+    with the fp32 block MLP (`portable-gpu`) instead: both paths then compute the same frame, and the
+    agreement check holds them to 1e-5 (fp16 moves an iterative app's hits and samples, by more than
+    any tolerance). An NGVK_MLP the user set is kept. Yields the unfused MLP path, described."""
+    from ngvk.engine.nn.layers import mlp_path
+
+    requested = os.environ.get("NGVK_MLP")
+    automatic = (requested or "").strip().lower() in ("", "auto")
+    default = mlp_path(device)
+    if not automatic or default.precision != "fp16":
+        yield default.describe()
+        return
+    os.environ["NGVK_MLP"] = "portable-gpu"
+    try:
+        yield f"{mlp_path(device).describe()} (fp32 like the fused kernels; the device's default: {default.describe()})"
+    finally:
+        if requested is None:
+            del os.environ["NGVK_MLP"]
+        else:
+            os.environ["NGVK_MLP"] = requested
+
+
 def bench_case(device, app, encoding: str, width: int, height: int, warmup: int, repeat: int, progress=None) -> dict:
     model = app.load_model(app.default_model_path(encoding))
-    renderer = app.renderer(device, model)
+    with fp32_mlp(device) as unfused_mlp:
+        renderer = app.renderer(device, model)
     try:
         def camera_for(w, h):
             return renderer.default_camera(w, h)
@@ -168,6 +197,7 @@ def bench_case(device, app, encoding: str, width: int, height: int, warmup: int,
             "encoding_config": model.encoding.to_dict(),
             "networks": {name: config.to_dict() for name, config in model.networks.items()},
             "model": str(app.default_model_path(encoding)),
+            "unfused_mlp": unfused_mlp,
             "tiles": len(renderer.tiles(width, height)),
             "agreement": agreement,
             "unfused": unfused,
@@ -210,6 +240,29 @@ def run_header(device, schema: str, version: int) -> dict:
             "vendor_id": info.vendor_id,
             "device_id": info.device_id,
         },
+    }
+
+
+def device_report(device) -> dict:
+    """What `ngvk info --json` prints: ngvk's version, the device's name, driver, limits and
+    features, the other devices, the MLP path its standalone kernels take, the shader compiler and
+    whether validation is on."""
+    from ngvk.engine.gpu.compiler import compiler_version, glslang
+    from ngvk.engine.nn.layers import mlp_path
+
+    try:
+        path = mlp_path(device)
+        mlp = {"path": path.name, "shape": list(path.shape) if path.shape else None, "precision": path.precision,
+               "reason": path.reason}
+    except NgvkError as error:  # NGVK_MLP forcing a path the device lacks
+        mlp = {"error": str(error)}
+    return {
+        "ngvk": VERSION,
+        "device": device.info.as_dict(),
+        "devices": [{"index": i, "name": n, "type": t} for i, n, t in device.all_devices],
+        "mlp_path": mlp,
+        "compiler": {"path": glslang()[0], "version": compiler_version()},
+        "validation": device.validation,
     }
 
 

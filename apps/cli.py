@@ -27,21 +27,16 @@ def _mib(nbytes: int) -> str:
 
 
 def cmd_info(args) -> int:
-    from ngvk.engine.gpu.compiler import compiler_version, glslang
     from ngvk.engine.gpu.device import Device
+
+    from ngvk.apps.bench import device_report
 
     with Device() as device:
         info = device.info
-        compiler = {"path": glslang()[0], "version": compiler_version()}
+        report = device_report(device)  # what `ngvk bench --suite` records as its "info" section
+        compiler = report["compiler"]
         if args.json:
-            out = {
-                "ngvk": VERSION,
-                "device": info.as_dict(),
-                "devices": [{"index": i, "name": n, "type": t} for i, n, t in device.all_devices],
-                "compiler": compiler,
-                "validation": device.validation,
-            }
-            print(json.dumps(out, indent=2))
+            print(json.dumps(report, indent=2))
             return 0
         rows = [
             ("device", f"{info.name} ({info.type}, index {info.index})"),
@@ -297,6 +292,10 @@ def cmd_bench(args) -> int:
 
     from ngvk.apps.bench import check_plot_available, parse_resolution, plot, run_bench, table
 
+    if args.suite:
+        return bench_suite(args)
+    if args.budget_s is not None:
+        raise NgvkError("--budget-s is the time budget of `ngvk bench --suite`: add --suite")
     if "kernels" in args.apps:
         if args.apps != ["kernels"]:
             raise NgvkError("`ngvk bench kernels` runs on its own: give it no app names")
@@ -306,7 +305,7 @@ def cmd_bench(args) -> int:
         if name not in APP_NAMES:
             raise NgvkError(f"unknown app {name!r}; the apps are {', '.join(APP_NAMES)}")
         get_app(name)
-    encodings = [e.strip() for e in args.encodings.split(",") if e.strip()]
+    encodings = [e.strip() for e in (args.encodings or ",".join(ENCODINGS)).split(",") if e.strip()]
     for encoding in encodings:
         if encoding not in ENCODINGS:
             raise NgvkError(f"unknown encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
@@ -364,6 +363,67 @@ def bench_kernels(args) -> int:
         _write_json(args.json, result)
         print(f"results written to {args.json}")
     return 0
+
+
+def bench_suite(args) -> int:
+    import signal
+
+    from ngvk.engine.gpu.device import Device
+
+    from ngvk.apps import bench_suite as suite_module
+    from ngvk.apps.bench import check_plot_available, plot
+
+    others = [flag for flag, given in (("app names", args.apps), ("--encodings", args.encodings),
+                                       ("--resolution", args.resolution), ("--batches", args.batches)) if given]
+    if others:
+        raise NgvkError(f"`ngvk bench --suite` runs every app, encoding and size itself: drop {', '.join(others)}")
+    budget = suite_module.DEFAULT_BUDGET_S if args.budget_s is None else suite_module.parse_budget(args.budget_s)
+    if args.repeat < 1 or args.warmup < 0:
+        raise NgvkError("--repeat must be at least 1 and --warmup at least 0")
+    if args.json:
+        _check_output_path(args.json, (".json",), "results")
+    if args.plot:
+        _check_output_path(args.plot, (".png",), "plot")
+        check_plot_available()
+
+    def progress(message):
+        print(message, flush=True)
+
+    def checkpoint(result):  # what is done so far, should the run be killed
+        if args.json:
+            _write_json(args.json, result)
+
+    def terminated(signum, frame):  # `timeout` and job schedulers stop with SIGTERM: keep what is done
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        with Device() as device:
+            print(f"ngvk bench --suite on {device.info.name}: info, check, kernels, apps within {budget:g} s")
+            suite = suite_module.Suite(device, budget, args.warmup, args.repeat, progress=progress,
+                                       checkpoint=checkpoint, started=started)
+            try:
+                result = suite.run()
+            except KeyboardInterrupt:
+                if args.json:
+                    _write_json(args.json, suite.result)
+                    print(f"ngvk: incomplete results written to {args.json}", file=sys.stderr)
+                raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print()
+    print(suite_module.summary(result))
+    if args.json:
+        _write_json(args.json, result)
+        print(f"results written to {args.json}")
+    if args.plot:
+        if result["apps"]["cases"]:
+            plot({"device": result["device"], **result["apps"]}, args.plot)
+            print(f"plot written to {args.plot}")
+        else:
+            print(f"no app was measured: no plot written to {args.plot}")
+    return 0  # a report, written even when checks fail (its summary and JSON say which)
 
 
 def cmd_ngpc(args) -> int:
@@ -509,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "kernels alone beside NumPy")
     bench.add_argument("--batches", metavar="LIST",
                        help="bench kernels: log2 of the batch sizes (default: 16,18 for 2^16 and 2^18 samples)")
-    bench.add_argument("--encodings", default=",".join(ENCODINGS), metavar="LIST",
+    bench.add_argument("--encodings", metavar="LIST",
                        help=f"comma-separated encodings (default: {','.join(ENCODINGS)})")
     bench.add_argument("--resolution", action="append", metavar="WxH",
                        help="frame size, WxH, 720p, 1080p or 4k; repeat the flag for several (default: 1080p)")
@@ -517,6 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed frames first (default: 2)")
     bench.add_argument("--json", metavar="OUT", help="write all results as JSON (schema in README.md)")
     bench.add_argument("--plot", metavar="PNG", help="plot the breakdown (needs matplotlib: the plot extra)")
+    bench.add_argument("--suite", action="store_true",
+                       help="the device report: info, check, the kernel benchmark and every app's shipped models at "
+                            "1080p and 4k, fused and unfused, within --budget-s, into one JSON (--json)")
+    bench.add_argument("--budget-s", metavar="S",
+                       help="--suite: wall-clock budget in seconds (default: 600); items that would not fit "
+                            "are skipped and recorded")
     bench.set_defaults(func=cmd_bench)
 
     ngpc = commands.add_parser("ngpc", help="project measured frames onto the paper's NGPC hardware (a performance "

@@ -3,6 +3,7 @@ refuses to time fused and unfused paths that disagree. No test asserts how fast 
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -170,3 +171,24 @@ def test_an_iterative_app_reports_its_own_stages_and_queries(device):
     assert sum(case["derived"]["stage_share"].values()) == pytest.approx(1.0)
     text = bench.table(result)
     assert "other: sdf: advance" in text and f"{case['unfused']['queries']:,} unfused" in text
+
+
+def test_the_unfused_path_gets_an_fp32_mlp_where_the_default_is_fp16(monkeypatch):
+    # The fused kernels' MLP is fp32 everywhere: where the device's default MLP would be fp16 (the
+    # cooperative-matrix path) the benchmark builds its renderers with the fp32 block MLP, so both
+    # paths compute the same frame; a path the user forces with NGVK_MLP is kept.
+    from ngvk.engine.nn import layers
+
+    def chosen(device, config=None, requested=None):
+        name = os.environ.get("NGVK_MLP") or "coopmat"
+        return layers.MLPPath(name, "test", (16, 16, 16) if name == "coopmat" else None)
+
+    monkeypatch.setattr(layers, "mlp_path", chosen)
+    monkeypatch.delenv("NGVK_MLP", raising=False)
+    with bench.fp32_mlp(None) as described:
+        assert os.environ["NGVK_MLP"] == "portable-gpu"
+    assert "NGVK_MLP" not in os.environ and described.startswith("portable-gpu (fp32")
+    monkeypatch.setenv("NGVK_MLP", "coopmat")
+    with bench.fp32_mlp(None) as described:
+        assert os.environ["NGVK_MLP"] == "coopmat"
+    assert described == "coopmat 16x16x16 fp16->fp32"
