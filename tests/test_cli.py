@@ -6,8 +6,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import ngvk_command
+from ngvk.engine.errors import NgvkError
 
 
 def run(*args, env=None, timeout=300):
@@ -179,9 +181,12 @@ def test_bad_fit_inputs(tmp_path):
         assert not out.exists(), name
 
 
-def test_apps_that_do_not_exist_yet():
-    result = run("render", "nerf")
-    assert_one_line_error(result, "not available yet")
+def test_all_four_apps_are_available_and_others_are_one_line_errors():
+    from ngvk.apps import APP_NAMES, AVAILABLE, get_app
+
+    assert AVAILABLE == APP_NAMES == ("image", "sdf", "volume", "nerf")
+    with pytest.raises(NgvkError, match="the apps are image, sdf, volume, nerf"):
+        get_app("gigapixel")
 
 
 def test_eval_json(tmp_path):
