@@ -21,15 +21,15 @@ def display():
     """A private Xvfb server; its DISPLAY for the viewer processes."""
     xvfb = shutil.which("Xvfb")
     assert xvfb, "Xvfb is missing: run `make setup` (Debian package xvfb)"
-    for number in range(91, 120):
-        if not os.path.exists(f"/tmp/.X11-unix/X{number}") and not os.path.exists(f"/tmp/.X{number}-lock"):
-            break
-    server = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
-        assert time.time() < deadline and server.poll() is None, "Xvfb did not start"
-        time.sleep(0.05)
+    # -displayfd: the server takes the first free display itself and writes its number to the pipe,
+    # so that parallel test workers never race for one.
+    read, write = os.pipe()
+    server = subprocess.Popen([xvfb, "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write,))
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    assert number.isdigit() and server.poll() is None, "Xvfb did not start"
     yield f":{number}"
     server.terminate()
     server.wait(10)
