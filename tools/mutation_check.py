@@ -257,7 +257,7 @@ def copy_checkout(destination: Path) -> None:
 def run_tests(copy: Path, tests: tuple[str, ...], env: dict) -> tuple[int, float, str]:
     """(pytest's exit status, seconds, its short summary: which test failed and how); -1 for a
     time-out."""
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "--tb=line", "-p", "no:cacheprovider", *tests]
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "--tb=line", "-p", "no:cacheprovider", "-n", "0", *tests]  # one process: -x stops at the first failure
     start = time.perf_counter()
     try:
         result = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT)
