@@ -76,7 +76,7 @@ def test_command_line_viewer_and_benchmark_know_no_app_by_name():
     from ngvk.apps import APP_NAMES
 
     folder = Path(__file__).resolve().parent.parent / "apps"
-    for name in ("cli.py", "viewer.py", "bench.py", "bench_kernels.py"):
+    for name in ("cli.py", "viewer.py", "bench.py", "bench_kernels.py", "bench_suite.py"):
         source = (folder / name).read_text()
         for app in APP_NAMES:
             assert not re.search(rf"apps\.{app}\b", source), f"{name} imports the {app} app"
