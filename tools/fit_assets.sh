@@ -35,7 +35,7 @@ if [[ " $apps " == *" nerf "* ]]; then
         .venv/bin/ngvk dataset nerf tabletop --out "$dataset"
     fi
     for encoding in hashgrid densegrid lowres; do
-        .venv/bin/ngvk fit nerf "$dataset" --encoding "$encoding" --steps "${NERF_STEPS:-6000}" --max-minutes 55 \
+        .venv/bin/ngvk fit nerf "$dataset" --encoding "$encoding" --max-minutes 55 \
             --out "assets/nerf_$encoding.npz" --json "assets/nerf_$encoding.json"
     done
 fi
