@@ -21,7 +21,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest
 
-# Re-fit the shipped models (image: about 2.5 minutes, SDF: about 18, volume: about 25, NeRF: at
-# most 55 with its dataset, on a 2-core CPU with lavapipe; see assets/README.md). `tools/fit_assets.sh sdf` re-fits only the SDF models.
+# Re-fit the shipped models (image: about 2.5 minutes, SDF: about 18, volume: about 25, NeRF: under
+# an hour with its dataset, on a 2-core CPU with lavapipe; see assets/README.md). `tools/fit_assets.sh sdf` re-fits only the SDF models.
 assets: setup
 	tools/fit_assets.sh
