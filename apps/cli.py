@@ -286,11 +286,24 @@ def cmd_view(args) -> int:
     )
 
 
+def _check_bench_options(args) -> None:
+    """The options every benchmark shares, checked before any work."""
+    from ngvk.apps.bench import check_plot_available
+
+    if args.repeat < 1 or args.warmup < 0:
+        raise NgvkError("--repeat must be at least 1 and --warmup at least 0")
+    if args.json:
+        _check_output_path(args.json, (".json",), "results")
+    if args.plot:
+        _check_output_path(args.plot, (".png",), "plot")
+        check_plot_available()
+
+
 def cmd_bench(args) -> int:
     from ngvk.engine.nn.config import ENCODINGS
     from ngvk.engine.gpu.device import Device
 
-    from ngvk.apps.bench import check_plot_available, parse_resolution, plot, run_bench, table
+    from ngvk.apps.bench import parse_resolution, plot, run_bench, table
 
     if args.suite:
         return bench_suite(args)
@@ -310,13 +323,7 @@ def cmd_bench(args) -> int:
         if encoding not in ENCODINGS:
             raise NgvkError(f"unknown encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
     resolutions = [parse_resolution(r) for r in (args.resolution or ["1080p"])]
-    if args.repeat < 1 or args.warmup < 0:
-        raise NgvkError("--repeat must be at least 1 and --warmup at least 0")
-    if args.json:
-        _check_output_path(args.json, (".json",), "results")
-    if args.plot:
-        _check_output_path(args.plot, (".png",), "plot")
-        check_plot_available()
+    _check_bench_options(args)
     for width, height in resolutions:
         check_frame_size(width, height)
     with Device() as device:
@@ -371,20 +378,14 @@ def bench_suite(args) -> int:
     from ngvk.engine.gpu.device import Device
 
     from ngvk.apps import bench_suite as suite_module
-    from ngvk.apps.bench import check_plot_available, plot
+    from ngvk.apps.bench import plot
 
     others = [flag for flag, given in (("app names", args.apps), ("--encodings", args.encodings),
                                        ("--resolution", args.resolution), ("--batches", args.batches)) if given]
     if others:
         raise NgvkError(f"`ngvk bench --suite` runs every app, encoding and size itself: drop {', '.join(others)}")
     budget = suite_module.DEFAULT_BUDGET_S if args.budget_s is None else suite_module.parse_budget(args.budget_s)
-    if args.repeat < 1 or args.warmup < 0:
-        raise NgvkError("--repeat must be at least 1 and --warmup at least 0")
-    if args.json:
-        _check_output_path(args.json, (".json",), "results")
-    if args.plot:
-        _check_output_path(args.plot, (".png",), "plot")
-        check_plot_available()
+    _check_bench_options(args)
 
     def progress(message):
         print(message, flush=True)

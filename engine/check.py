@@ -65,6 +65,21 @@ def compare(kernel: str, case: str, result: np.ndarray, expected: np.ndarray, se
     return CheckResult(kernel, case, error, relative_tolerance * max(scale, 1e-30), seconds)
 
 
+PIXEL_THRESHOLD = 0.02  # a pixel of a render is off when a channel differs by more than this
+PIXELS_ALLOWED = 0.02  # and a render case allows this fraction of its pixels off
+
+
+def compare_pixels(kernel: str, case: str, frame: np.ndarray, expected: np.ndarray, seconds: float) -> CheckResult:
+    """A render (channels last) against its NumPy reference: the fraction of pixels off by more than
+    PIXEL_THRESHOLD (or not finite), allowed up to PIXELS_ALLOWED. For iterative renderers, float32
+    on the device against float64, where a sample or a collision decided by a hair can change a
+    ray or a path."""
+    off = np.max(np.abs(frame - expected), axis=-1) > PIXEL_THRESHOLD
+    off |= ~np.isfinite(frame).all(axis=-1)
+    return CheckResult(kernel, f"{case} (fraction of pixels off by > {PIXEL_THRESHOLD:g})", float(np.mean(off)),
+                       PIXELS_ALLOWED, seconds)
+
+
 def fp16_tolerance(config: MLPConfig) -> float:
     """The coopmat path's tolerance, relative to max |reference| like RELATIVE_TOLERANCE:
     4 u (L + 1), u = 2^-11 fp16's unit roundoff and L + 1 the network's layers (1.2e-2 of the

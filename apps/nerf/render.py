@@ -21,7 +21,8 @@ from ngvk.engine.nn.reference import srgb_to_linear
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import FrameRenderer, close_all
 from ngvk.engine.render.occupancy import pack_occupancy, unpack_occupancy
-from ngvk.engine.render.rays import counter, record_compact, record_dispatch_args, record_set_count
+from ngvk.engine.render.rays import (counter, record_compact, record_dispatch_args, record_set_count,
+                                     record_stage)
 
 STAGES = ("preprocess", "march", "encoding", "mlp", "color", "composite", "postprocess")
 RAYS_PER_TILE = 1 << 16  # the unfused slot buffers (x 8 samples, 32 floats each) stay under 128 MiB
@@ -120,11 +121,7 @@ class NerfRenderer(FrameRenderer):
     def _stage(self, sequence, stage: int, push: dict, n: int, buffers: dict, listed=None) -> None:
         kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(), "NERF_STAGE": stage})
         buffers = {"rays": self._buffers()["rays"], "occupancy": self.occupancy, **buffers}
-        if listed is None:
-            sequence.dispatch(kernel, n, buffers, push)
-        else:
-            buffers.update({"path_list": listed[0], "item_counter": listed[1]})
-            sequence.dispatch(kernel, buffers=buffers, push=push, indirect=listed[1])
+        record_stage(sequence, kernel, buffers, push, n, listed)
 
     def record_unfused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         b = self._buffers()

@@ -152,9 +152,10 @@ class NerfTrainer(Trainer):
         count, height, width = views.images.shape[:3]
         limit = device.info.max_storage_buffer_range
         if count * height * width * 4 > limit:
-            raise NgvkError(f"the training images take {count * height * width * 4 / 2**20:.0f} MiB as RGBA8, more than "
-                            f"this device binds at once ({limit / 2**20:.0f} MiB): read them smaller with "
-                            f"--downscale {math.ceil(math.sqrt(count * height * width * 4 / limit))}")
+            size = count * height * width * 4
+            raise NgvkError(f"the training images take {size / 2**20:.0f} MiB as RGBA8, more than this device binds "
+                            f"at once ({limit / 2**20:.0f} MiB): read them smaller with "
+                            f"--downscale {math.ceil(math.sqrt(size / limit))}")
         self.probe = own(DensityProbe(self.encoding, self.density))
         self.occupancy_bits = own(device.buffer_from(pack_occupancy(self.occupancy.occupied), "occupancy"))
         blocks = camera_array([(camera, width, height) for camera in views.cameras])

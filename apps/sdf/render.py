@@ -23,7 +23,7 @@ from ngvk.engine.model import Model
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
-from ngvk.engine.render.rays import counter, record_compact, record_set_count
+from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |normals of the model - normals of the reference| x 4 (needs the reference)
@@ -172,11 +172,7 @@ class SdfRenderer(_SdfFrames):
         defines = {**tracing.defines(), "SDF_STAGE": stage}
         kernel = self.device.kernel("sdf/sdf_stages.comp", defines)
         buffers = {"rays": self._buffers()["rays"], **buffers}
-        if listed is None:
-            sequence.dispatch(kernel, push["n"], buffers, push)
-        else:
-            buffers.update({"ray_list": listed[0], "item_counter": listed[1]})
-            sequence.dispatch(kernel, buffers=buffers, push=push, indirect=listed[1])
+        record_stage(sequence, kernel, buffers, push, push["n"], listed, "ray_list")
 
     def _query_pass(self, sequence, push: dict, listed, probe: int, label: str) -> None:
         """Positions, encoding and MLP over the listed rays, then their step (probe 0) or the

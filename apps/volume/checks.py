@@ -12,7 +12,7 @@ import numpy as np
 
 from ngvk.apps.volume import tracing, volumes
 from ngvk.apps.volume.data import VolumeData
-from ngvk.engine.check import CheckResult
+from ngvk.engine.check import CheckResult, compare_pixels
 from ngvk.engine.model import Model
 from ngvk.engine.nn import reference
 from ngvk.engine.nn.config import GridConfig, MLPConfig
@@ -23,12 +23,6 @@ WIDTH, HEIGHT = 23, 13  # 299 pixels
 CAMERA = Camera((1.3, 0.9, 1.5), (0.5, 0.45, 0.5), (0.0, 1.0, 0.0), fov_y=40.0)
 SPP = 5  # not a multiple of the samples per invocation
 OCCUPANCY = 16
-
-
-def _off(kernel: str, case: str, frame: np.ndarray, expected: np.ndarray, seconds: float) -> CheckResult:
-    off = np.max(np.abs(frame - expected), axis=-1) > 0.02
-    off |= ~np.isfinite(frame).all(axis=-1)
-    return CheckResult(kernel, f"{case} (fraction of pixels off by > 0.02)", float(np.mean(off)), 0.02, seconds)
 
 
 def check_fused_grid(device, rng) -> list:
@@ -46,7 +40,8 @@ def check_fused_grid(device, rng) -> list:
             renderer.set_mode(mode)
             frame = renderer.render(CAMERA, WIDTH, HEIGHT, float_frame=True, poison=POISON_WORD).pixels
             expected = tracing.render(CAMERA, WIDTH, HEIGHT, data.sample, occupied, data.majorant, SPP, 3, mode)
-            results.append(_off("volume_fused", f"cloud grid, mode {mode}", frame, expected, time.perf_counter() - start))
+            results.append(compare_pixels("volume_fused", f"cloud grid, mode {mode}", frame, expected,
+                                          time.perf_counter() - start))
     finally:
         renderer.close()
     return results
@@ -91,7 +86,8 @@ def check_stages(device, rng) -> list:
             for fused, kernel in ((False, "volume_stages"), (True, "volume_fused")):
                 start = time.perf_counter()
                 frame = renderer.render(CAMERA, WIDTH, HEIGHT, fused, float_frame=True, poison=POISON_WORD).pixels
-                results.append(_off(kernel, f"random network, mode {mode}", frame, expected, time.perf_counter() - start))
+                results.append(compare_pixels(kernel, f"random network, mode {mode}", frame, expected,
+                                              time.perf_counter() - start))
     finally:
         renderer.close()
     return results

@@ -25,7 +25,7 @@ from ngvk.engine.model import Model
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
-from ngvk.engine.render.rays import counter, record_compact, record_set_count
+from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |model - ground truth| x 4 in the color mode (needs the data)
@@ -190,11 +190,7 @@ class VolumeRenderer(FrameRenderer):
     def _stage(self, sequence, stage: int, push: dict, n: int, buffers: dict, listed=None) -> None:
         kernel = self.device.kernel("volume/volume_stages.comp", {**self._defines(), "VOLUME_STAGE": stage})
         buffers = {"paths": self._buffers()["paths"], "occupancy": self.occupancy, **buffers}
-        if listed is None:
-            sequence.dispatch(kernel, n, buffers, push)
-        else:
-            buffers.update({"path_list": listed[0], "item_counter": listed[1]})
-            sequence.dispatch(kernel, buffers=buffers, push=push, indirect=listed[1])
+        record_stage(sequence, kernel, buffers, push, n, listed)
 
     def record_unfused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         b = self._buffers()

@@ -48,6 +48,18 @@ def record_dispatch_args(sequence, device, counter_buffer, items_per_invocation:
     sequence.dispatch(kernel, buffers={"count": counter_buffer}, push=push, groups=(1, 1, 1))
 
 
+def record_stage(sequence, kernel, buffers: dict, push: dict, n: int | None = None, listed=None,
+                 list_binding: str = "path_list") -> None:
+    """Dispatch a renderer's stage kernel over `n` items, or over the items of `listed`, a (list,
+    counter) pair: the list bound as `list_binding`, the counter as `item_counter` (the kernel reads
+    its item count there, lib/common.glsl ITEM_COUNT) and the dispatch made through the counter."""
+    if listed is None:
+        sequence.dispatch(kernel, n, buffers, push)
+    else:
+        buffers = {**buffers, list_binding: listed[0], "item_counter": listed[1]}
+        sequence.dispatch(kernel, buffers=buffers, push=push, indirect=listed[1])
+
+
 def record_compact(sequence, device, alive, indices_in, count_in, indices_out, count_out,
                    items_per_invocation: int = 1) -> None:
     """indices_out[:count_out[0]] = indices_in[i] for the i < count_in[0] with alive[i] != 0 (in no
