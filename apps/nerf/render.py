@@ -1,7 +1,8 @@
 """The NeRF app's renderer: rays marched through the occupancy grid, the density and colour networks
 on their samples, composited front to back (unfused stages, or one fused kernel).
 
-Unfused, per tile (stages as timed): preprocess (a ray per pixel at the cube's entry), then per
+Unfused, per tile (stages as timed): preprocess (a ray per pixel, into the cube and on to its first
+sample; those that have one listed), then per
 iteration: march (each live ray's next SAMPLES_PER_STEP samples into slots), encoding and mlp (the
 density network) over the slots, color (the colour network's inputs) and mlp (the colour network),
 composite (each ray takes its slots' samples in order; the rays still going are compacted into
@@ -130,9 +131,12 @@ class NerfRenderer(FrameRenderer):
         samples = n * tracing.SAMPLES_PER_STEP
         with sequence.timed("preprocess"):
             record_set_count(sequence, self.device, b["all"], n, self.items)
-            self._stage(sequence, 0, push, n, {"identity": b["identity"]})
-        listed = (b["identity"], b["all"])
-        now = 0
+            self._stage(sequence, 0, push, n, {"identity": b["identity"], "alive": b["alive"]})
+            # The first list: the rays that have a sample at all.
+            record_compact(sequence, self.device, b["alive"], b["identity"], b["all"], lists[0], counters[0],
+                           self.items)
+        listed = (lists[0], counters[0])
+        now = 1
         for _ in range(tracing.MAX_ITERATIONS):
             with sequence.timed("march"):
                 self._stage(sequence, 1, push, n, {"sample_counter": slots,

@@ -55,14 +55,17 @@ NerfRay nerf_ray_empty() {
     return ray;
 }
 
-// A render ray of `pixel` along (o, d), at the cube's entry.
+// A render ray of `pixel` along (o, d): into the cube and on to its first sample (the first
+// occupied cell on its way); done at once when it has none.
 NerfRay nerf_ray_begin(uint pixel, vec3 o, vec3 d) {
     NerfRay ray = nerf_ray_empty();
     vec2 entry = cube_entry(o, d);
     ray.t = entry.x;
     ray.t_exit = entry.y;
     ray.pixel = pixel;
-    ray.status = entry.x < entry.y ? NERF_MARCHING : NERF_DONE;
+    float first;
+    ray.status = nerf_next_sample(o, d, ray.t, ray.t_exit, first) ? NERF_MARCHING : NERF_DONE;
+    ray.t = first;  // the march takes this sample first
     return ray;
 }
 

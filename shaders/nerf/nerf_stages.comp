@@ -3,7 +3,8 @@
 #extension GL_EXT_control_flow_attributes : require
 // NeRF app, unfused render: the marcher's stages around the engine's encoding and MLP kernels
 // (apps/nerf/render.py NerfRenderer.record_unfused says in which order), one per NERF_STAGE:
-//   0 begin      n pixels:     a ray per pixel at the cube's entry; identity
+//   0 begin      n pixels:     a ray per pixel, on to its first sample; identity; alive[i] where
+//                              it has one (the first list)
 //   1 march      a ray list:   each listed ray's next NERF_SAMPLES_PER_STEP samples: their ts and
 //                              positions in slots i x NERF_SAMPLES_PER_STEP + k of the list; the
 //                              sample counter set to that many slots
@@ -26,7 +27,7 @@
 // 8       | density_out    | read       | 2 3     | float [n x samples, 16]: the density network's outputs
 // 9       | color_in       | write      | 2       | float [n x samples, 32]: the colour network's inputs
 // 10      | color_out      | read       | 3       | float [n x samples, 3]: the colour network's outputs
-// 11      | alive          | write      | 3       | uint [n]: nonzero where listed ray i goes on
+// 11      | alive          | write      | 0 3     | uint [n]: nonzero where (listed) ray i goes on
 // 12      | queries        | read-write | 3       | uint [1]: samples evaluated in the frame (atomic)
 // 13      | frame          | write      | 4       | the frame (lib/frame.glsl)
 // push constants: the app's (nerf/nerf_push.glsl)
@@ -65,9 +66,11 @@ layout(std430, binding = 8) readonly buffer DensityOut { float density_out[]; };
 #if NERF_STAGE == 2
 layout(std430, binding = 9) writeonly buffer ColorIn { float color_in[]; };
 #endif
+#if NERF_STAGE == 0 || NERF_STAGE == 3
+layout(std430, binding = 11) writeonly buffer Alive { uint alive[]; };
+#endif
 #if NERF_STAGE == 3
 layout(std430, binding = 10) readonly buffer ColorOut { float color_out[]; };
-layout(std430, binding = 11) writeonly buffer Alive { uint alive[]; };
 layout(std430, binding = 12) buffer Queries { uint queries[]; };
 #endif
 #if NERF_STAGE == 4
@@ -86,8 +89,10 @@ void main() {
     if (i >= n) return;
     vec3 o, d;
     camera_ray(pixel_offset + i, o, d);
-    rays[i] = nerf_ray_begin(pixel_offset + i, o, d);
+    NerfRay ray = nerf_ray_begin(pixel_offset + i, o, d);
+    rays[i] = ray;
     identity[i] = i;
+    alive[i] = ray.status == NERF_MARCHING ? 1u : 0u;
 #elif NERF_STAGE == 4
     if (i >= n) return;
     frame_write(pixel_offset + i, nerf_resolve(rays[i], render_mode, vec3(background_r, background_g, background_b)));
