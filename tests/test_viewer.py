@@ -137,6 +137,18 @@ def test_a_progressive_app_in_the_viewer(display, tmp_path):
     np.testing.assert_array_equal(read_png(shot), read_png(out))
 
 
+def test_nerf_in_the_viewer(display, tmp_path):
+    # The NeRF app through the same viewer, in its depth mode: the screenshot is `ngvk render`'s frame.
+    shot, out = tmp_path / "shot.png", tmp_path / "render.png"
+    options = ["--width", "40", "--height", "30", "--mode", "depth"]
+    result = ngvk("view", "nerf", "--frames", "2", "--screenshot", str(shot), *options, display=display)
+    assert result.returncode == 0, result.stderr
+    result = ngvk("render", "nerf", "--out", str(out), *options)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(read_png(shot), read_png(out))
+    assert 0 < read_png(shot).mean() < 255  # a scene in front of the background
+
+
 def test_no_display_is_a_one_line_error():
     result = ngvk("view", "image", "--frames", "1")
     assert result.returncode != 0 and "Traceback" not in result.stderr
