@@ -248,6 +248,33 @@ TRAINING_KERNELS = {  # forward for training, backward, weight gradients, per pa
 }
 
 
+def mlp_training_pass(mlp, x: np.ndarray, d_outputs: np.ndarray):
+    """One training forward and backward pass of `mlp` on inputs x [n, n_input] with dL/d outputs
+    given: (outputs, hidden activations [H, n, width], dL/d inputs, dL/d weights), each from an
+    output buffer poisoned first (engine/poison.py), so a value a kernel skips reads as NaN."""
+    from ngvk.engine.nn.training import MLPTraining
+    from ngvk.engine.poison import POISON_WORD
+
+    device, config, n = mlp.device, mlp.config, len(x)
+    training = MLPTraining(mlp, n)
+    inputs = device.buffer_from(np.ascontiguousarray(x, np.float32), "inputs")
+    try:
+        for buffer in (training.outputs, training.activations, training.d_inputs, training.gradients):
+            buffer.fill(POISON_WORD)
+        training.d_outputs.upload(np.ascontiguousarray(d_outputs, np.float32))
+        with device.sequence() as sequence:
+            training.record_forward(sequence, inputs, n)
+            training.record_backward(sequence, inputs, n)
+            sequence.run()
+        return (training.outputs.download(np.float32, (n, config.n_output)),
+                training.activations.download(np.float32, (config.n_hidden_layers, n, config.width)),
+                training.d_inputs.download(np.float32, (n, config.n_input)),
+                training.gradients.download(np.float32, (config.n_params,)))
+    finally:
+        inputs.close()
+        training.close()
+
+
 def check_mlp_training(device, name: str, config: MLPConfig, rng, n: int = 1029,
                        path: str = "portable") -> list[CheckResult]:
     """The training passes of MLP path `path`: forward keeping activations, backward to the
@@ -257,9 +284,6 @@ def check_mlp_training(device, name: str, config: MLPConfig, rng, n: int = 1029,
     (mlp_backward_from(), the backward kernels' specification): ReLU's derivative is a step, and an
     fp16 forward pass moves the pre-activations within its rounding of zero across it; the forward
     pass, activations included, is checked against the reference on its own."""
-    from ngvk.engine.nn.training import MLPTraining
-    from ngvk.engine.poison import POISON_WORD
-
     forward_kernel, backward_kernel, gradient_kernel = TRAINING_KERNELS[path]
     params = config.init_params(rng)
     x = rng.normal(size=(n, config.n_input)).astype(np.float32)
@@ -269,23 +293,9 @@ def check_mlp_training(device, name: str, config: MLPConfig, rng, n: int = 1029,
     if mlp.path.name != path:  # the network does not fit this path here (shared memory)
         mlp.close()
         return path_unsupported(TRAINING_KERNELS[path], name + " (training)", mlp.path.reason)
-    training = MLPTraining(mlp, n)
-    inputs = device.buffer_from(x, "inputs")
     try:
-        for buffer in (training.outputs, training.activations, training.d_inputs, training.gradients):
-            buffer.fill(POISON_WORD)
-        training.d_outputs.upload(d_outputs)
-        with device.sequence() as sequence:
-            training.record_forward(sequence, inputs, n)
-            training.record_backward(sequence, inputs, n)
-            sequence.run()
-        outputs = training.outputs.download(np.float32, (n, config.n_output))
-        activations = training.activations.download(np.float32, (config.n_hidden_layers, n, config.width))
-        d_inputs = training.d_inputs.download(np.float32, (n, config.n_input))
-        gradients = training.gradients.download(np.float32, (config.n_params,))
+        outputs, activations, d_inputs, gradients = mlp_training_pass(mlp, x, d_outputs)
     finally:
-        inputs.close()
-        training.close()
         mlp.close()
     seconds = time.perf_counter() - start
     tolerance = path_tolerance(path, config)

@@ -21,7 +21,6 @@ from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn import reference
 from ngvk.engine.nn.config import MLPConfig
 from ngvk.engine.nn.layers import MLP, cooperative_matrix_shape, mlp_path
-from ngvk.engine.nn.training import MLPTraining
 from ngvk.engine.poison import POISON_WORD
 
 SMALL = MLPConfig(7, 5, 16, 1, "exp")  # check.BLOCK_CASES[0]: its pipelines are the check's
@@ -243,19 +242,9 @@ def test_coopmat_gradients_of_a_mean_loss_keep_their_precision(device, coopmat, 
     x = rng.normal(size=(n, config.n_input)).astype(np.float32) * 1e-3  # small inputs too (early grids)
     d_outputs = (rng.normal(size=(n, config.n_output)) * 1e-7).astype(np.float32)
     mlp = MLP(device, config, params, path="coopmat")
-    training = MLPTraining(mlp, n)
     try:
-        training.d_outputs.upload(d_outputs)
-        with device.buffer_from(x, "inputs") as inputs, device.sequence() as sequence:
-            training.record_forward(sequence, inputs, n)
-            training.record_backward(sequence, inputs, n)
-            sequence.run()
-        outputs = training.outputs.download(np.float32, (n, config.n_output))
-        activations = training.activations.download(np.float32, (config.n_hidden_layers, n, config.width))
-        d_inputs = training.d_inputs.download(np.float32, (n, config.n_input))
-        gradients = training.gradients.download(np.float32, (config.n_params,))
+        outputs, activations, d_inputs, gradients = check.mlp_training_pass(mlp, x, d_outputs)
     finally:
-        training.close()
         mlp.close()
     expected_d_inputs, expected_gradients = reference.mlp_backward_from(config, params, x, activations, outputs,
                                                                         d_outputs)
