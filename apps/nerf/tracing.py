@@ -150,30 +150,20 @@ def resolve(colour, transmittance, depth, samples, mode: str, background) -> np.
 def render(camera, width: int, height: int, query, occupied: np.ndarray, mode: str = "color",
            background=(1.0, 1.0, 1.0), pixels=None) -> np.ndarray:
     """Reference render of `pixels` (default all) as RGB [N, 3]: `query(positions [N, 3],
-    directions [N, 3])` -> (raw densities [N], colours [N, 3]) stands for the two networks. Rays
-    march SAMPLES_PER_STEP samples at a time and stop as the kernels do."""
+    directions [N, 3])` -> (raw densities [N], colours [N, 3]) stands for the two networks. Each ray
+    composites its samples (composite(), with the stop); the kernels evaluate them 8 at a time and
+    stop evaluating there, which changes what they compute, not what they composite."""
     origins, directions = camera.rays(width, height, pixels)
     colours, transmittances, depths, counts = [], [], [], []
     for o, d in zip(origins, directions):
         samples = march(o, d, occupied)
-        colour, transmittance, depth, count = np.zeros(3), 1.0, 0.0, 0
-        for first in range(0, len(samples), SAMPLES_PER_STEP):
-            batch = samples[first:first + SAMPLES_PER_STEP]
-            positions = o[None].astype(np.float32) + batch[:, None] * d[None].astype(np.float32)
-            raw, rgb = query(positions, np.repeat(d[None], len(batch), axis=0))
-            for i in range(len(batch)):
-                alpha = 1.0 - math.exp(-math.exp(float(raw[i])) * STEP)
-                weight = transmittance * alpha
-                colour = colour + weight * np.asarray(rgb[i], np.float64)
-                depth += weight * float(batch[i])
-                transmittance *= 1.0 - alpha
-                count += 1
-                if transmittance < MIN_TRANSMITTANCE:
-                    break
-            if transmittance < MIN_TRANSMITTANCE:
-                break
-        colours.append(colour)
-        transmittances.append(transmittance)
-        depths.append(depth)
-        counts.append(count)
+        out = {"colour": np.zeros(3), "transmittance": [1.0], "weights": np.zeros(0), "used": 0}
+        if len(samples):
+            positions = o[None].astype(np.float32) + samples[:, None] * d[None].astype(np.float32)
+            raw, rgb = query(positions, np.repeat(d[None], len(samples), axis=0))
+            out = composite(raw, rgb, background)
+        colours.append(out["colour"])
+        transmittances.append(out["transmittance"][out["used"]])
+        depths.append(float(out["weights"] @ samples[:out["used"]].astype(np.float64)))
+        counts.append(out["used"])
     return resolve(np.array(colours), np.array(transmittances), np.array(depths), np.array(counts), mode, background)
