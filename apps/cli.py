@@ -286,6 +286,16 @@ def cmd_view(args) -> int:
     )
 
 
+def _write_results(args, data: dict, plot) -> None:
+    """--json and --plot of a benchmark-like command (`plot(data, path)` draws the plot)."""
+    if args.json:
+        _write_json(args.json, data)
+        print(f"results written to {args.json}")
+    if args.plot:
+        plot(data, args.plot)
+        print(f"plot written to {args.plot}")
+
+
 def _check_bench_options(args) -> None:
     """The options every benchmark shares, checked before any work."""
     from ngvk.apps.bench import check_plot_available
@@ -334,12 +344,7 @@ def cmd_bench(args) -> int:
         result = run_bench(device, apps, encodings, resolutions, args.warmup, args.repeat,
                            progress if sys.stderr.isatty() else None)
     print(table(result))
-    if args.json:
-        _write_json(args.json, result)
-        print(f"results written to {args.json}")
-    if args.plot:
-        plot(result, args.plot)
-        print(f"plot written to {args.plot}")
+    _write_results(args, result, plot)
     return 0
 
 
@@ -442,12 +447,7 @@ def cmd_ngpc(args) -> int:
     else:
         text, data = bench_report(load_bench(args.bench), args.bench, scales)
     print(text)
-    if args.json:
-        _write_json(args.json, data)
-        print(f"results written to {args.json}")
-    if args.plot:
-        plot(data, args.plot)
-        print(f"plot written to {args.plot}")
+    _write_results(args, data, plot)
     return 0
 
 
