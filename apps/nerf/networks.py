@@ -60,8 +60,9 @@ def random_model(encoding: str = "hashgrid", seed: int = 0, occupied: np.ndarray
         occupied = x * x + y * y + z * z < 0.3**2
     model = make_model(grid, networks, params, occupied)
     if density_bias:
-        # Shift the log-density output (row 0 of the output layer) through a constant input: the
-        # density network has no bias, so scale the row instead (tests want dense and thin media).
+        # Raise the log-density (output 0): the network has no biases, so add to output 0's row of
+        # the output layer, which raises it by density_bias x the sum of the (ReLU, non-negative)
+        # hidden activations: checks want rays that stop inside the ball.
         weights = model.params["density"]
         c = networks["density"]
         offset = c.n_params - c.n_output * c.width
