@@ -91,22 +91,19 @@ def training_step(device, model, views, budget: int = 1 << 14, seed: int = 3):
 def step_values(trainer) -> dict:
     """The step's buffers as arrays, by name (the trainer's, and its networks' training buffers)."""
     from ngvk.apps.nerf.training import TRAIN_RAY_DTYPE
-    from ngvk.engine.nn.training import MLPTraining
 
-    budget = trainer.budget
-    buffers = {getattr(b, "name", None): b for b in trainer._owned}
-    density, color = [b for b in trainer._owned if isinstance(b, MLPTraining)]
+    budget, b = trainer.budget, trainer.buffers
     return {
-        "rays": buffers["train_rays_state"].download(np.uint8, (trainer.max_rays * 48,)).view(TRAIN_RAY_DTYPE),
-        "train_rays": int(buffers["train_rays"].download(np.uint32, (1,))[0]),
-        "positions": buffers["positions"].download(np.float32, (budget, 3)),
-        "raw": density.outputs.download(np.float32, (budget, 16))[:, 0],
-        "rgb": color.outputs.download(np.float32, (budget, 3)),
-        "d_raw": buffers["d_raw"].download(np.float32, (budget,)),
-        "d_rgb": color.d_outputs.download(np.float32, (budget, 3)),
-        "losses": trainer.losses.download(np.float32, (budget,)),
-        "d_color_in": color.d_inputs.download(np.float32, (budget, 32)),
-        "d_density_out": density.d_outputs.download(np.float32, (budget, 16)),
+        "rays": b["rays"].download(np.uint8, (trainer.max_rays * TRAIN_RAY_DTYPE.itemsize,)).view(TRAIN_RAY_DTYPE),
+        "train_rays": int(b["train_rays"].download(np.uint32, (1,))[0]),
+        "positions": b["positions"].download(np.float32, (budget, 3)),
+        "raw": b["density_out"].download(np.float32, (budget, 16))[:, 0],
+        "rgb": b["color_out"].download(np.float32, (budget, 3)),
+        "d_raw": b["d_raw"].download(np.float32, (budget,)),
+        "d_rgb": b["d_color_out"].download(np.float32, (budget, 3)),
+        "losses": b["losses"].download(np.float32, (budget,)),
+        "d_color_in": b["d_color_in"].download(np.float32, (budget, 32)),
+        "d_density_out": b["d_density_out"].download(np.float32, (budget, 16)),
     }
 
 

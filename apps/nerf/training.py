@@ -189,6 +189,7 @@ class NerfTrainer(Trainer):
             "training_state": self.state,
         }
         push = {"budget": budget, "image_count": count, "image_width": width, "image_height": height}
+        self.buffers = buffers  # the step's buffers by binding name (checks read them after a step)
 
         def dispatch(sequence, number, n):
             kernel = stage(number)
