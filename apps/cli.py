@@ -14,7 +14,11 @@ import warnings
 
 from ngvk.apps import APP_NAMES, AVAILABLE, VERSION, get_app
 from ngvk.engine.errors import NgvkError
-from ngvk.engine.render.frame import check_frame_size
+from ngvk.engine.render.frame import KERNELS, check_frame_size
+
+KERNELS_HELP = ("kernel variant: fused (one dispatch per tile, a pixel per slot), wavefront (one dispatch per "
+                "iteration over the live rays), prepost (each iteration's pre- and post-processing fused into one "
+                "kernel around the encoding and MLP kernels), unfused (one dispatch per stage); default fused")
 
 
 
@@ -239,6 +243,7 @@ def cmd_render(args) -> int:
     data = app.load_data(args.data) if args.data is not None else None
     model = app.load_model(args.model) if data is None else None
     camera = load_camera(args.camera) if args.camera else None
+    kernels = _kernels(args)
     width, height = app.default_resolution(model)
     width = args.width if args.width is not None else width
     height = args.height if args.height is not None else height
@@ -253,18 +258,24 @@ def cmd_render(args) -> int:
                 renderer.set_mode(args.mode)
             camera = camera or renderer.default_camera(width, height)
             started = time.perf_counter()
-            renderer.prepare(camera, fused=not args.unfused)
+            renderer.prepare(camera, kernels)
             prepared = time.perf_counter() - started
-            frame = renderer.render(camera, width, height, fused=not args.unfused)
+            frame = renderer.render(camera, width, height, kernels)
         finally:
             renderer.close()
         save_png(args.out, frame.rgb)
-        kernels = "unfused" if args.unfused else "fused"
         what = f"the data {args.data}" if data is not None else f"{kernels}"
         print(f"rendered {app.name} {width}x{height} ({what}, {renderer.mode}) on {device.info.name} -> {args.out}")
         print(f"  GPU time {frame.frame_ms:.2f} ms: {_format_times(frame.timings)}")
         print(f"  (kernels prepared in {prepared:.2f} s before timing)")
     return 0
+
+
+def _kernels(args) -> str:
+    """--kernels, or `unfused` for --unfused (the two may not disagree)."""
+    if args.unfused and args.kernels not in (None, "unfused"):
+        raise NgvkError(f"--unfused and --kernels {args.kernels} disagree: give one of them")
+    return "unfused" if args.unfused else args.kernels or "fused"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -282,7 +293,7 @@ def cmd_view(args) -> int:
         _check_output_path(args.screenshot, (".png",), "screenshot")
     return view(
         args.app, args.model, args.width, args.height, args.camera, frames=args.frames, screenshot=args.screenshot,
-        target_fps=args.target_fps, mode=args.mode, resize=args.resize,
+        target_fps=args.target_fps, mode=args.mode, resize=args.resize, kernels=args.kernels,
     )
 
 
@@ -543,7 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--width", type=int, metavar="W", help="frame width (default: the model's source size)")
     render.add_argument("--height", type=int, metavar="H", help="frame height (default: the model's source size)")
     render.add_argument("--camera", metavar="CAM.json", help="camera file (default: the app's default view)")
-    render.add_argument("--unfused", action="store_true", help="one dispatch per stage instead of one fused dispatch")
+    render.add_argument("--kernels", choices=KERNELS, help=KERNELS_HELP)
+    render.add_argument("--unfused", action="store_true", help="one dispatch per stage: --kernels unfused")
     render.add_argument("--mode", metavar="MODE", help=f"render mode, the first the default ({modes_help})")
     render.add_argument("--data", metavar="DATA",
                         help="render the data itself instead of a model: the ground truth a model is judged against "
@@ -557,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--height", type=int, metavar="H", help="window height (default: the model's source size)")
     view.add_argument("--camera", metavar="CAM.json", help="start from this camera (default: the app's default view)")
     view.add_argument("--mode", metavar="MODE", help="start in this render mode")
+    view.add_argument("--kernels", choices=KERNELS, default="fused", help="start with this kernel variant (F switches)")
     view.add_argument("--target-fps", type=float, default=10.0, metavar="FPS",
                       help="dynamic resolution aims at this rate while the camera moves; 0 turns it off (default: 10)")
     view.add_argument("--frames", type=int, metavar="N", help="scripted: quit after N frames")

@@ -16,12 +16,13 @@ import sys
 import time
 
 from ngvk.engine.errors import NgvkError
+from ngvk.engine.render.frame import check_kernels
 
 KEYS = """\
   mouse: left drag orbits, right or middle drag pans, wheel zooms
   W A S D / Q E   move forward, left, back, right / down, up (3D apps)
   1 2 3 ...       render modes
-  F               fused / unfused kernels
+  F               the next kernel variant (fused, wavefront, prepost, unfused: those the app has)
   R               reset the camera
   P               screenshot (full resolution PNG in the current folder)
   H               this help
@@ -36,7 +37,7 @@ MOVE_FRACTION_PER_SECOND = 0.5  # WASD speed, as a fraction of the distance to l
 
 class Viewer:
     def __init__(self, app, model, width: int, height: int, camera=None, target_fps: float = 10.0,
-                 mode: str | None = None, print_keys: bool = True):
+                 mode: str | None = None, print_keys: bool = True, kernels: str = "fused"):
         self.app = app
         self.model = model
         self.size = (width, height)
@@ -44,7 +45,7 @@ class Viewer:
         self.target_ms = 1000.0 / target_fps if target_fps > 0 else 0.0
         self.initial_mode = mode
         self.print_keys = print_keys
-        self.fused = True
+        self.kernels = kernels
         self.scale = 1.0  # render resolution / window resolution
         self.buttons: set[int] = set()
         self.cursor = None
@@ -130,7 +131,8 @@ class Viewer:
             self.camera = self.renderer.default_camera(*self.window_size)
             self.changed()
         elif key == glfw.KEY_F:
-            self.fused = not self.fused
+            variants = self.renderer.kernels
+            self.kernels = variants[(variants.index(self.kernels) + 1) % len(variants)]
             self.changed()
         elif key == glfw.KEY_P:
             self.screenshot_requests += 1
@@ -178,9 +180,8 @@ class Viewer:
 
     def title(self, render_size) -> str:
         width, height = self.window_size
-        kernels = "fused" if self.fused else "unfused"
         return (
-            f"ngvk view {self.app.name} | {self.renderer.mode} | {kernels} | "
+            f"ngvk view {self.app.name} | {self.renderer.mode} | {self.kernels} | "
             f"{render_size[0]}x{render_size[1]} of {width}x{height} | {self.last_frame_ms:.1f} ms | H: help"
         )
 
@@ -195,7 +196,7 @@ class Viewer:
             accumulate = settle and self.full_resolution_shown and not self.dirty
             self.accumulated = self.accumulated + 1 if accumulate else 1
             options["accumulate"] = accumulate
-        frame = self.renderer.render(self.camera, width, height, fused=self.fused, download=False, **options)
+        frame = self.renderer.render(self.camera, width, height, self.kernels, download=False, **options)
         self.last_frame_ms = frame.frame_ms
         if not settle:
             self.adapt_scale(frame.frame_ms)
@@ -214,7 +215,7 @@ class Viewer:
         from ngvk.apps.imageio import save_png
 
         width, height = self.window_size
-        frame = self.renderer.render(self.camera, width, height, fused=self.fused)
+        frame = self.renderer.render(self.camera, width, height, self.kernels)
         save_png(path, frame.rgb)
         print(f"screenshot {width}x{height} -> {path}", flush=True)
 
@@ -239,6 +240,7 @@ class Viewer:
                     self.camera = self.initial_camera or self.renderer.default_camera(*self.size)
                     if self.initial_mode:
                         self.renderer.set_mode(self.initial_mode)
+                    check_kernels(self.renderer, self.kernels)
                     if self.print_keys:
                         print(f"ngvk view {self.app.name} on {device.info.name}; keys:\n{KEYS}", flush=True)
                     self.loop(window, frames, resize)
@@ -287,7 +289,7 @@ class Viewer:
 
 def view(app_name: str, model_path=None, width: int | None = None, height: int | None = None, camera_path=None,
          frames: int | None = None, screenshot: str | None = None, target_fps: float = 10.0,
-         mode: str | None = None, resize=None) -> int:
+         mode: str | None = None, resize=None, kernels: str = "fused") -> int:
     """`ngvk view`: open the viewer for `app_name`."""
     from ngvk.engine.render.camera import load_camera
 
@@ -303,5 +305,5 @@ def view(app_name: str, model_path=None, width: int | None = None, height: int |
         raise NgvkError(f"window size {width}x{height}: width and height must be at least 1")
     if frames is not None and frames < 1:
         raise NgvkError("--frames must be at least 1")
-    viewer = Viewer(app, model, width, height, camera, target_fps, mode, print_keys=frames is None)
+    viewer = Viewer(app, model, width, height, camera, target_fps, mode, print_keys=frames is None, kernels=kernels)
     return viewer.run(frames, screenshot, resize)

@@ -88,14 +88,14 @@ def test_fused_and_unfused_frames_are_equal(device, renderer, name, mode):
     width, height = 201, 149
     camera = camera_for(name, renderer, width, height)
     renderer.set_mode(mode)
-    fused = renderer.render(camera, width, height, fused=True, float_frame=True, poison=POISON_WORD)
-    unfused = renderer.render(camera, width, height, fused=False, float_frame=True, poison=POISON_WORD)
+    fused = renderer.render(camera, width, height, "fused", float_frame=True, poison=POISON_WORD)
+    unfused = renderer.render(camera, width, height, "unfused", float_frame=True, poison=POISON_WORD)
     assert not np.isnan(fused.pixels).any() and not np.isnan(unfused.pixels).any(), "pixels left unwritten"
     assert np.max(np.abs(fused.pixels - unfused.pixels)) <= paths_tolerance(device)
     assert set(unfused.timings) == {"preprocess", "encoding", "mlp", "postprocess"}
     assert set(fused.timings) == {"fused"}
-    bytes_fused = renderer.render(camera, width, height, fused=True, poison=POISON_RGBA8[0]).pixels
-    bytes_unfused = renderer.render(camera, width, height, fused=False, poison=POISON_RGBA8[1]).pixels
+    bytes_fused = renderer.render(camera, width, height, "fused", poison=POISON_RGBA8[0]).pixels
+    bytes_unfused = renderer.render(camera, width, height, "unfused", poison=POISON_RGBA8[1]).pixels
     np.testing.assert_array_equal(bytes_fused, bytes_unfused)
     # The 8-bit frame is the float frame, rounded to nearest.
     expected = np.floor(np.clip(fused.pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -116,11 +116,11 @@ def test_any_tiling_gives_the_reference_frame(device, shipped, size):
         expected = image_reference.image_postprocess(rgb, coverage).reshape(height, width, 4)
         whole = {}
         for renderer in reversed(renderers):  # the untiled frame first
-            for fused in (True, False):
-                frame = renderer.render(camera, width, height, fused=fused, float_frame=True, poison=POISON_WORD)
+            for kernels in ("fused", "unfused"):
+                frame = renderer.render(camera, width, height, kernels, float_frame=True, poison=POISON_WORD)
                 assert not np.isnan(frame.pixels).any(), f"pixels left unwritten with tiles of {renderer.tile_pixels}"
                 np.testing.assert_allclose(frame.pixels, expected, atol=1e-4)
-                np.testing.assert_array_equal(frame.pixels, whole.setdefault(fused, frame.pixels))
+                np.testing.assert_array_equal(frame.pixels, whole.setdefault(kernels, frame.pixels))
     finally:
         for renderer in renderers:
             renderer.close()
@@ -310,13 +310,13 @@ def test_frames_beyond_one_binding_are_rendered_in_bands(device, shipped, monkey
     camera = CAMERAS["perspective, tilted"]
     renderer = ImageRenderer(device, shipped, tile_pixels=100)
     try:
-        whole = {fused: renderer.render(camera, 49, 21, fused, float_frame=True, poison=POISON_WORD).pixels
-                 for fused in (True, False)}
+        whole = {kernels: renderer.render(camera, 49, 21, kernels, float_frame=True, poison=POISON_WORD).pixels
+                 for kernels in ("fused", "unfused")}
         whole8 = renderer.render(camera, 49, 21, poison=POISON_RGBA8[0]).pixels
         monkeypatch.setattr(renderer, "band_pixels", lambda float_frame: 256 if float_frame else 1024)
-        for fused in (True, False):
-            banded = renderer.render(camera, 49, 21, fused, float_frame=True, poison=POISON_WORD)
-            np.testing.assert_array_equal(banded.pixels, whole[fused])
+        for kernels in ("fused", "unfused"):
+            banded = renderer.render(camera, 49, 21, kernels, float_frame=True, poison=POISON_WORD)
+            np.testing.assert_array_equal(banded.pixels, whole[kernels])
             assert "frame" not in banded.timings and banded.frame_ms > 0
         np.testing.assert_array_equal(renderer.render(camera, 49, 21, poison=POISON_RGBA8[1]).pixels, whole8)
         with pytest.raises(NgvkError, match="larger than one frame buffer"):

@@ -127,8 +127,8 @@ def test_fused_and_unfused_renders_are_equal(device):
     try:
         for mode in tracing.MODES:
             renderer.set_mode(mode)
-            fused = renderer.render(camera, 40, 30, True, float_frame=True, poison=POISON_WORD)
-            unfused = renderer.render(camera, 40, 30, False, float_frame=True, poison=POISON_WORD)
+            fused = renderer.render(camera, 40, 30, "fused", float_frame=True, poison=POISON_WORD)
+            unfused = renderer.render(camera, 40, 30, "unfused", float_frame=True, poison=POISON_WORD)
             assert np.isfinite(fused.pixels).all()
             assert np.abs(fused.pixels - unfused.pixels).max() <= 1e-5, mode
             assert unfused.queries >= fused.queries > 0

@@ -41,12 +41,12 @@ def test_fused_and_unfused_render_the_same(device, ring, mode):
     try:
         renderer.set_mode(mode)
         camera = renderer.default_camera(53, 29)
-        fused = renderer.render(camera, 53, 29, True, True, poison=POISON_WORD)
-        unfused = renderer.render(camera, 53, 29, False, True, poison=POISON_WORD)
+        fused = renderer.render(camera, 53, 29, "fused", True, poison=POISON_WORD)
+        unfused = renderer.render(camera, 53, 29, "unfused", True, poison=POISON_WORD)
         assert np.isfinite(fused.pixels).all() and np.isfinite(unfused.pixels).all()
         assert np.max(np.abs(fused.pixels - unfused.pixels)) <= 1e-5
-        a = renderer.render(camera, 53, 29, True, poison=POISON_RGBA8[0]).pixels
-        b = renderer.render(camera, 53, 29, False, poison=POISON_RGBA8[1]).pixels
+        a = renderer.render(camera, 53, 29, "fused", poison=POISON_RGBA8[0]).pixels
+        b = renderer.render(camera, 53, 29, "unfused", poison=POISON_RGBA8[1]).pixels
         np.testing.assert_array_equal(a, b)
         assert set(unfused.timings) == set(render.STAGES) and set(fused.timings) == {"fused"}
         # The object is in view: some pixels see it.
@@ -64,8 +64,8 @@ def test_fused_slots_that_take_several_pixels_render_the_same(device, ring, monk
     renderer = SdfRenderer(device, model, tile_pixels=1000)
     try:
         camera = renderer.default_camera(53, 29)
-        fused = renderer.render(camera, 53, 29, True, True, poison=POISON_WORD).pixels
-        unfused = renderer.render(camera, 53, 29, False, True, poison=POISON_WORD).pixels
+        fused = renderer.render(camera, 53, 29, "fused", True, poison=POISON_WORD).pixels
+        unfused = renderer.render(camera, 53, 29, "unfused", True, poison=POISON_WORD).pixels
         assert np.isfinite(fused).all() and np.max(np.abs(fused - unfused)) <= 1e-5
     finally:
         renderer.close()
@@ -80,15 +80,15 @@ def test_unfused_queries_are_the_rays_marched(device, ring, monkeypatch):
     renderer = SdfRenderer(device, model)
     try:
         camera = renderer.default_camera(40, 30)
-        unfused = renderer.render(camera, 40, 30, False)
+        unfused = renderer.render(camera, 40, 30, "unfused")
         rays = renderer._buffers()["rays"].download(np.uint8, (1200 * 64,)).view(tracing.RAY_DTYPE)
         expected = int(rays["camera_steps"].sum()) + 4 * int(np.count_nonzero(rays["kind"] == tracing.SURFACE))
         expected += int(rays["steps"].sum())
         assert unfused.queries == expected
-        fused = renderer.render(camera, 40, 30, True)
+        fused = renderer.render(camera, 40, 30, "fused")
         assert fused.queries >= expected
         monkeypatch.setattr(render, "COMPACTION_PERIOD", 4)
-        assert renderer.render(camera, 40, 30, False).queries >= expected
+        assert renderer.render(camera, 40, 30, "unfused").queries >= expected
     finally:
         renderer.close()
 
@@ -177,7 +177,7 @@ def test_the_shape_reference_has_only_the_fused_path(device):
     renderer = reference_renderer(device, load_sdf_data("shape:ring"))
     try:
         with pytest.raises(NgvkError, match="fused"):
-            renderer.render(renderer.default_camera(8, 8), 8, 8, fused=False)
+            renderer.render(renderer.default_camera(8, 8), 8, 8, "unfused")
         with pytest.raises(NgvkError, match="error"):
             renderer.set_mode("error")
     finally:

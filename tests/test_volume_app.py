@@ -41,12 +41,12 @@ def test_fused_and_unfused_render_the_same(device, nebula, mode):
     try:
         renderer.set_mode(mode)
         camera = renderer.default_camera(W, H)
-        fused = renderer.render(camera, W, H, True, True, poison=POISON_WORD)
-        unfused = renderer.render(camera, W, H, False, True, poison=POISON_WORD)
+        fused = renderer.render(camera, W, H, "fused", True, poison=POISON_WORD)
+        unfused = renderer.render(camera, W, H, "unfused", True, poison=POISON_WORD)
         assert np.isfinite(fused.pixels).all() and np.isfinite(unfused.pixels).all()
         assert np.max(np.abs(fused.pixels - unfused.pixels)) <= 1e-5
-        a = renderer.render(camera, W, H, True, poison=POISON_RGBA8[0]).pixels
-        b = renderer.render(camera, W, H, False, poison=POISON_RGBA8[1]).pixels
+        a = renderer.render(camera, W, H, "fused", poison=POISON_RGBA8[0]).pixels
+        b = renderer.render(camera, W, H, "unfused", poison=POISON_RGBA8[1]).pixels
         np.testing.assert_array_equal(a, b)
         assert set(unfused.timings) == set(render.STAGES) and set(fused.timings) == {"fused"}
         if mode == "density":
@@ -60,22 +60,22 @@ def test_a_seed_fixes_the_image_and_frames_accumulate(device, nebula):
     renderer = renderer_for(device, model, spp=4, seed=9)
     try:
         camera = renderer.default_camera(W, H)
-        first = renderer.render(camera, W, H, True, True).pixels
-        np.testing.assert_array_equal(renderer.render(camera, W, H, True, True).pixels, first)
+        first = renderer.render(camera, W, H, "fused", True).pixels
+        np.testing.assert_array_equal(renderer.render(camera, W, H, "fused", True).pixels, first)
         renderer.set_samples(4, 10)
-        assert np.abs(renderer.render(camera, W, H, True, True).pixels - first).max() > 0.05
+        assert np.abs(renderer.render(camera, W, H, "fused", True).pixels - first).max() > 0.05
         # Two progressive frames of 4 samples are one frame of 8: the same random steps, summed in
         # the same order. And beyond one pass (16 samples) the passes add up the same way.
         renderer.set_samples(4, 9)
-        renderer.render(camera, W, H, True, True)
-        two = renderer.render(camera, W, H, True, True, accumulate=True).pixels
+        renderer.render(camera, W, H, "fused", True)
+        two = renderer.render(camera, W, H, "fused", True, accumulate=True).pixels
         renderer.set_samples(8, 9)
-        np.testing.assert_array_equal(renderer.render(camera, W, H, True, True).pixels, two)
+        np.testing.assert_array_equal(renderer.render(camera, W, H, "fused", True).pixels, two)
         renderer.set_samples(20, 9)
-        many = renderer.render(camera, W, H, True, True).pixels
+        many = renderer.render(camera, W, H, "fused", True).pixels
         renderer.set_samples(10, 9)
-        renderer.render(camera, W, H, False, True)
-        np.testing.assert_array_equal(renderer.render(camera, W, H, False, True, accumulate=True).pixels, many)
+        renderer.render(camera, W, H, "unfused", True)
+        np.testing.assert_array_equal(renderer.render(camera, W, H, "unfused", True, accumulate=True).pixels, many)
     finally:
         renderer.close()
 
@@ -87,10 +87,10 @@ def test_unfused_queries_are_the_events_traced(device, nebula):
     renderer = renderer_for(device, model, spp=3, tile_pixels=1024)
     try:
         camera = renderer.default_camera(W, H)
-        unfused = renderer.render(camera, W, H, False)
+        unfused = renderer.render(camera, W, H, "unfused")
         paths = renderer._buffers()["paths"].download(np.uint8, (W * H * 3 * 48,)).view(tracing.PATH_DTYPE)
         assert unfused.queries == int(paths["events"].sum()) > W * H
-        assert renderer.render(camera, W, H, True).queries >= unfused.queries
+        assert renderer.render(camera, W, H, "fused").queries >= unfused.queries
     finally:
         renderer.close()
 
@@ -124,7 +124,7 @@ def test_the_ground_truth_has_only_the_fused_path(device, nebula):
     truth = ground_truth_renderer(device, data, spp=1)
     try:
         with pytest.raises(NgvkError, match="fused"):
-            truth.render(truth.default_camera(8, 8), 8, 8, fused=False)
+            truth.render(truth.default_camera(8, 8), 8, 8, "unfused")
     finally:
         truth.close()
 

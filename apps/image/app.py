@@ -142,10 +142,10 @@ class ImageRenderer(FrameRenderer):
         buffers = {**self.encoding.bindings(), **self.mlp.bindings(), "source_image": self.source_image, "frame": frame}
         sequence.dispatch(kernel, -(-push["n"] // self.items), buffers, push)
 
-    def render_source_view(self, fused: bool = True):
+    def render_source_view(self, kernels: str = "fused"):
         """The whole image at its own resolution (what PSNR is measured on)."""
         width, height = self.model.app_data["width"], self.model.app_data["height"]
-        return self.render(self.default_camera(width, height), width, height, fused)
+        return self.render(self.default_camera(width, height), width, height, kernels)
 
     def close(self) -> None:
         super().close()

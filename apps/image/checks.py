@@ -67,7 +67,7 @@ def check_fused(device, rng):
     renderer = ImageRenderer(device, model, tile_pixels=100)
     try:
         start = time.perf_counter()
-        frame = renderer.render(CAMERA, WIDTH, HEIGHT, fused=True, float_frame=True, poison=POISON_WORD).pixels
+        frame = renderer.render(CAMERA, WIDTH, HEIGHT, "fused", float_frame=True, poison=POISON_WORD).pixels
         seconds = time.perf_counter() - start
         uv, coverage = image_reference.image_preprocess(CAMERA, WIDTH, HEIGHT, renderer.image_aspect)
     finally:

@@ -45,9 +45,9 @@ def check_render(device, rng) -> list:
                 stopped = float(np.mean((expected[:, 0] > 0) & (expected[:, 0] < 0.5)))
                 results.append(CheckResult("nerf_stages", "random model: rays that stop early (1 if under 10 %)",
                                            float(stopped < 0.1), 0.0, 0.0))
-            for fused, kernel in ((False, "nerf_stages"), (True, "nerf_fused")):
+            for kernels, kernel in (("unfused", "nerf_stages"), ("fused", "nerf_fused")):
                 start = time.perf_counter()
-                frame = renderer.render(CAMERA, WIDTH, HEIGHT, fused, float_frame=True, poison=POISON_WORD).pixels
+                frame = renderer.render(CAMERA, WIDTH, HEIGHT, kernels, float_frame=True, poison=POISON_WORD).pixels
                 results.append(compare_pixels(kernel, f"random model, mode {mode}", frame[..., :3].reshape(-1, 3),
                                               expected, time.perf_counter() - start))
     finally:

@@ -85,9 +85,9 @@ class NerfRenderer(FrameRenderer):
     def network_queries(self, width: int, height: int) -> int:
         return int(self.queries.download(np.uint32, (1,))[0])
 
-    def render(self, camera, width, height, fused=True, float_frame=False, download=True, poison=None):
+    def render(self, camera, width, height, kernels="fused", float_frame=False, download=True, poison=None):
         self.queries.upload(np.zeros(1, np.uint32))
-        return super().render(camera, width, height, fused, float_frame, download, poison)
+        return super().render(camera, width, height, kernels, float_frame, download, poison)
 
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         defines = {**tracing.defines(), **self.encoding.defines(), **self.density.defines("density"),

@@ -24,6 +24,7 @@ from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
+from ngvk.engine.render.wavefront import Wavefront
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |normals of the model - normals of the reference| x 4 (needs the reference)
@@ -41,6 +42,9 @@ COMPACTION_PERIOD = 1
 # per slot stays under that bound whatever the frame. GPUs have no such limit: 4 there (not yet
 # measured on one).
 FUSED_PIXELS_PER_SLOT = {"CPU": 1, "GPU": 4}
+# Slots of the wavefront kernels: the rays in flight at once (fewer than a tile's pixels: finished
+# rays are replaced from the tile's queue).
+WAVEFRONT_SLOTS = 1 << 16
 CENTRE = (0.5, 0.45, 0.5)  # what the default camera looks at
 
 
@@ -72,24 +76,24 @@ class _SdfFrames(FrameRenderer):
     def default_camera(self, width: int, height: int) -> Camera:
         return orbit_camera(35.0, 25.0)
 
-    def render(self, camera, width, height, fused=True, float_frame=False, download=True, poison=None) -> Frame:
+    def render(self, camera, width, height, kernels="fused", float_frame=False, download=True, poison=None) -> Frame:
         if self.mode != ERROR_MODE:
-            return self._render(camera, width, height, fused, float_frame, download, poison)
+            return self._render(camera, width, height, kernels, float_frame, download, poison)
         # The model's normals and the reference's, compared on the host, then shown like any frame.
         self.mode = "normals"
         try:
-            frame = self._render(camera, width, height, fused, True, True, poison)
+            frame = self._render(camera, width, height, kernels, True, True, poison)
         finally:
             self.mode = ERROR_MODE
         self.reference.set_mode("normals")
-        expected = self.reference.render(camera, width, height, True, True).pixels
+        expected = self.reference.render(camera, width, height, "fused", True).pixels
         pixels = error_frame(frame.pixels, expected, float_frame)
         self.show_pixels(pixels, width, height, float_frame)
         frame.pixels = pixels if download else None
         return frame
 
-    def _render(self, camera, width, height, fused, float_frame, download, poison) -> Frame:
-        return super().render(camera, width, height, fused, float_frame, download, poison)
+    def _render(self, camera, width, height, kernels, float_frame, download, poison) -> Frame:
+        return super().render(camera, width, height, kernels, float_frame, download, poison)
 
     def close(self) -> None:
         super().close()
@@ -107,6 +111,8 @@ class SdfRenderer(_SdfFrames):
         ground = model.app_data.get("ground", 0.0) if ground_height is None else ground_height
         super().__init__(device, ground, reference, tile_pixels)
         self.model, self.shape = model, shape
+        # A shape's reference render has no network to run apart (prepost) or in stages (unfused).
+        self.kernels = ("fused", "wavefront", "prepost", "unfused") if model is not None else ("fused", "wavefront")
         self.items = items_per_invocation(device)
         self.encoding = self.mlp = None
         if model is not None:
@@ -115,6 +121,8 @@ class SdfRenderer(_SdfFrames):
         self.queries = device.buffer(4, "queries")
         self.pixel_queue = device.buffer(4, "pixel_queue")
         self._tile_buffers = None
+        self._wavefront = None
+        self._query_buffers = None
 
     # ---- what the frame renderer asks ---------------------------------------------------------
 
@@ -125,11 +133,9 @@ class SdfRenderer(_SdfFrames):
     def network_queries(self, width: int, height: int) -> int:
         return int(self.queries.download(np.uint32, (1,))[0])
 
-    def _render(self, camera, width, height, fused, float_frame, download, poison) -> Frame:
-        if not fused and self.model is None:
-            raise NgvkError("the reference render of a shape has only the fused path; drop --unfused")
+    def _render(self, camera, width, height, kernels, float_frame, download, poison) -> Frame:
         self.queries.upload(np.zeros(1, np.uint32))
-        return super()._render(camera, width, height, fused, float_frame, download, poison)
+        return super()._render(camera, width, height, kernels, float_frame, download, poison)
 
     def pixels_per_slot(self) -> int:
         """Pixels each slot of the fused kernel may take (FUSED_PIXELS_PER_SLOT)."""
@@ -147,6 +153,44 @@ class SdfRenderer(_SdfFrames):
         sequence.fill(self.pixel_queue, 0)
         invocations = -(-push["n"] // (self.items * push["pixels_per_slot"]))
         sequence.dispatch(kernel, invocations, buffers, push)
+
+    # ---- wavefront ----------------------------------------------------------------------------
+
+    def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
+        if self._wavefront is None:
+            self._wavefront = Wavefront(self.device, min(WAVEFRONT_SLOTS, self.tile_pixels), tracing.SLOT_DTYPE.itemsize,
+                                        self.items)
+        wavefront = self._wavefront
+        defines = {**tracing.defines(), "MLP_ITEMS": self.items, "SDF_SOURCE": 0 if self.model is not None else 1,
+                   "SDF_SHAPE": self.shape or 0}
+        buffers = {"frame": frame, "queries": self.queries, "slot_state": wavefront.state}
+        network = None
+        if split:
+            q = self._wavefront_queries()
+            buffers.update({"positions": q["positions"], "distances": q["distances"]})
+            network = lambda sequence, listed: self._record_network(sequence, listed, wavefront.slots)  # noqa: E731
+        elif self.model is not None:
+            defines.update({**self.encoding.defines(), **self.mlp.defines()})
+            buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
+        kernel = wavefront.kernel("sdf/sdf_wavefront.comp", defines, split)
+        return wavefront.record_rounds(sequence, kernel, buffers, push, push["n"], network)
+
+    def _wavefront_queries(self) -> dict:
+        """The prepost kernels' query buffers, by place in the slot lists."""
+        if self._query_buffers is None:
+            slots, device = self._wavefront.slots, self.device
+            self._query_buffers = {"positions": device.buffer(slots * 12, "positions"),
+                                   "encoded": device.buffer(slots * self.model.encoding.n_output * 4, "encoded"),
+                                   "distances": device.buffer(slots * 4, "distances")}
+        return self._query_buffers
+
+    def _record_network(self, sequence, listed, n: int) -> None:
+        """The encoding and the MLP over the positions of the listed queries (`n` the most there are)."""
+        q = self._query_buffers
+        with sequence.timed("encoding"):
+            self.encoding.record_encode(sequence, q["positions"], q["encoded"], n, counter=listed[1])
+        with sequence.timed("mlp"):
+            self.mlp.record_forward(sequence, q["encoded"], q["distances"], n, counter=listed[1])
 
     # ---- unfused ------------------------------------------------------------------------------
 
@@ -226,14 +270,17 @@ class SdfRenderer(_SdfFrames):
 
     def close(self) -> None:
         super().close()
-        close_all(self._tile_buffers, self.encoding, self.mlp, self.queries, self.pixel_queue)
-        self._tile_buffers = None
+        close_all(self._tile_buffers, self.encoding, self.mlp, self.queries, self.pixel_queue, self._wavefront,
+                  self._query_buffers)
+        self._tile_buffers = self._wavefront = self._query_buffers = None
 
 
 class MeshRenderer(_SdfFrames):
     """The reference render of a mesh: camera and shadow rays cast against its triangles on the CPU
     (libigl's AABB tree), flat face normals, shaded by apps/sdf/tracing.py shade() as the device
     shades the sphere tracer's hits. No march, so the steps mode shows nothing; no GPU time."""
+
+    kernels = ("fused", "wavefront", "prepost", "unfused")  # all the same: the CPU casts the rays
 
     def __init__(self, device, mesh, ground_height: float):
         super().__init__(device, ground_height)
@@ -250,7 +297,7 @@ class MeshRenderer(_SdfFrames):
                                                     np.ascontiguousarray(directions, np.float64))
         return faces, t
 
-    def _render(self, camera, width, height, fused, float_frame, download, poison) -> Frame:
+    def _render(self, camera, width, height, kernels, float_frame, download, poison) -> Frame:
         eye, view = (a.astype(np.float64) for a in camera.rays(width, height))
         rays = tracing.new_rays(width * height)
         rays["origin"], rays["direction"] = eye, view

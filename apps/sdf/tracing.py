@@ -45,6 +45,9 @@ RAY_DTYPE = np.dtype([("origin", "<f4", 3), ("t", "<f4"), ("direction", "<f4", 3
                       ("normal", "<f4", 3), ("steps", "<u4"), ("status", "<u4"), ("kind", "<u4"),
                       ("camera_steps", "<u4"), ("depth", "<f4")])
 assert RAY_DTYPE.itemsize == 64
+# SdfSlot of sdf/sdf_ray.glsl (a wavefront slot): the ray and its phase, 80 bytes.
+SLOT_DTYPE = np.dtype([("ray", RAY_DTYPE), ("phase", "<u4"), ("pad", "<u4", 3)])
+assert SLOT_DTYPE.itemsize == 80
 
 
 def light() -> np.ndarray:

@@ -83,9 +83,9 @@ def check_stages(device, rng) -> list:
                 seen = float(np.mean((expected[..., 0] > 0) & (expected[..., 0] < 1)))
                 results.append(CheckResult("volume_stages", "random network: pixels partly opaque (1 if under 10 %)",
                                            float(seen < 0.1), 0.0, 0.0))
-            for fused, kernel in ((False, "volume_stages"), (True, "volume_fused")):
+            for kernels, kernel in (("unfused", "volume_stages"), ("fused", "volume_fused")):
                 start = time.perf_counter()
-                frame = renderer.render(CAMERA, WIDTH, HEIGHT, fused, float_frame=True, poison=POISON_WORD).pixels
+                frame = renderer.render(CAMERA, WIDTH, HEIGHT, kernels, float_frame=True, poison=POISON_WORD).pixels
                 results.append(compare_pixels(kernel, f"random network, mode {mode}", frame, expected,
                                               time.perf_counter() - start))
     finally:

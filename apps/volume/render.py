@@ -61,6 +61,8 @@ class VolumeRenderer(FrameRenderer):
         self.occupancy_resolution = occupancy.shape[0]
         self.occupancy = device.buffer_from(tracing.pack_occupancy(occupancy), "occupancy")
         self.items = items_per_invocation(device)
+        # A grid's ground-truth render has only the fused kernel (no network to run in stages).
+        self.kernels = ("fused", "unfused") if model is not None else ("fused",)
         self.encoding = self.mlp = self.grid = None
         self.grid_shape = (1, 1, 1)
         if model is not None:
@@ -108,32 +110,30 @@ class VolumeRenderer(FrameRenderer):
             done += count
         return out
 
-    def render(self, camera, width, height, fused=True, float_frame=False, download=True, poison=None,
+    def render(self, camera, width, height, kernels="fused", float_frame=False, download=True, poison=None,
                accumulate: bool = False) -> Frame:
         """Render a frame of `spp` samples per pixel; with `accumulate`, add them to those of the
         previous frames (same view and size: the caller's to keep so), with new random steps."""
-        if not fused and self.model is None:
-            raise NgvkError("the ground-truth render of a grid has only the fused path; drop --unfused")
         if not accumulate:
             self.samples_done, self.frame_index = 0, 0
         if self.mode == ERROR_MODE:
-            return self._render_error(camera, width, height, fused, float_frame, download, poison, accumulate)
+            return self._render_error(camera, width, height, kernels, float_frame, download, poison, accumulate)
         self.queries.upload(np.zeros(1, np.uint32))
-        frame = super().render(camera, width, height, fused, float_frame, download, poison)
+        frame = super().render(camera, width, height, kernels, float_frame, download, poison)
         self.samples_done += self.spp
         self.frame_index += 1
         return frame
 
-    def _render_error(self, camera, width, height, fused, float_frame, download, poison, accumulate) -> Frame:
+    def _render_error(self, camera, width, height, kernels, float_frame, download, poison, accumulate) -> Frame:
         """|model - ground truth| x 4 of the color renders (same seeds), composed on the host and
         shown like any frame."""
         self.mode = "color"
         try:
-            frame = self.render(camera, width, height, fused, True, True, poison, accumulate)
+            frame = self.render(camera, width, height, kernels, True, True, poison, accumulate)
         finally:
             self.mode = ERROR_MODE
         self.reference.set_mode("color")
-        expected = self.reference.render(camera, width, height, True, True, accumulate=accumulate).pixels
+        expected = self.reference.render(camera, width, height, "fused", True, accumulate=accumulate).pixels
         pixels = error_frame(frame.pixels, expected, float_frame)
         self.show_pixels(pixels, width, height, float_frame)
         frame.pixels = pixels if download else None
@@ -146,10 +146,10 @@ class VolumeRenderer(FrameRenderer):
             self._accumulation = self.device.buffer(pixels * 16, "accumulation")
         return self._accumulation
 
-    def record(self, sequence, camera, width, height, fused, float_frame=False, poison=None, first=0, count=None):
+    def record(self, sequence, camera, width, height, kernels, float_frame=False, poison=None, first=0, count=None):
         count = width * height - first if count is None else count
         self._accumulation_buffer(count)
-        return super().record(sequence, camera, width, height, fused, float_frame, poison, first, count)
+        return super().record(sequence, camera, width, height, kernels, float_frame, poison, first, count)
 
     def _defines(self) -> dict:
         return tracing.defines()

@@ -52,6 +52,24 @@ class BufferView:
         return self.buffer.download(dtype, (count,) if shape is None else shape, self.offset)
 
 
+class WordRange:
+    """32-bit words [first, first + count) of a buffer, for what needs no binding and so no offset
+    alignment beyond 4 bytes: fills (Sequence.fill) and indirect dispatch arguments
+    (Sequence.dispatch(indirect=...) reads the three words after the range's first)."""
+
+    def __init__(self, buffer: "Buffer", first: int, count: int):
+        _check_range(buffer, 4 * first, 4 * count, 4, "word range")
+        self.buffer, self.offset, self.nbytes = buffer, 4 * first, 4 * count
+
+    @property
+    def handle(self):
+        return self.buffer.handle
+
+    @property
+    def name(self) -> str:
+        return f"{self.buffer.name}[words {self.offset // 4}:{(self.offset + self.nbytes) // 4}]"
+
+
 class TexelView:
     """A buffer (or bytes [offset, offset + nbytes) of it) seen as float texels of 1, 2 or 4
     components, for a `samplerBuffer` or `imageBuffer` binding. On CPU drivers a texel fetch is a
@@ -224,6 +242,10 @@ class Buffer:
         if self.handle is None:
             raise ValueError(f"buffer {self.name} was released")
         return BufferView(self, offset, self.nbytes - offset if nbytes is None else nbytes)
+
+    def words(self, first: int, count: int = 1) -> WordRange:
+        """32-bit words [first, first + count), for fills and indirect arguments (WordRange)."""
+        return WordRange(self, first, count)
 
     def close(self) -> None:
         """Release the buffer, its texel views and its memory (idempotent)."""

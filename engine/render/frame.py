@@ -1,12 +1,21 @@
-"""Frame rendering: the staged (unfused) and fused paths of an app, tiled, with GPU times per stage.
+"""Frame rendering: an app's kernel variants, tiled, with GPU times per stage.
 
-An app's renderer subclasses `FrameRenderer` and records, for one tile of pixels, either its stages
-(one dispatch each, intermediate results in buffers, each timed under its stage name) or its fused
-kernel (one dispatch, timed as "fused"). The frame is cut into tiles so that the intermediate
-buffers of the unfused path stay within the device's largest storage binding at any resolution;
-both paths use the same tiles. A frame larger than that binding is rendered in bands, each into a
-frame buffer of its own, read back into one image. The frame itself is RGBA8 (one uint per pixel),
-or RGBA float32 when asked for (tests compare the two paths bit for bit that way).
+An app's renderer subclasses `FrameRenderer` and records, for one tile of pixels, the kernels of
+one of its variants (KERNELS; a renderer lists those it has in `kernels`):
+- `unfused`: its stages, one dispatch each, intermediate results in buffers, each timed under its
+  stage name;
+- `fused`: one dispatch per tile that does everything per pixel (timed as "fused");
+- `wavefront` (iterative apps): one dispatch per iteration over the live work of the tile, the
+  network inside it (engine/render/wavefront.py; timed as "wavefront");
+- `prepost` (iterative apps): the wavefront's iteration with the network left out, so that each
+  iteration is one fused pre/post-processing kernel ("prepost") and the encoding and MLP kernels:
+  the paper's fusion, which the benchmark's kernel-level figure measures.
+The frame is cut into tiles so that the intermediate buffers of the unfused path stay within the
+device's largest storage binding at any resolution; every variant uses the same tiles. A frame
+larger than that binding is rendered in bands, each into a frame buffer of its own, read back into
+one image. Recording goes in rounds: a wavefront records a round of iterations, has it run, and
+reads back whether work is left before it records the next. The frame itself is RGBA8 (one uint
+per pixel), or RGBA float32 when asked for (tests compare the variants bit for bit that way).
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ import numpy as np
 from ngvk.engine.errors import NgvkError
 
 STAGES = ("preprocess", "encoding", "mlp", "postprocess")
-FUSED = "fused"
+KERNELS = ("fused", "wavefront", "prepost", "unfused")  # the kernel variants (module docstring)
+FUSED, WAVEFRONT, PREPOST = "fused", "wavefront", "prepost"  # their stage labels
 FRAME = "frame"  # timestamps around the whole frame, whatever its stages
 DEFAULT_TILE_PIXELS = 1 << 18
 MAX_FRAME_SIDE = 16384
@@ -28,12 +38,13 @@ MAX_FRAME_SIDE = 16384
 class Frame:
     """A rendered frame: pixels [height, width, 4] (uint8 RGBA, or float32 RGBA; None when not read
     back), the GPU time of each stage (or of "fused"), summed over tiles, and of the whole frame,
-    and how many network queries it took (the benchmark's samples)."""
+    the kernel variant that rendered it, and how many network queries it took (the benchmark's
+    samples)."""
 
     pixels: np.ndarray | None
     timings: dict[str, float] = field(default_factory=dict)
     frame_ms: float = 0.0
-    fused: bool = True
+    kernels: str = "fused"
     queries: int = 0
 
     @property
@@ -60,6 +71,12 @@ def close_all(*owned) -> None:
             item.close()
 
 
+def check_kernels(renderer, kernels: str) -> None:
+    """A one-line error for a kernel variant the renderer does not have."""
+    if kernels not in renderer.kernels:
+        raise NgvkError(f"kernels {kernels!r}: this app's renderer has {', '.join(renderer.kernels)}")
+
+
 def check_frame_size(width: int, height: int) -> None:
     """A one-line error for sizes that are zero or absurd. Frames larger than the device can bind
     are rendered in bands (FrameRenderer.render), so the device sets no limit here."""
@@ -74,6 +91,7 @@ class FrameRenderer:
 
     stages = STAGES
     modes: tuple[str, ...] = ("network",)  # render modes, the first the default (see set_mode)
+    kernels: tuple[str, ...] = ("fused", "unfused")  # the variants of KERNELS this renderer has
 
     def __init__(self, device, tile_pixels: int = DEFAULT_TILE_PIXELS):
         self.device = device
@@ -105,6 +123,12 @@ class FrameRenderer:
 
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         """Record one tile's fused dispatch."""
+        raise NotImplementedError
+
+    def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
+        """A generator that records one tile's wavefront (or, with `split`, its prepost kernels) in
+        rounds, each timed as FRAME, yielding after each: the caller runs what was recorded before
+        resuming it (engine/render/wavefront.py record_rounds)."""
         raise NotImplementedError
 
     def network_queries(self, width: int, height: int) -> int:
@@ -144,27 +168,36 @@ class FrameRenderer:
         end = width * height if count is None else first + count
         return [(start, min(self.tile_pixels, end - start)) for start in range(first, end, self.tile_pixels)]
 
-    def record(self, sequence, camera, width: int, height: int, fused: bool, float_frame: bool = False,
+    def record(self, sequence, camera, width: int, height: int, kernels: str, float_frame: bool = False,
                poison: int | None = None, first: int = 0, count: int | None = None):
-        """Record pixels [first, first + count) of the frame (default: all of it) into `sequence`;
-        returns the frame buffer they are written to, whose element 0 is pixel `first` (kernels
-        write pixel p at p - frame_offset, lib/frame.glsl). With `poison`, every 32-bit word of
-        that buffer is first set to it (untimed)."""
+        """A generator that records pixels [first, first + count) of the frame (default: all of it)
+        with the `kernels` variant into `sequence`, in rounds: after each it yields the frame buffer
+        they are written to, whose element 0 is pixel `first` (kernels write pixel p at p -
+        frame_offset, lib/frame.glsl), and the caller runs the sequence and resets it before
+        resuming. Each round's commands are timed as FRAME (a wavefront's rounds by
+        engine/render/wavefront.py record_rounds). With `poison`, every 32-bit word of the frame
+        buffer is first set to it (untimed)."""
         check_frame_size(width, height)
+        check_kernels(self, kernels)
         count = width * height - first if count is None else count
         frame = self._frame_buffer(count, float_frame)
         if poison is not None:
             sequence.fill(frame, poison)
         base = {**self.push_constants(camera, width, height), "frame_offset": first, "frame_float": int(float_frame)}
+        tiles = [{**base, "n": n, "pixel_offset": offset} for offset, n in self.tiles(width, height, first, count)]
+        if kernels in (WAVEFRONT, PREPOST):
+            for push in tiles:
+                for _ in self.record_wavefront(sequence, frame, push, float_frame, kernels == PREPOST):
+                    yield frame
+            return
         with sequence.timed(FRAME):
-            for offset, n in self.tiles(width, height, first, count):
-                push = {**base, "n": n, "pixel_offset": offset}
-                if fused:
+            for push in tiles:
+                if kernels == FUSED:
                     with sequence.timed(FUSED):
                         self.record_fused(sequence, frame, push, float_frame)
                 else:
                     self.record_unfused(sequence, frame, push, float_frame)
-        return frame
+        yield frame
 
     def show_pixels(self, pixels: np.ndarray, width: int, height: int, float_frame: bool) -> None:
         """Put a frame composed on the host (pixels [height, width, 4] of the frame's format) into the
@@ -172,25 +205,27 @@ class FrameRenderer:
         if width * height <= self.band_pixels(float_frame):
             self._frame_buffer(width * height, float_frame).upload(pixels)
 
-    def prepare(self, camera, fused: bool = True, float_frame: bool = False) -> None:
-        """Render a 1 x 1 frame so that every kernel of this path exists and is compiled: CPU
+    def prepare(self, camera, kernels: str = FUSED, float_frame: bool = False) -> None:
+        """Render a 1 x 1 frame so that every kernel of this variant exists and is compiled: CPU
         drivers compile a pipeline during its first dispatch, which would otherwise show up in
         the first frame's GPU times."""
-        self.render(camera, 1, 1, fused, float_frame)
+        self.render(camera, 1, 1, kernels, float_frame)
 
     def render(
-        self, camera, width: int, height: int, fused: bool = True, float_frame: bool = False, download: bool = True,
+        self, camera, width: int, height: int, kernels: str = FUSED, float_frame: bool = False, download: bool = True,
         poison: int | None = None,
     ) -> Frame:
-        """Render one frame and read it back (`download=False` leaves it in `self.frame_buffer(...)`
-        only, for presenting it without a round trip through the host). A frame larger than one
-        frame buffer (band_pixels()) is rendered band after band; its times are summed.
+        """Render one frame with the `kernels` variant and read it back (`download=False` leaves it
+        in `self.frame_buffer(...)` only, for presenting it without a round trip through the host).
+        A frame larger than one frame buffer (band_pixels()) is rendered band after band; its times
+        are summed, as are those of the rounds of a wavefront.
 
         The frame buffer is reused from one render to the next, so a pixel that a path fails to
         write would keep the previous frame's value. Comparisons of two renders therefore pass
         `poison`, a 32-bit word written over the whole frame first: engine/poison.py POISON_WORD (NaN)
         for float frames, and the two words of POISON_RGBA8 for two 8-bit renders to be compared."""
         check_frame_size(width, height)
+        check_kernels(self, kernels)
         total, band = width * height, self.band_pixels(float_frame)
         if total > band and not download:
             raise NgvkError(f"a {width}x{height} frame is larger than one frame buffer: it can only be read back")
@@ -203,16 +238,18 @@ class FrameRenderer:
         for first in range(0, total, band):
             count = min(band, total - first)
             self._sequence.reset()
-            frame = self.record(self._sequence, camera, width, height, fused, float_frame, poison, first, count)
-            self._sequence.run()
-            for label, ms in self._sequence.timings().items():
-                timings[label] = timings.get(label, 0.0) + ms
-            frame_ms += timings.pop(FRAME, 0.0)
+            frame = None
+            for frame in self.record(self._sequence, camera, width, height, kernels, float_frame, poison, first, count):
+                self._sequence.run()
+                for label, ms in self._sequence.timings().items():
+                    timings[label] = timings.get(label, 0.0) + ms
+                frame_ms += timings.pop(FRAME, 0.0)
+                self._sequence.reset()
             if download:
                 pixels[first : first + count] = frame.download(dtype, (count, 4))
         if download:
             pixels = pixels.reshape(height, width, 4)
-        return Frame(pixels, timings, frame_ms, fused, self.network_queries(width, height))
+        return Frame(pixels, timings, frame_ms, kernels, self.network_queries(width, height))
 
     def close(self) -> None:
         if self._sequence is not None:

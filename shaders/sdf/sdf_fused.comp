@@ -39,47 +39,15 @@ layout(push_constant) uniform Push {
 #include "sdf/sdf_push.glsl"
 };
 
-#if SDF_SOURCE == 0
-#include "lib/grid_encoding.glsl"
-#include "lib/mlp.glsl"
-#else
-#include "sdf/sdf_shapes.glsl"
-#endif
+#include "sdf/sdf_distances.glsl"
 #include "lib/camera.glsl"
 #include "sdf/sdf_trace.glsl"
 
-// The signed distances at MLP_ITEMS positions.
-void sdf_distances(vec3 p[MLP_ITEMS], out float d[MLP_ITEMS]) {
-#if SDF_SOURCE == 0
-    float encoded[MLP_ITEMS][MLP_INPUTS];
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-        float pos[3] = float[3](p[s].x, p[s].y, p[s].z);
-        grid_encode(pos, encoded[s]);
-    }
-    float y[MLP_ITEMS][MLP_OUTPUTS];
-    mlp_forward(encoded, y);
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) d[s] = y[s][0];
-#else
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) d[s] = sdf_shape(p[s]);
-#endif
-}
-
-// Each invocation works on MLP_ITEMS slots, each holding one pixel's ray in one phase of its work.
-// Every pass queries one distance per slot (the MLP's batch); a slot whose pixel is finished takes
-// the next pixel of the tile from the queue, so the slots stay busy however long a ray marches
-// (batches that waited for their slowest ray measured 2.4x slower than the unfused path).
-#define SDF_PHASE_MARCH 0u   // the camera ray marches
-#define SDF_PHASE_PROBE 1u   // 1 + k: probe k of the normal (k = 0..3)
-#define SDF_PHASE_NORMAL 5u  // the normal is summed (no query)
-#define SDF_PHASE_SHADOW 6u  // the shadow ray marches
-#define SDF_PHASE_EMPTY 7u   // the pixel is done (or there is none)
-
-// After the camera ray's march and the normal's probes: the shadow ray, or the pixel is done.
-uint sdf_after_surface(inout SdfRay ray) {
-    sdf_shadow_begin(ray);
-    return render_mode == SDF_MODE_SHADED && ray.status == SDF_MARCHING ? SDF_PHASE_SHADOW : SDF_PHASE_EMPTY;
-}
-
+// Each invocation works on MLP_ITEMS slots, each holding one pixel's ray in one phase of its work
+// (sdf/sdf_trace.glsl). Every pass queries one distance per slot (the MLP's batch); a slot whose
+// pixel is finished takes the next pixel of the tile from the queue, so the slots stay busy however
+// long a ray marches (batches that waited for their slowest ray measured 2.4x slower than the
+// unfused path).
 #define SDF_NO_PIXEL 0xffffffffu
 
 // Put the tile's next pixel into a slot, or leave it empty when the queue is or when the slot has
@@ -94,31 +62,20 @@ void sdf_take(inout SdfRay ray, inout uint phase, inout uint pixel, inout uint l
         phase = SDF_PHASE_MARCH;
     } else {
         pixel = SDF_NO_PIXEL;
-        phase = SDF_PHASE_EMPTY;
+        phase = SDF_PHASE_DONE;
     }
 }
 
-// Move a slot on until its next query (or until the queue is empty): skip the phases that need no
-// query, write the finished pixel and take the next. Returns the slot's phase.
-uint sdf_settle(inout SdfRay ray, inout uint phase, inout uint pixel, inout uint left) {
-    bool moving = true;
-    while (moving) {
-        if (phase == SDF_PHASE_MARCH && ray.status != SDF_MARCHING) {
-            phase = ray.status == SDF_HIT ? SDF_PHASE_PROBE : sdf_after_surface(ray);
-        } else if (phase == SDF_PHASE_NORMAL) {
-            phase = sdf_after_surface(ray);
-        } else if (phase == SDF_PHASE_SHADOW && ray.status != SDF_MARCHING) {
-            phase = SDF_PHASE_EMPTY;
-        } else if (phase == SDF_PHASE_EMPTY && pixel != SDF_NO_PIXEL) {
-            vec3 eye, view;
-            camera_ray(pixel_offset + pixel, eye, view);
-            frame_write(pixel_offset + pixel, sdf_shade(ray, eye, view));
-            sdf_take(ray, phase, pixel, left);
-        } else {
-            moving = false;
-        }
+// Move a slot on until its next query (or until the queue is empty): write each finished pixel and
+// take the next. Returns true while the slot has a query to make.
+bool sdf_busy(inout SdfRay ray, inout uint phase, inout uint pixel, inout uint left) {
+    for (;;) {
+        phase = sdf_settle(ray, phase);
+        if (phase != SDF_PHASE_DONE || pixel == SDF_NO_PIXEL) break;
+        frame_write(pixel_offset + pixel, sdf_pixel_colour(ray, pixel_offset + pixel));
+        sdf_take(ray, phase, pixel, left);
     }
-    return phase;
+    return phase != SDF_PHASE_DONE;
 }
 
 void main() {
@@ -131,24 +88,17 @@ void main() {
     uint made = 0u;
     for (;;) {
         bool busy = false;
-        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) busy = sdf_settle(rays[s], phase[s], pixel[s], left[s]) != SDF_PHASE_EMPTY || busy;
+        [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) busy = sdf_busy(rays[s], phase[s], pixel[s], left[s]) || busy;
         if (!busy) break;
         vec3 p[MLP_ITEMS];
         [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-            uint k = phase[s] - SDF_PHASE_PROBE;
-            p[s] = phase[s] == SDF_PHASE_EMPTY ? vec3(0.5) : k < 4u ? sdf_probe_position(rays[s], k) : sdf_position(rays[s]);
+            p[s] = phase[s] == SDF_PHASE_DONE ? vec3(0.5) : sdf_query_position(rays[s], phase[s]);
         }
         float d[MLP_ITEMS];
         sdf_distances(p, d);
         made += uint(MLP_ITEMS);
         [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-            uint k = phase[s] - SDF_PHASE_PROBE;
-            if (k < 4u) {
-                sdf_probe_add(rays[s], k, d[s]);
-                phase[s] += 1u;
-            } else if (phase[s] != SDF_PHASE_EMPTY) {
-                sdf_advance(rays[s], d[s]);
-            }
+            if (phase[s] != SDF_PHASE_DONE) phase[s] = sdf_apply(rays[s], phase[s], d[s]);
         }
     }
     atomicAdd(queries[0], made);

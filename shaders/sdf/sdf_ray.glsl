@@ -33,4 +33,13 @@ struct SdfRay {
     float depth;       // the camera ray's distance to what it saw (set by sdf_shadow_begin)
 };
 
+// A wavefront slot (sdf/sdf_wavefront.comp): the ray and its phase (sdf/sdf_trace.glsl); 80 bytes.
+struct SdfSlot {
+    SdfRay ray;
+    uint phase;
+    uint pad0;
+    uint pad1;
+    uint pad2;
+};
+
 #endif

@@ -100,6 +100,55 @@ void sdf_shadow_begin(inout SdfRay ray) {
     if (ray.kind == SDF_SKY) ray.status = SDF_MISSED;
 }
 
+// ---- a slot: one pixel's ray through all its phases (the fused and wavefront kernels) ----------
+// The slot's phase says which query its ray waits for; the phases that need none are passed by
+// sdf_settle(). Each query: sdf_query_position(), then the distance d there to sdf_apply().
+#define SDF_PHASE_MARCH 0u   // the camera ray marches
+#define SDF_PHASE_PROBE 1u   // 1 + k: probe k of the normal (k = 0..3)
+#define SDF_PHASE_NORMAL 5u  // the normal is summed (no query)
+#define SDF_PHASE_SHADOW 6u  // the shadow ray marches
+#define SDF_PHASE_DONE 7u    // the pixel is finished: shade it (no query)
+
+// After the camera ray's march and the normal's probes: the shadow ray, or the pixel is done.
+uint sdf_after_surface(inout SdfRay ray) {
+    sdf_shadow_begin(ray);
+    return render_mode == SDF_MODE_SHADED && ray.status == SDF_MARCHING ? SDF_PHASE_SHADOW : SDF_PHASE_DONE;
+}
+
+// Move a slot on through the phases that need no query: returns its phase, which then waits for a
+// query or is SDF_PHASE_DONE.
+uint sdf_settle(inout SdfRay ray, uint phase) {
+    for (;;) {
+        if (phase == SDF_PHASE_MARCH && ray.status != SDF_MARCHING) {
+            phase = ray.status == SDF_HIT ? SDF_PHASE_PROBE : sdf_after_surface(ray);
+        } else if (phase == SDF_PHASE_NORMAL) {
+            phase = sdf_after_surface(ray);
+        } else if (phase == SDF_PHASE_SHADOW && ray.status != SDF_MARCHING) {
+            phase = SDF_PHASE_DONE;
+        } else {
+            return phase;
+        }
+    }
+    return phase;
+}
+
+// Where a slot waiting in `phase` queries its distance.
+vec3 sdf_query_position(SdfRay ray, uint phase) {
+    uint k = phase - SDF_PHASE_PROBE;
+    return k < 4u ? sdf_probe_position(ray, k) : sdf_position(ray);
+}
+
+// The distance d of that query taken in: a probe's term of the normal, or a step. Returns the phase.
+uint sdf_apply(inout SdfRay ray, uint phase, float d) {
+    uint k = phase - SDF_PHASE_PROBE;
+    if (k < 4u) {
+        sdf_probe_add(ray, k, d);
+        return phase + 1u;
+    }
+    sdf_advance(ray, d);
+    return phase;
+}
+
 // Linear RGB of the sky in direction `direction`.
 vec3 sdf_sky(vec3 direction) {
     return mix(vec3(0.60, 0.70, 0.85), vec3(0.25, 0.40, 0.70), clamp(direction.y, 0.0, 1.0));
@@ -138,6 +187,13 @@ vec4 sdf_shade(SdfRay ray, vec3 eye, vec3 view) {
         colour = sdf_sky(view);
     }
     return vec4(linear_to_srgb(colour), 1.0);
+}
+
+// The colour of frame pixel `pixel` once its slot is done.
+vec4 sdf_pixel_colour(SdfRay ray, uint pixel) {
+    vec3 eye, view;
+    camera_ray(pixel, eye, view);
+    return sdf_shade(ray, eye, view);
 }
 
 #endif
