@@ -6,7 +6,7 @@ Its sections, run in this order:
 - `check`: `ngvk check`'s results (every kernel against its NumPy reference);
 - `kernels`: `ngvk bench kernels`' cases, the apps' networks first, then the grid encodings, at
   batches of 2^16, 2^18, 2^20 and 2^22 samples as the budget allows;
-- `apps`: `ngvk bench`'s fused against unfused breakdown of every available app and every encoding
+- `apps`: `ngvk bench`'s kernel variants and breakdown of every available app and every encoding
   it ships a model for, at 1920x1080 and 3840x2160.
 
 The budget. Each section must end by a fixed share of the budget (`SECTION_ENDS`, cumulative, so a
@@ -136,32 +136,34 @@ def kernel_case(device, kind: str, name: str, config, n: int, warmup: int, repea
 
 
 def frame_pilot(device, app, encoding: str, limit_s: float) -> dict:
-    """Wall-clock seconds of one frame each way at growing small sizes (PILOT_SIZES), after one
-    untimed frame each way that creates and compiles everything. It grows until the two frames take
-    PILOT_ENOUGH_S and twice as long as at the first size (so that the cost per pixel shows beside
-    the fixed cost of a frame: dispatches, iterations), or to the last size, or until the next size
-    would take more than PILOT_STEP_S or what is left of `limit_s`. Returns the sizes, the seconds of each path
-    there, and per path the line through the first and last points (frame_cost)."""
+    """Wall-clock seconds of one frame with each kernel variant of the renderer at growing small
+    sizes (PILOT_SIZES), after one untimed frame each that creates and compiles everything. It grows
+    until the frames take PILOT_ENOUGH_S and twice as long as at the first size (so that the cost
+    per pixel shows beside the fixed cost of a frame: dispatches, iterations), or to the last size,
+    or until the next size would take more than PILOT_STEP_S or what is left of `limit_s`. Returns
+    the sizes, the seconds of each variant there (`seconds_<variant>`), and per variant the line
+    through the first and last points (frame_cost)."""
     started = time.perf_counter()
     model = app.load_model(app.default_model_path(encoding))
     with bench.fp32_mlp(device):  # the MLP path the benchmark's renderers get (bench.bench_case)
         renderer = app.renderer(device, model)
-    sizes, seconds = [], {"fused": [], "unfused": []}
+    paths = renderer.kernels
+    sizes, seconds = [], {path: [] for path in paths}
     try:
         for i, (width, height) in enumerate(PILOT_SIZES):
             camera = renderer.default_camera(width, height)
             if i == 0:
-                for fused in (True, False):
-                    renderer.render(camera, width, height, fused=fused, download=False)
+                for path in paths:
+                    renderer.render(camera, width, height, path, download=False)
                 setup = time.perf_counter() - started
-            for fused in (True, False):
+            for path in paths:
                 start = time.perf_counter()
-                renderer.render(camera, width, height, fused=fused, download=False)
-                seconds["fused" if fused else "unfused"].append(time.perf_counter() - start)
+                renderer.render(camera, width, height, path, download=False)
+                seconds[path].append(time.perf_counter() - start)
             sizes.append([width, height])
-            pilot = {"sizes": sizes, "seconds_fused": seconds["fused"], "seconds_unfused": seconds["unfused"]}
-            pair = seconds["fused"][-1] + seconds["unfused"][-1]
-            if i > 0 and pair >= max(PILOT_ENOUGH_S, 2 * (seconds["fused"][0] + seconds["unfused"][0])):
+            pilot = {"sizes": sizes, **{f"seconds_{path}": seconds[path] for path in paths}}
+            pair = sum(seconds[path][-1] for path in paths)
+            if i > 0 and pair >= max(PILOT_ENOUGH_S, 2 * sum(seconds[path][0] for path in paths)):
                 break
             if i + 1 < len(PILOT_SIZES):
                 next_pixels = PILOT_SIZES[i + 1][0] * PILOT_SIZES[i + 1][1]
@@ -171,7 +173,7 @@ def frame_pilot(device, app, encoding: str, limit_s: float) -> dict:
     finally:
         renderer.close()
     return {**pilot, "setup_s": setup, "seconds": time.perf_counter() - started,
-            "cost": {path: frame_cost(sizes, seconds[path]) for path in ("fused", "unfused")}}
+            "cost": {path: frame_cost(sizes, seconds[path]) for path in paths}}
 
 
 def frame_cost(sizes, seconds) -> dict:
@@ -187,14 +189,14 @@ def frame_cost(sizes, seconds) -> dict:
 
 
 def frame_seconds(pilot: dict, pixels: int) -> float:
-    """Both paths' seconds for one frame of `pixels`, from a pilot's measurements."""
-    cost = pilot.get("cost") or {path: frame_cost(pilot["sizes"], pilot[f"seconds_{path}"])
-                                 for path in ("fused", "unfused")}
+    """Every variant's seconds for one frame of `pixels`, from a pilot's measurements."""
+    cost = pilot.get("cost") or {key[len("seconds_"):]: frame_cost(pilot["sizes"], pilot[key])
+                                 for key in pilot if key.startswith("seconds_")}
     return sum(c["fixed_s"] + c["per_pixel_s"] * pixels for c in cost.values())
 
 
 def estimate_case_s(pilot: dict, width: int, height: int, warmup: int, repeat: int) -> float:
-    """bench.bench_case's cost from a pilot: per path, a full-size frame for the agreement check,
+    """bench.bench_case's cost from a pilot: per variant, a full-size frame for the agreement check,
     `warmup` and `repeat` frames, and the check's small float frame; and a quarter of the pilot's
     set-up (the model and renderer made again; the pipelines exist by then)."""
     small = (bench.AGREEMENT_SIZE, max(1, round(height * bench.AGREEMENT_SIZE / width)))
@@ -446,9 +448,9 @@ class Suite:
             section["pilots"].append({**where, **pilot})
             pilot_guess = max(pilot_guess if len(section["pilots"]) > 1 else 0.0, pilot["seconds"])
             w, h = pilot["sizes"][-1]
-            self.say(f"apps: {app.name} {encoding}: pilot up to {w}x{h}: fused "
-                     f"{1e3 * pilot['seconds_fused'][-1]:.1f} ms, unfused {1e3 * pilot['seconds_unfused'][-1]:.1f} ms "
-                     f"({pilot['seconds']:.1f} s)")
+            walls = ", ".join(f"{key[len('seconds_'):]} {1e3 * values[-1]:.1f} ms" for key, values in pilot.items()
+                              if key.startswith("seconds_"))
+            self.say(f"apps: {app.name} {encoding}: pilot up to {w}x{h}: {walls} ({pilot['seconds']:.1f} s)")
             for resolution, size in RESOLUTIONS.items():
                 estimate = estimate_case_s(pilot, *size, self.warmup, self.repeat)
                 items.append(_AppItem(app, encoding, resolution, size, estimate, pilot))
@@ -483,9 +485,8 @@ class Suite:
             done.append((order[(id(item.app), item.encoding, item.resolution)], case))
             reduced = ("" if settings == (self.warmup, self.repeat)
                        else f", {settings[1]} frames after {settings[0]} warm-up")
-            self.say(f"apps: {label}: unfused {case['unfused']['frame']['median_ms']:.2f} ms, fused "
-                     f"{case['fused']['frame']['median_ms']:.2f} ms ({seconds:.1f} s, estimate {estimate:.1f} s"
-                     f"{reduced})")
+            times = ", ".join(f"{k} {case[k]['frame']['median_ms']:.2f} ms" for k in bench.case_kernels(case))
+            self.say(f"apps: {label}: {times} ({seconds:.1f} s, estimate {estimate:.1f} s{reduced})")
             section["cases"] = [case for _, case in sorted(done, key=lambda pair: pair[0])]
 
 

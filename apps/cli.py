@@ -344,6 +344,12 @@ def cmd_bench(args) -> int:
         if encoding not in ENCODINGS:
             raise NgvkError(f"unknown encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
     resolutions = [parse_resolution(r) for r in (args.resolution or ["1080p"])]
+    kernels = None
+    if args.kernels:
+        kernels = [k.strip() for k in args.kernels.split(",") if k.strip()]
+        unknown = [k for k in kernels if k not in KERNELS]
+        if unknown:
+            raise NgvkError(f"--kernels: unknown variant {unknown[0]!r}; choose from {', '.join(KERNELS)}")
     _check_bench_options(args)
     for width, height in resolutions:
         check_frame_size(width, height)
@@ -353,7 +359,7 @@ def cmd_bench(args) -> int:
             print(f"  {message}", file=sys.stderr, flush=True)
 
         result = run_bench(device, apps, encodings, resolutions, args.warmup, args.repeat,
-                           progress if sys.stderr.isatty() else None)
+                           progress if sys.stderr.isatty() else None, kernels)
     print(table(result))
     _write_results(args, result, plot)
     return 0
@@ -577,7 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--resize", type=_size, metavar="WxH", help="scripted: resize the window halfway through --frames")
     view.set_defaults(func=cmd_view)
 
-    bench = commands.add_parser("bench", help="time fused against unfused kernels, per stage, beside the paper's figures")
+    bench = commands.add_parser("bench", help="time the kernel variants (fused, wavefront, prepost, unfused), per stage, "
+                                              "beside the paper's figures")
     bench.add_argument("apps", nargs="*", metavar="APP",
                        help="apps to run (default: all available), or `kernels` for the encoding and MLP "
                             "kernels alone beside NumPy")
@@ -587,7 +594,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"comma-separated encodings (default: {','.join(ENCODINGS)})")
     bench.add_argument("--resolution", action="append", metavar="WxH",
                        help="frame size, WxH, 720p, 1080p or 4k; repeat the flag for several (default: 1080p)")
-    bench.add_argument("--repeat", type=int, default=7, metavar="N", help="timed frames per path (default: 7)")
+    bench.add_argument("--kernels", metavar="LIST",
+                       help=f"comma-separated kernel variants to time beside unfused (default: all an app has: "
+                            f"{', '.join(KERNELS)})")
+    bench.add_argument("--repeat", type=int, default=7, metavar="N", help="timed frames per variant (default: 7)")
     bench.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed frames first (default: 2)")
     bench.add_argument("--json", metavar="OUT", help="write all results as JSON (schema in README.md)")
     bench.add_argument("--plot", metavar="PNG", help="plot the breakdown (needs matplotlib: the plot extra)")

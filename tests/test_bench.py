@@ -1,5 +1,6 @@
 """The benchmark's logic: its schema, that stage times add up, the derived figures, and that it
-refuses to time fused and unfused paths that disagree. No test asserts how fast anything is."""
+refuses to time kernel variants that disagree with the unfused path. No test asserts how fast
+anything is."""
 
 import json
 import math
@@ -27,11 +28,12 @@ def test_schema(result):
     assert [c["encoding"] for c in result["cases"]] == ["lowres", "hashgrid"]
     case = result["cases"][0]
     for key in ("app", "encoding", "resolution", "pixels", "samples", "encoding_config", "networks", "tiles",
-                "agreement", "unfused", "fused", "derived"):
+                "kernels", "agreement", "unfused", "fused", "derived"):
         assert key in case
     assert case["resolution"] == [64, 48] and case["pixels"] == 64 * 48 == case["samples"]
     assert set(case["unfused"]["stages"]) == set(STAGES)
     assert set(case["fused"]["stages"]) == {"fused"}
+    assert case["kernels"] == ["fused", "unfused"] and "wavefront" not in case  # the image app has no iterations
     for stats in (case["unfused"]["frame"], case["fused"]["frame"]):
         assert stats["runs"] == 3 and stats["min_ms"] <= stats["p25_ms"] <= stats["median_ms"] <= stats["p75_ms"] <= stats["max_ms"]
     json.dumps(result)  # plain JSON all the way down
@@ -47,7 +49,8 @@ def test_derived_figures(result):
     for case in result["cases"]:
         d = case["derived"]
         unfused, fused = case["unfused"]["frame"]["median_ms"], case["fused"]["frame"]["median_ms"]
-        assert d["fusion_speedup"] == pytest.approx(unfused / fused)
+        assert d["best_fused"] == "fused" and d["kernel_level"] is None
+        assert d["fusion_speedup"] == pytest.approx(unfused / fused) == d["speedups"]["fused"]
         assert sum(d["stage_share"].values()) == pytest.approx(1.0)
         shares = d["stage_share"]
         assert d["encoding_mlp_share"] == pytest.approx(shares["encoding"] + shares["mlp"])
@@ -72,17 +75,19 @@ def test_plot(result, tmp_path):
 
 
 class DisagreeingRenderer:
-    """Fused frames that are off by 1e-3: the benchmark must refuse to time them."""
+    """Wavefront frames that are off by 1e-3: the benchmark must refuse to time them."""
 
-    def render(self, camera, width, height, fused=True, float_frame=False, download=True, poison=None):
+    kernels = ("fused", "wavefront", "unfused")
+
+    def render(self, camera, width, height, kernels="fused", float_frame=False, download=True, poison=None):
         pixels = np.zeros((height, width, 4), np.float32 if float_frame else np.uint8)
-        if fused and float_frame:
+        if kernels == "wavefront" and float_frame:
             pixels[0, 0, 0] = 1e-3
-        return Frame(pixels, {}, 1.0, fused)
+        return Frame(pixels, {}, 1.0, kernels)
 
 
 def test_disagreeing_paths_are_not_timed():
-    with pytest.raises(NgvkError, match="fused and unfused renders differ"):
+    with pytest.raises(NgvkError, match="wavefront and unfused renders differ"):
         bench.check_agreement(DisagreeingRenderer(), lambda w, h: None, 32, 32)
 
 
@@ -118,6 +123,24 @@ def test_statistics_and_resolutions():
         "unfused": {"frame": {"median_ms": 1.0}, "stage_sum": {"median_ms": 1.0}, "stages": {"mlp": {"median_ms": 1.0}}},
         "fused": {"frame": {"median_ms": 0.0}},
     })["fusion_speedup"])
+
+
+def test_the_kernel_level_figure_is_the_pre_and_post_processing_of_unfused_over_prepost():
+    def path(frame, **stages):
+        return {"frame": {"median_ms": frame}, "stage_sum": {"median_ms": sum(stages.values())},
+                "stages": {k: {"median_ms": v} for k, v in stages.items()}}
+
+    case = {"pixels": 100, "samples": 400,
+            "unfused": path(20.0, preprocess=1.0, encoding=4.0, mlp=6.0, advance=5.0, postprocess=4.0),
+            "fused": path(12.0, fused=12.0), "wavefront": path(8.0, preprocess=0.5, wavefront=7.5),
+            "prepost": path(13.0, preprocess=0.5, prepost=1.5, encoding=4.5, mlp=6.5)}
+    d = bench.derive(case)
+    assert d["best_fused"] == "wavefront" and d["fusion_speedup"] == pytest.approx(20.0 / 8.0)
+    assert d["speedups"] == pytest.approx({"fused": 20 / 12, "wavefront": 20 / 8, "prepost": 20 / 13})
+    level = d["kernel_level"]
+    assert level["pre_post_unfused_ms"] == pytest.approx(10.0) and level["pre_post_prepost_ms"] == pytest.approx(2.0)
+    assert level["speedup"] == pytest.approx(5.0)
+    assert d["gap_4k60"] == pytest.approx(8.0 * 3840 * 2160 / 100 / (1000 / 60))
 
 
 # ---- ngvk bench kernels -------------------------------------------------------------------------
@@ -165,12 +188,18 @@ def test_an_iterative_app_reports_its_own_stages_and_queries(device):
 
     result = bench.run_bench(device, ["sdf"], ["hashgrid"], [(40, 30)], warmup=1, repeat=2)
     case = result["cases"][0]
+    assert case["kernels"] == ["fused", "wavefront", "prepost", "unfused"]
     assert set(case["unfused"]["stages"]) == set(SDF_STAGES) and set(case["fused"]["stages"]) == {"fused"}
+    assert set(case["wavefront"]["stages"]) == {"preprocess", "wavefront"}
+    assert set(case["prepost"]["stages"]) == {"preprocess", "prepost", "encoding", "mlp"}
     assert case["unfused"]["queries"] > case["pixels"] and case["fused"]["queries"] > case["pixels"]
-    assert case["samples"] == case["fused"]["queries"]
+    # The wavefront and prepost kernels query what the unfused path does; the fused slots more.
+    assert case["samples"] == case["unfused"]["queries"] == case["wavefront"]["queries"] == case["prepost"]["queries"]
+    assert case["derived"]["kernel_level"]["speedup"] > 0
     assert sum(case["derived"]["stage_share"].values()) == pytest.approx(1.0)
     text = bench.table(result)
     assert "other: sdf: advance" in text and f"{case['unfused']['queries']:,} unfused" in text
+    assert "fusion, kernel level (pre/post kernels)" in text
 
 
 def test_the_unfused_path_gets_an_fp32_mlp_where_the_default_is_fp16(monkeypatch):

@@ -217,7 +217,7 @@ def bench_result() -> dict:
                                           "color": 1.0, "composite": 1.5, "postprocess": 0.2},
                        30.0, 200_000, {"density": MLPConfig(32, 16, 64, 1), "color": MLPConfig(32, 3, 64, 2)},
                        grid_preset("lowres", 3))
-    return {"schema": "ngvk-bench", "version": 1, "device": {"name": "testdevice", "driver": "none"},
+    return {"schema": "ngvk-bench", "version": 2, "device": {"name": "testdevice", "driver": "none"},
             "date": "2026-12-01T00:00:00+00:00", "settings": {"warmup": 1, "repeat": 3}, "cases": [image, other]}
 
 
@@ -233,6 +233,15 @@ def test_bench_cases_become_workloads():
     assert other.app == "nerf" and other.network_ms == pytest.approx(12.0)
     assert other.rest_ms == pytest.approx(5.2) and other.rest_path == "unfused"  # fused is slower
     assert other.layers == ((32, 64), (64, 16), (32, 64), (64, 64), (64, 3))
+    # With prepost kernels timed, their pre- and post-processing is the rest where it is the least,
+    # and the wavefront frame the best when it is the fastest.
+    case = result["cases"][1]
+    case["prepost"] = {"frame": stats(16.0), "stages": {"preprocess": stats(0.1), "prepost": stats(0.9),
+                                                         "encoding": stats(3.0), "mlp": stats(12.0)}}
+    case["wavefront"] = {"frame": stats(14.0), "stages": {"wavefront": stats(14.0)}}
+    other = ngpc.bench_workload(case)
+    assert other.rest_ms == pytest.approx(1.0) and other.rest_path == "prepost, measured"
+    assert other.best_ms == 14.0
     assert other.level_entries == tuple(int(e) for e in grid_preset("lowres", 3).level_table()[:, LEVEL_SIZE])
 
 
@@ -281,9 +290,10 @@ def test_ngpc_paper(tmp_path, capsys):
     ("{not json", ["not an `ngvk bench` result", "not JSON"]),
     (json.dumps({"schema": "ngvk-bench-kernels", "version": 1, "cases": []}), ["ngvk-bench-kernels"]),
     (json.dumps([1, 2]), ["no schema"]),
-    (json.dumps({"schema": "ngvk-bench", "version": 1, "cases": []}), ["without cases"]),
+    (json.dumps({"schema": "ngvk-bench", "version": 2, "cases": []}), ["without cases"]),
     (json.dumps({"schema": "ngvk-bench", "version": 99, "cases": [{}]}), ["version 99"]),
-    (json.dumps({"schema": "ngvk-bench", "version": 1, "cases": [{"app": "image", "encoding": "hashgrid"}]}),
+    (json.dumps({"schema": "ngvk-bench", "version": 1, "cases": []}), ["version 1", "run the benchmark again"]),
+    (json.dumps({"schema": "ngvk-bench", "version": 2, "cases": [{"app": "image", "encoding": "hashgrid"}]}),
      ["bench case 1 (image hashgrid)"]),
 ])
 def test_bad_bench_files_are_one_line_errors(tmp_path, capsys, content, words):

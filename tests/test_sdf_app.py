@@ -31,27 +31,101 @@ def ring(device):
     return data, quick_fit(device, data, steps=80)  # rough, but a surface: rays march, hit and miss
 
 
+VARIANTS = ("fused", "wavefront", "prepost", "unfused")
+
+
+def render_variants(renderer, camera, width, height) -> dict:
+    """Every kernel variant's float frame (poisoned first, so a pixel left unwritten is NaN)."""
+    return {k: renderer.render(camera, width, height, k, True, poison=POISON_WORD) for k in VARIANTS}
+
+
+def assert_variants_agree(frames: dict) -> None:
+    # Float frames: equal within 1e-5 (on lavapipe they are equal to the bit, as every variant runs
+    # the same functions on the same values); the wavefront and prepost kernels make exactly the
+    # unfused path's queries, the fused slots more.
+    unfused = frames["unfused"]
+    for kernels, frame in frames.items():
+        assert np.isfinite(frame.pixels).all(), f"{kernels}: pixels left unwritten"
+        assert np.max(np.abs(frame.pixels - unfused.pixels)) <= 1e-5, kernels
+    assert frames["wavefront"].queries == frames["prepost"].queries == unfused.queries <= frames["fused"].queries
+
+
 @pytest.mark.parametrize("mode", tracing.RENDER_MODES)
-def test_fused_and_unfused_render_the_same(device, ring, mode):
-    # Float frames: equal within 1e-5 (the issue's bound; on lavapipe they are equal to the bit, as
-    # both paths run the same functions on the same values). 53 x 29 pixels in tiles of 1000: two
-    # tiles, the second partial; 8-bit frames poisoned differently.
+def test_every_kernel_variant_renders_the_same(device, ring, mode):
+    # 53 x 29 pixels in tiles of 1000 (two tiles, the second partial), the wavefront in pools of 97
+    # slots (each takes several pixels); 8-bit frames poisoned differently.
     _, model = ring
-    renderer = SdfRenderer(device, model, tile_pixels=1000)
+    renderer = SdfRenderer(device, model, tile_pixels=1000, wavefront_slots=97)
     try:
         renderer.set_mode(mode)
         camera = renderer.default_camera(53, 29)
-        fused = renderer.render(camera, 53, 29, "fused", True, poison=POISON_WORD)
-        unfused = renderer.render(camera, 53, 29, "unfused", True, poison=POISON_WORD)
-        assert np.isfinite(fused.pixels).all() and np.isfinite(unfused.pixels).all()
-        assert np.max(np.abs(fused.pixels - unfused.pixels)) <= 1e-5
-        a = renderer.render(camera, 53, 29, "fused", poison=POISON_RGBA8[0]).pixels
-        b = renderer.render(camera, 53, 29, "unfused", poison=POISON_RGBA8[1]).pixels
-        np.testing.assert_array_equal(a, b)
-        assert set(unfused.timings) == set(render.STAGES) and set(fused.timings) == {"fused"}
+        frames = render_variants(renderer, camera, 53, 29)
+        assert_variants_agree(frames)
+        unfused8 = renderer.render(camera, 53, 29, "unfused", poison=POISON_RGBA8[1]).pixels
+        for kernels in ("fused", "wavefront", "prepost"):
+            np.testing.assert_array_equal(renderer.render(camera, 53, 29, kernels, poison=POISON_RGBA8[0]).pixels,
+                                          unfused8)
+        assert set(frames["unfused"].timings) == set(render.STAGES) and set(frames["fused"].timings) == {"fused"}
+        assert set(frames["wavefront"].timings) == {"preprocess", "wavefront"}
+        assert set(frames["prepost"].timings) == {"preprocess", "prepost", "encoding", "mlp"}
         # The object is in view: some pixels see it.
         if mode == "normals":
-            assert np.count_nonzero(fused.pixels[..., :3].sum(axis=-1) > 0) > 50
+            assert np.count_nonzero(frames["fused"].pixels[..., :3].sum(axis=-1) > 0) > 50
+    finally:
+        renderer.close()
+
+
+def test_every_kernel_variant_at_awkward_sizes(device, ring):
+    # One pixel, a row of seven, and a frame that looks away from the cube (no ray enters it).
+    _, model = ring
+    renderer = SdfRenderer(device, model, tile_pixels=1000, wavefront_slots=5)
+    try:
+        for width, height in ((1, 1), (7, 1), (13, 5)):
+            assert_variants_agree(render_variants(renderer, renderer.default_camera(width, height), width, height))
+        away = orbit_camera(35.0, 25.0)
+        away = type(away)(away.position, tuple(2 * np.subtract(away.position, away.look_at) + away.position),
+                          (0.0, 1.0, 0.0), fov_y=20.0)
+        frames = render_variants(renderer, away, 9, 4)
+        assert_variants_agree(frames)
+        assert frames["unfused"].queries == 0
+    finally:
+        renderer.close()
+
+
+def endless_model() -> "Model":
+    """A network whose distance is 1e-4 everywhere (constant features, positive weights, no biases):
+    every ray steps 0.95e-4 at a time and ends only at the step limit, the camera ray and the shadow
+    ray from the ground alike: the longest work a pixel can be."""
+    from ngvk.engine.model import Model
+
+    grid, network = SMALL_CONFIGS
+    d = 1e-4
+    weights = np.concatenate([np.full(64 * grid.n_output, 1 / grid.n_output), np.full(64 * 64, 1 / 64),
+                              np.full(64, d / 64)]).astype(np.float32)
+    params = {"encoding": np.ones((grid.n_entries, grid.n_features), np.float32), "network": weights}
+    return Model(app="sdf", encodings={"encoding": grid}, networks={"network": network}, params=params,
+                 app_data={"ground": 0.3})
+
+
+@pytest.mark.parametrize("mode", ["steps", "shaded"])
+def test_no_pixel_is_lost_past_the_loop_limit(device, mode):
+    # Every ray runs to the step limit (128 camera steps, then 128 shadow steps from the ground):
+    # lavapipe ends an invocation silently after about 65,000 loop iterations, which a slot that
+    # marched several such pixels in one invocation would pass (the fused kernel's refilling design
+    # at 4 pixels a slot loses pixels here). Every variant writes every pixel (a poisoned frame), as
+    # the NumPy tracer draws it.
+    model = endless_model()
+    renderer = SdfRenderer(device, model, tile_pixels=1000, wavefront_slots=64)
+    try:
+        renderer.set_mode(mode)
+        camera = renderer.default_camera(24, 16)
+        frames = render_variants(renderer, camera, 24, 16)
+        assert_variants_agree(frames)
+        expected, queries = tracing.trace(camera, 24, 16, lambda p: np.full(len(p), 1e-4), mode, 0.3)
+        assert frames["unfused"].queries == queries > 24 * 16 * tracing.MAX_STEPS / 2
+        for kernels, frame in frames.items():
+            off = np.max(np.abs(frame.pixels - expected.reshape(frame.pixels.shape)), axis=-1) > 0.02
+            assert not off.any(), f"{kernels}: {off.sum()} pixels differ from the NumPy tracer"
     finally:
         renderer.close()
 

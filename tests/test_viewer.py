@@ -158,6 +158,7 @@ def test_no_display_is_a_one_line_error():
 
 class FakeRenderer:
     modes = ("network", "source", "error")
+    kernels = ("fused", "wavefront", "unfused")
 
     def __init__(self):
         self.mode = "network"
@@ -183,7 +184,10 @@ def test_keys_and_dynamic_resolution():
     viewer.window_size = (400, 300)
     viewer.camera = viewer.renderer.default_camera(400, 300)
     viewer.on_key(None, glfw.KEY_F, 0, glfw.PRESS, 0)
-    assert viewer.fused is False and viewer.dirty
+    assert viewer.kernels == "wavefront" and viewer.dirty
+    viewer.on_key(None, glfw.KEY_F, 0, glfw.PRESS, 0)
+    viewer.on_key(None, glfw.KEY_F, 0, glfw.PRESS, 0)
+    assert viewer.kernels == "fused"  # F cycles through the renderer's variants
     viewer.on_key(None, glfw.KEY_3, 0, glfw.PRESS, 0)
     assert viewer.renderer.mode == "error"
     viewer.on_scroll(None, 0, 2)

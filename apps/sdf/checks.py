@@ -160,22 +160,25 @@ def check_stages(device, rng) -> list:
 
 
 def check_fused(device, rng) -> list:
-    """sdf_fused: the mug's analytic distance rendered in tiles of 100 pixels, every mode, against
+    """sdf_fused and sdf_wavefront: the mug's analytic distance rendered in tiles of 100 pixels (the
+    wavefront in pools of 37 slots, so that slots take several pixels), every mode, against
     tracing.trace() of shapes.mug."""
-    from ngvk.apps.sdf.render import SdfRenderer
+    from ngvk.apps.sdf import render
 
-    renderer = SdfRenderer(device, shape=shapes.SHAPE_CODES["mug"], ground_height=GROUND, tile_pixels=100)
+    renderer = render.SdfRenderer(device, shape=shapes.SHAPE_CODES["mug"], ground_height=GROUND, tile_pixels=100,
+                                  wavefront_slots=37)
     results = []
     try:
-        for mode in tracing.RENDER_MODES:
-            start = time.perf_counter()
-            renderer.set_mode(mode)
-            frame = renderer.render(CAMERA, WIDTH, HEIGHT, float_frame=True, poison=POISON_WORD).pixels
-            expected, _ = tracing.trace(CAMERA, WIDTH, HEIGHT, shapes.mug, mode, GROUND)
-            off = np.max(np.abs(frame - expected), axis=-1) > 0.02
-            off |= ~np.isfinite(frame).all(axis=-1)
-            results.append(CheckResult("sdf_fused", f"mug, mode {mode} (fraction of pixels off by > 0.02)",
-                                       float(np.mean(off)), 0.01, time.perf_counter() - start))
+        for kernels in ("fused", "wavefront"):
+            for mode in tracing.RENDER_MODES:
+                start = time.perf_counter()
+                renderer.set_mode(mode)
+                frame = renderer.render(CAMERA, WIDTH, HEIGHT, kernels, float_frame=True, poison=POISON_WORD).pixels
+                expected, _ = tracing.trace(CAMERA, WIDTH, HEIGHT, shapes.mug, mode, GROUND)
+                off = np.max(np.abs(frame - expected), axis=-1) > 0.02
+                off |= ~np.isfinite(frame).all(axis=-1)
+                results.append(CheckResult(f"sdf_{kernels}", f"mug, mode {mode} (fraction of pixels off by > 0.02)",
+                                           float(np.mean(off)), 0.01, time.perf_counter() - start))
     finally:
         renderer.close()
     return results

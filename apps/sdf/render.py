@@ -105,7 +105,7 @@ class SdfRenderer(_SdfFrames):
     analytic distance (`shape`, a code of apps/sdf/shapes.py SHAPE_CODES; fused only)."""
 
     def __init__(self, device, model: Model | None = None, shape: int | None = None, ground_height: float | None = None,
-                 reference=None, tile_pixels: int | None = None):
+                 reference=None, tile_pixels: int | None = None, wavefront_slots: int = WAVEFRONT_SLOTS):
         if model is not None and model.app != "sdf":
             raise NgvkError(f"a {model.app!r} model cannot be rendered by the SDF app")
         ground = model.app_data.get("ground", 0.0) if ground_height is None else ground_height
@@ -122,6 +122,7 @@ class SdfRenderer(_SdfFrames):
         self.pixel_queue = device.buffer(4, "pixel_queue")
         self._tile_buffers = None
         self._wavefront = None
+        self.wavefront_slots = wavefront_slots
         self._query_buffers = None
 
     # ---- what the frame renderer asks ---------------------------------------------------------
@@ -158,7 +159,7 @@ class SdfRenderer(_SdfFrames):
 
     def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
         if self._wavefront is None:
-            self._wavefront = Wavefront(self.device, min(WAVEFRONT_SLOTS, self.tile_pixels), tracing.SLOT_DTYPE.itemsize,
+            self._wavefront = Wavefront(self.device, min(self.wavefront_slots, self.tile_pixels), tracing.SLOT_DTYPE.itemsize,
                                         self.items)
         wavefront = self._wavefront
         defines = {**tracing.defines(), "MLP_ITEMS": self.items, "SDF_SOURCE": 0 if self.model is not None else 1,
