@@ -20,7 +20,7 @@ import numpy as np
 from ngvk.apps.sdf import tracing
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.model import Model
-from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
+from ngvk.engine.nn.layers import BLOCK_THREADS, MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
@@ -158,11 +158,14 @@ class SdfRenderer(_SdfFrames):
     # ---- wavefront ----------------------------------------------------------------------------
 
     def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
+        # On GPUs the queries of a workgroup go through the MLP as one block (lib/mlp_rows.glsl).
+        rows = not split and self.mlp is not None and self.mlp.in_rows
         if self._wavefront is None:
-            self._wavefront = Wavefront(self.device, min(self.wavefront_slots, self.tile_pixels), tracing.SLOT_DTYPE.itemsize,
-                                        self.items)
+            self._wavefront = Wavefront(self.device, min(self.wavefront_slots, self.tile_pixels),
+                                        tracing.SLOT_DTYPE.itemsize, 1 if rows else self.items,
+                                        BLOCK_THREADS if rows else None)
         wavefront = self._wavefront
-        defines = {**tracing.defines(), "MLP_ITEMS": self.items, "SDF_SOURCE": 0 if self.model is not None else 1,
+        defines = {**tracing.defines(), "MLP_ITEMS": wavefront.items, "SDF_SOURCE": 0 if self.model is not None else 1,
                    "SDF_SHAPE": self.shape or 0}
         buffers = {"frame": frame, "queries": self.queries, "slot_state": wavefront.state}
         network = None
@@ -171,7 +174,7 @@ class SdfRenderer(_SdfFrames):
             buffers.update({"positions": q["positions"], "distances": q["distances"]})
             network = lambda sequence, listed: self._record_network(sequence, listed, wavefront.slots)  # noqa: E731
         elif self.model is not None:
-            defines.update({**self.encoding.defines(), **self.mlp.defines()})
+            defines.update({**self.encoding.defines(), **(self.mlp.rows_defines() if rows else self.mlp.defines())})
             buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
         kernel = wavefront.kernel("sdf/sdf_wavefront.comp", defines, split)
         return wavefront.record_rounds(sequence, kernel, buffers, push, push["n"], network)

@@ -440,6 +440,28 @@ class MLP:
             return coopmat_subgroups(self.device) * self.device.info.subgroup_size
         return BLOCK_THREADS
 
+    @property
+    def in_rows(self) -> bool:
+        """Whether kernels with one sample per invocation (the wavefront kernels) run this network
+        as a block of the workgroup's samples (lib/mlp_rows.glsl): where its standalone kernels do
+        (portable-gpu, coopmat: GPUs), and there is shared memory for the block. fp32 on every path,
+        as the fused kernels' MLP: the same numbers as the portable paths."""
+        return self.path.name != "portable" and self.rows_per_pass() is not None
+
+    def rows_per_pass(self) -> int | None:
+        """lib/mlp_rows.glsl's MLP_ROWS: the most of 64, 32, 16, 8 samples whose activations and
+        weights fit shared memory beside the workgroup's outputs."""
+        outputs = BLOCK_THREADS * self.config.n_output * 4
+        for rows in (64, 32, 16, 8):
+            if block_shared_bytes(self.config, rows) + outputs <= self.device.info.max_shared_memory:
+                return rows
+        return None
+
+    def rows_defines(self) -> dict:
+        """The `#define`s of lib/mlp_rows.glsl (with MLP_ITEMS 1), for a workgroup of BLOCK_THREADS."""
+        return {**self.defines(), "MLP_ITEMS": 1, "MLP_ROWS_BLOCK": 1, "MLP_THREADS": BLOCK_THREADS,
+                "MLP_ROWS": self.rows_per_pass(), "BLOCK_TR": BLOCK_TR}
+
     def path_kernel(self, stage: str, defines: dict | None = None):
         """The block kernel of `stage` (forward, backward) of the MLP's portable-gpu or coopmat path."""
         folder = "mlp_coopmat" if self.path.name == "coopmat" else "mlp_block"

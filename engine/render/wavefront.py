@@ -59,9 +59,10 @@ WORDS = COUNTER_WORDS + 4
 class Wavefront:
     """The slot pool, its two lists and counters, and the work queue of one renderer."""
 
-    def __init__(self, device, slots: int, state_bytes: int, items: int):
+    def __init__(self, device, slots: int, state_bytes: int, items: int, local_size: int | None = None):
         self.device, self.slots, self.items = device, slots, items
-        self.local_size = LOCAL_SIZE["CPU" if device.info.type == "CPU" else "GPU"]
+        # A kernel that runs its MLP as a block of the workgroup's samples needs that workgroup.
+        self.local_size = local_size or LOCAL_SIZE["CPU" if device.info.type == "CPU" else "GPU"]
         groups = -(-slots // min(self.local_size, GROUP_SIZE))
         if groups > device.info.max_workgroup_count[0]:
             raise NgvkError(f"a wavefront of {slots} slots needs {groups} workgroups in one dimension; "

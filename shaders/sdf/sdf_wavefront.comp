@@ -24,7 +24,8 @@
 // 7-12    | slot_list_in, counter_in, slot_list_out, counter_out, slot_work, work_queue (lib/wavefront.glsl)
 // push constants: the app's (sdf/sdf_push.glsl; probe and pixels_per_slot unused)
 // defines: SDF_SOURCE (0 network, 1 shape), SDF_SHAPE, WAVEFRONT_SPLIT, the tracer's constants
-// (apps/sdf/tracing.py defines()), MLP_ITEMS, the encoding's and the network's (SDF_SOURCE 0)
+// (apps/sdf/tracing.py defines()), MLP_ITEMS, the encoding's and the network's (SDF_SOURCE 0),
+// MLP_ROWS_BLOCK and lib/mlp_rows.glsl's (the block MLP: GPUs)
 
 layout(local_size_x_id = 0) in;
 
@@ -67,7 +68,9 @@ layout(push_constant) uniform Push {
 void main() {
     uint first = global_index() * uint(WAVEFRONT_ITEMS);
     uint count = counter_in[0];
+#if !MLP_ROWS_BLOCK  // (with the block MLP every invocation of a workgroup takes part in its queries)
     if (first >= count) return;
+#endif
     uint slot[WAVEFRONT_ITEMS], pixel[WAVEFRONT_ITEMS], phase[WAVEFRONT_ITEMS];
     SdfRay rays[WAVEFRONT_ITEMS];
     [[unroll]] for (int s = 0; s < WAVEFRONT_ITEMS; ++s) {
@@ -129,7 +132,9 @@ void main() {
                 pending = pending || keep[s];
             }
         }
+#if !MLP_ROWS_BLOCK
         if (!pending) break;
+#endif
     }
     uint kept = 0u;
     [[unroll]] for (int s = 0; s < WAVEFRONT_ITEMS; ++s) {
