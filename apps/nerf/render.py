@@ -33,7 +33,7 @@ DEFAULT_BACKGROUND = (1.0, 1.0, 1.0)  # sRGB: white, as the NeRF synthetic scene
 # NerfRay of nerf/nerf_ray.glsl in std430: 48 bytes.
 RAY_DTYPE = np.dtype([("colour", "<f4", 3), ("transmittance", "<f4"), ("t", "<f4"), ("t_exit", "<f4"),
                       ("depth", "<f4"), ("samples", "<u4"), ("pixel", "<u4"), ("status", "<u4"),
-                      ("pad0", "<u4"), ("pad1", "<u4")])
+                      ("steps", "<u4"), ("pad", "<u4")])
 assert RAY_DTYPE.itemsize == 48
 
 
