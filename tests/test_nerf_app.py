@@ -134,7 +134,7 @@ def test_every_kernel_variant_renders_the_unfused_frame(device, monkeypatch, slo
 
     app = get_app("nerf")
     if slots != "default":
-        monkeypatch.setattr(render, "WAVEFRONT_SLOTS", slots)
+        monkeypatch.setattr(render, "WAVEFRONT_SLOTS", {"CPU": slots, "GPU": slots})
     renderer = app.renderer(device, app.load_model(), tile_pixels=600)
     assert renderer.kernels == ("fused", "wavefront", "prepost", "unfused")
     cameras = {"default": renderer.default_camera(40, 30), "away": Camera((0.5, 0.5, 3.0), (0.5, 0.5, 6.0))}

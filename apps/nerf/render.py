@@ -33,9 +33,13 @@ from ngvk.engine.render.wavefront import Wavefront
 STAGES = ("preprocess", "march", "encoding", "mlp", "color", "composite", "postprocess")
 RAYS_PER_TILE = 1 << 16  # the unfused slot buffers (x 8 samples, 32 floats each) stay under 128 MiB
 # Slots of the wavefront kernels: the rays in flight at once, refilled from the tile's queue as rays
-# finish (at most the tile's pixels). The prepost kernels keep 8 samples' network inputs and outputs
-# per slot (about 2.3 KiB with the hashgrid).
-WAVEFRONT_SLOTS = 1 << 14
+# finish (at most the tile's pixels; the prepost kernels keep 8 samples' network inputs and outputs
+# per slot, about 2.3 KiB with the hashgrid). Measured on lavapipe (2-core EPYC, shared; 128x96, the
+# shipped models, wavefront, median of 5): hashgrid 34.6 / 33.3 / 31.1 / 30.4 / 29.9 / 30.3 ms with
+# 16384 / 8192 / 4096 / 2048 / 1024 / 512 slots; densegrid and lowres likewise flat from 4096 down
+# and 12-25 % slower with 16384 (the prepost kernels within 2 % from 16384 down). A GPU needs
+# enough rays in flight to fill it: a tile's worth there (not yet measured on one).
+WAVEFRONT_SLOTS = {"CPU": 2048, "GPU": 1 << 16}
 CENTRE = (0.5, 0.5, 0.5)
 DEFAULT_BACKGROUND = (1.0, 1.0, 1.0)  # sRGB: white, as the NeRF synthetic scenes are evaluated
 
@@ -112,7 +116,8 @@ class NerfRenderer(FrameRenderer):
 
     def _wavefront_pool(self) -> Wavefront:
         if self._wavefront is None:
-            self._wavefront = Wavefront(self.device, min(WAVEFRONT_SLOTS, self.tile_pixels), RAY_DTYPE.itemsize, 1)
+            slots = WAVEFRONT_SLOTS["CPU" if self.device.info.type == "CPU" else "GPU"]
+            self._wavefront = Wavefront(self.device, min(slots, self.tile_pixels), RAY_DTYPE.itemsize, 1)
         return self._wavefront
 
     def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):

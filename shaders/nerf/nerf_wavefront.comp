@@ -3,10 +3,10 @@
 #extension GL_EXT_control_flow_attributes : require
 // NeRF app, wavefront: one iteration of the marcher over the live slots (engine/render/wavefront.py).
 // Each invocation takes WAVEFRONT_ITEMS = 1 slot of the list; a slot holds one pixel's ray (a
-// NerfRay in slot_state, always marching with a next sample). A step takes the ray's next
-// NERF_SAMPLES_PER_STEP samples (nerf_march_step), evaluates the encoding and both networks on them
-// (nerf/nerf_network.glsl: the ray's 8 samples are the MLP's batch of MLP_ITEMS, as in the fused
-// kernel), composites them in order and goes on to the ray's next sample (nerf_ray_continue); a
+// NerfRay in slot_state, always marching with a next sample) and goes one step a dispatch: the
+// ray's next NERF_SAMPLES_PER_STEP samples (nerf_march_step), the encoding and both networks on
+// them (nerf/nerf_network.glsl: the ray's 8 samples are the MLP's batch of MLP_ITEMS, as in the
+// fused kernel), composited in order, and on to the ray's next sample (nerf_ray_continue). A
 // finished ray writes its pixel and the slot takes the tile's next pixel from the work queue (into
 // the cube and on to its first sample; a ray with none is written at once). Slots that hold a ray
 // go into the next list. The same functions as the fused kernel and the unfused stages
@@ -27,15 +27,21 @@
 // 3       | occupancy       | read       | uint [R^3 / 32]: the occupancy grid's bits
 // 4       | frame           | write      | the frame (lib/frame.glsl)
 // 5       | queries         | read-write | uint [1]: samples evaluated in the frame (atomic)
-// 6       | slot_state      | read-write | NerfRay [slots] (nerf/nerf_ray.glsl): each slot's ray
-// 7       | sample_t        | read-write | float [slots x 8]: by slot, the ts of its last march, -1
-//         |                 |            | for none (split; by slot, not by place: an invocation reads
-//         |                 |            | its own while others write theirs)
-// 8       | positions       | write      | float [slots x 8, 3]: by place in the next list, where (split)
-// 9       | density_out     | read       | float [slots x 8, 16]: by place in this list (split)
-// 10      | color_out       | read       | float [slots x 8, 3]: by place in this list (split)
+// 6       | slot_state      | read-write | NerfRay [slots] (nerf/nerf_ray.glsl): each slot's ray, in
+//         |                 |            | the unfused path's layout: split, nerf_stages stage 2 reads
+//         |                 |            | it as its `rays` for each listed slot's direction
+// 7       | sample_t        | read-write | float [slots x 8]: the ts of each slot's last march, -1 for
+//         |                 |            | none (split); by slot, not by place, since this list's
+//         |                 |            | places are being rewritten as the next list's meanwhile
+// 8       | positions       | write      | float [slots x 8, 3]: the samples of the next list's place p
+//         |                 |            | at 8p + k (split): the engine's encoding reads the first
+//         |                 |            | sample_counter[0] of them
+// 9       | density_out     | read       | float [slots x 8, 16]: the density network's outputs, and
+// 10      | color_out       | read       | float [slots x 8, 3]: the colour network's, by place in this
+//         |                 |            | list: the last iteration's next list (split)
 // 11      | sample_counter  | read-write | uint [8]: the next list's samples, a ray counter (engine/
-//         |                 |            | render/rays.py): zeroed before the dispatch, grown here (split)
+//         |                 |            | render/rays.py) the networks are dispatched through: zeroed
+//         |                 |            | before the dispatch, grown here as slots are appended (split)
 // 12-17   | slot_list_in, counter_in, slot_list_out, counter_out, slot_work, work_queue (lib/wavefront.glsl)
 // push constants: the app's (nerf/nerf_push.glsl)
 // defines: the marcher's constants (apps/nerf/tracing.py defines()), MLP_ITEMS, WAVEFRONT_SPLIT,
@@ -141,8 +147,7 @@ void nerf_samples_grow(uint total) {
 
 void main() {
     uint i = global_index();
-    uint count = counter_in[0];
-    if (i >= count) return;
+    if (i >= counter_in[0]) return;
     uint slot = slot_list_in[i];
     uint item = slot_work[slot];
     NerfRay ray = nerf_ray_empty();
@@ -183,18 +188,20 @@ void main() {
         made = uint(SAMPLES);
     }
 #else
-    // Steps: march, evaluate, composite, go on; a finished ray's slot takes the next pixel. One step
-    // per dispatch while the wavefront is full, more as it empties (wavefront_steps()).
+    // One step: march, evaluate, composite, go on; a finished ray's slot takes the next pixel. One
+    // step per dispatch however few slots are live (wavefront_steps() not used): a step is 8 samples
+    // through two networks, far more work than a dispatch costs, and rays take from 1 to over 40
+    // steps, so lanes whose rays finish would wait for the others' further steps (lavapipe, 128x96,
+    // hashgrid, 2048 slots: 31 ms a frame in single steps, 37 ms with the engine's FULL of 4096).
     if (item == WAVEFRONT_NO_WORK) item = nerf_take(ray, o, d, takes, more);
-    uint steps = wavefront_steps(count);
-    for (uint step = 0u; step < steps && item != WAVEFRONT_NO_WORK; ++step) {
+    if (item != WAVEFRONT_NO_WORK) {
         float ts[SAMPLES];
         bool valid[SAMPLES];
         nerf_march_step(ray, o, d, ts, valid);
         float raw[SAMPLES];
         vec3 rgb[SAMPLES];
         nerf_network(o, d, ts, valid, raw, rgb);
-        made += uint(SAMPLES);
+        made = uint(SAMPLES);
         [[unroll]] for (int k = 0; k < SAMPLES; ++k) {
             if (valid[k] && ray.status == NERF_MARCHING) nerf_composite(ray, raw[k], rgb[k], ts[k]);
         }
