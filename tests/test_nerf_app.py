@@ -125,9 +125,9 @@ VARIANT_FRAMES = ((40, 30, "default"), (1, 1, "default"), (7, 1, "default"), (9,
 def test_every_kernel_variant_renders_the_unfused_frame(device, monkeypatch, slots):
     # The shipped model, every mode, float frames poisoned (a pixel left unwritten is NaN), tiles of
     # 600 pixels: fused, wavefront and prepost give the unfused frame bit for bit and evaluate the same
-    # samples. A pool of 4 wavefront slots refills from the queue, keeps slots listed and empty that
-    # took 8 pixels in a dispatch (sky) while the queue holds more, and has each dispatch take
-    # several steps (fewer slots live than FULL).
+    # samples. A pool of 4 wavefront slots refills from the queue many times a tile and keeps slots
+    # listed and empty that took their most pixels in a dispatch (a row of sky) while the queue holds
+    # more.
     from ngvk.apps import get_app
     from ngvk.apps.nerf import render
     from ngvk.engine.poison import POISON_RGBA8
