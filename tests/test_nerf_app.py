@@ -117,21 +117,48 @@ def test_occupancy_update_decays_takes_the_largest_and_thresholds(rng):
 # ---- on the device -------------------------------------------------------------------------------
 
 
-def test_fused_and_unfused_renders_are_equal(device):
-    # The shipped model, every mode, float frames, tiles of 600 pixels (a frame of two).
+# (width, height, camera): two tiles of 600 pixels, awkward sizes, and a frame that sees nothing.
+VARIANT_FRAMES = ((40, 30, "default"), (1, 1, "default"), (7, 1, "default"), (9, 5, "away"))
+
+
+@pytest.mark.parametrize("slots", ["default", 4])
+def test_every_kernel_variant_renders_the_unfused_frame(device, monkeypatch, slots):
+    # The shipped model, every mode, float frames poisoned (a pixel left unwritten is NaN), tiles of
+    # 600 pixels: fused, wavefront and prepost give the unfused frame bit for bit and evaluate the same
+    # samples. A pool of 4 wavefront slots refills from the queue many times a tile and keeps slots
+    # listed and empty that took their most pixels in a dispatch (a row of sky) while the queue holds
+    # more.
     from ngvk.apps import get_app
+    from ngvk.apps.nerf import render
+    from ngvk.engine.poison import POISON_RGBA8
 
     app = get_app("nerf")
+    if slots != "default":
+        monkeypatch.setattr(render, "WAVEFRONT_SLOTS", {"CPU": slots, "GPU": slots})
     renderer = app.renderer(device, app.load_model(), tile_pixels=600)
-    camera = renderer.default_camera(40, 30)
+    assert renderer.kernels == ("fused", "wavefront", "prepost", "unfused")
+    cameras = {"default": renderer.default_camera(40, 30), "away": Camera((0.5, 0.5, 3.0), (0.5, 0.5, 6.0))}
+    frames = VARIANT_FRAMES if slots == "default" else VARIANT_FRAMES[:1]
     try:
-        for mode in tracing.MODES:
-            renderer.set_mode(mode)
-            fused = renderer.render(camera, 40, 30, "fused", float_frame=True, poison=POISON_WORD)
-            unfused = renderer.render(camera, 40, 30, "unfused", float_frame=True, poison=POISON_WORD)
-            assert np.isfinite(fused.pixels).all()
-            assert np.abs(fused.pixels - unfused.pixels).max() <= 1e-5, mode
-            assert unfused.queries >= fused.queries > 0
+        for width, height, view in frames:
+            for mode in tracing.MODES:
+                renderer.set_mode(mode)
+                camera = cameras[view]
+                unfused = renderer.render(camera, width, height, "unfused", float_frame=True, poison=POISON_WORD)
+                assert np.isfinite(unfused.pixels).all()
+                assert (unfused.queries > 0) == (view != "away") and unfused.queries % 8 == 0
+                for kernels in ("fused", "wavefront", "prepost"):
+                    frame = renderer.render(camera, width, height, kernels, float_frame=True, poison=POISON_WORD)
+                    assert np.array_equal(frame.pixels.view(np.uint32), unfused.pixels.view(np.uint32)), \
+                        (width, height, view, mode, kernels)
+                    assert frame.queries == unfused.queries, (width, height, view, mode, kernels)
+        # 8-bit frames are written too (each poisoned with a word the other's bytes are far from).
+        renderer.set_mode("color")
+        wavefront = renderer.render(cameras["default"], 40, 30, "wavefront", poison=POISON_RGBA8[0])
+        prepost = renderer.render(cameras["default"], 40, 30, "prepost", poison=POISON_RGBA8[1])
+        assert np.array_equal(wavefront.pixels, prepost.pixels)
+        assert set(wavefront.timings) == {"preprocess", "wavefront"}
+        assert set(prepost.timings) == {"preprocess", "prepost", "encoding", "mlp", "color"}
     finally:
         renderer.close()
 

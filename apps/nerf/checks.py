@@ -1,4 +1,5 @@
-"""The NeRF app's kernels for `ngvk check` (App.check_cases()): the fused render kernel and the
+"""The NeRF app's kernels for `ngvk check` (App.check_cases()): the fused render kernel, the
+wavefront kernel (with the networks inside, and split around them: the prepost kernels) and the
 unfused render stages of a random model against apps/nerf/tracing.py render(), and the training
 stages (sample generation, volume rendering forward and backward, the density outputs' gradients)
 of one step against the same module's march(), composite() and composite_backward().
@@ -29,8 +30,8 @@ DENSITY_BIAS = 1.0  # makes the random model's ball dense enough that rays stop 
 
 
 def check_render(device, rng) -> list:
-    """nerf_fused and nerf_stages: a random model (networks.random_model) in every mode, in tiles
-    of 100 pixels, against the NumPy marcher."""
+    """nerf_fused, nerf_wavefront (whole, and split: prepost) and nerf_stages: a random model
+    (networks.random_model) in every mode, in tiles of 100 pixels, against the NumPy marcher."""
     from ngvk.apps.nerf.render import NerfRenderer, model_occupancy
 
     model = networks.random_model("hashgrid", seed=int(rng.integers(1 << 30)), density_bias=DENSITY_BIAS)
@@ -45,10 +46,12 @@ def check_render(device, rng) -> list:
                 stopped = float(np.mean((expected[:, 0] > 0) & (expected[:, 0] < 0.5)))
                 results.append(CheckResult("nerf_stages", "random model: rays that stop early (1 if under 10 %)",
                                            float(stopped < 0.1), 0.0, 0.0))
-            for kernels, kernel in (("unfused", "nerf_stages"), ("fused", "nerf_fused")):
+            for kernels, kernel, case in (("unfused", "nerf_stages", ""), ("fused", "nerf_fused", ""),
+                                          ("wavefront", "nerf_wavefront", ""),
+                                          ("prepost", "nerf_wavefront", "split (prepost), ")):
                 start = time.perf_counter()
                 frame = renderer.render(CAMERA, WIDTH, HEIGHT, kernels, float_frame=True, poison=POISON_WORD).pixels
-                results.append(compare_pixels(kernel, f"random model, mode {mode}", frame[..., :3].reshape(-1, 3),
+                results.append(compare_pixels(kernel, f"{case}random model, mode {mode}", frame[..., :3].reshape(-1, 3),
                                               expected, time.perf_counter() - start))
     finally:
         renderer.close()

@@ -1,13 +1,17 @@
 """The NeRF app's renderer: rays marched through the occupancy grid, the density and colour networks
-on their samples, composited front to back (unfused stages, or one fused kernel).
+on their samples, composited front to back (unfused stages, one fused kernel, or a wavefront).
 
 Unfused, per tile (stages as timed): preprocess (a ray per pixel, into the cube and on to its first
 sample; those that have one listed), then per
 iteration: march (each live ray's next SAMPLES_PER_STEP samples into slots), encoding and mlp (the
 density network) over the slots, color (the colour network's inputs) and mlp (the colour network),
-composite (each ray takes its slots' samples in order; the rays still going are compacted into
-the next list, engine/render/rays.py); postprocess: background, sRGB, the frame. Fused: one
-dispatch per tile that does all of it per ray (nerf/nerf_fused.comp).
+composite (each ray takes its slots' samples in order and goes on to its next sample; the rays that
+have one are compacted into the next list, engine/render/rays.py); postprocess: background, sRGB,
+the frame. Fused: one dispatch per tile that does all of it per ray (nerf/nerf_fused.comp).
+Wavefront: one dispatch per step of the live rays, a slot taking the next pixel as its ray finishes
+(nerf/nerf_wavefront.comp, engine/render/wavefront.py); prepost: the same kernel without the
+networks, which run over its samples in between (the encoding and the MLPs, and the colour input).
+Every path evaluates 8 samples per step of a ray (Frame.queries), the same samples, the same image.
 """
 
 from __future__ import annotations
@@ -22,18 +26,27 @@ from ngvk.engine.nn.reference import srgb_to_linear
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import FrameRenderer, close_all
 from ngvk.engine.render.occupancy import pack_occupancy, unpack_occupancy
-from ngvk.engine.render.rays import (counter, record_compact, record_dispatch_args, record_set_count,
-                                     record_stage)
+from ngvk.engine.render.rays import (COUNTER_WORDS, GROUP_SIZE, counter, record_compact, record_dispatch_args,
+                                     record_set_count, record_stage)
+from ngvk.engine.render.wavefront import Wavefront
 
 STAGES = ("preprocess", "march", "encoding", "mlp", "color", "composite", "postprocess")
 RAYS_PER_TILE = 1 << 16  # the unfused slot buffers (x 8 samples, 32 floats each) stay under 128 MiB
+# Slots of the wavefront kernels: the rays in flight at once, refilled from the tile's queue as rays
+# finish (at most the tile's pixels; the prepost kernels keep 8 samples' network inputs and outputs
+# per slot, about 2.3 KiB with the hashgrid). Measured on lavapipe (2-core EPYC, shared; 128x96, the
+# shipped models, wavefront, median of 5): hashgrid 34.6 / 33.3 / 31.1 / 30.4 / 29.9 / 30.3 ms with
+# 16384 / 8192 / 4096 / 2048 / 1024 / 512 slots; densegrid and lowres likewise flat from 4096 down
+# and 12-25 % slower with 16384 (the prepost kernels within 2 % from 16384 down). A GPU needs
+# enough rays in flight to fill it: a tile's worth there (not yet measured on one).
+WAVEFRONT_SLOTS = {"CPU": 2048, "GPU": 1 << 16}
 CENTRE = (0.5, 0.5, 0.5)
 DEFAULT_BACKGROUND = (1.0, 1.0, 1.0)  # sRGB: white, as the NeRF synthetic scenes are evaluated
 
 # NerfRay of nerf/nerf_ray.glsl in std430: 48 bytes.
 RAY_DTYPE = np.dtype([("colour", "<f4", 3), ("transmittance", "<f4"), ("t", "<f4"), ("t_exit", "<f4"),
                       ("depth", "<f4"), ("samples", "<u4"), ("pixel", "<u4"), ("status", "<u4"),
-                      ("pad0", "<u4"), ("pad1", "<u4")])
+                      ("steps", "<u4"), ("pad", "<u4")])
 assert RAY_DTYPE.itemsize == 48
 
 
@@ -68,7 +81,10 @@ class NerfRenderer(FrameRenderer):
         self.color = MLP(device, model.networks["color"], model.params["color"])
         self.occupancy = device.buffer_from(pack_occupancy(model_occupancy(model)), "occupancy")
         self.queries = device.buffer(4, "queries")
+        self.kernels = ("fused", "wavefront", "prepost", "unfused")
         self._tile_buffers = None
+        self._wavefront = None
+        self._sample_buffers = None
 
     def set_occupancy(self, occupied: np.ndarray) -> None:
         """Render with this occupancy grid (training: the grid being updated)."""
@@ -95,6 +111,73 @@ class NerfRenderer(FrameRenderer):
         buffers = {**self.encoding.bindings(), **self.density.bindings("density"), **self.color.bindings("color"),
                    "occupancy": self.occupancy, "frame": frame, "queries": self.queries}
         sequence.dispatch(self.device.kernel("nerf/nerf_fused.comp", defines), push["n"], buffers, push)
+
+    # ---- wavefront ----------------------------------------------------------------------------
+
+    def _wavefront_pool(self) -> Wavefront:
+        if self._wavefront is None:
+            slots = WAVEFRONT_SLOTS["CPU" if self.device.info.type == "CPU" else "GPU"]
+            self._wavefront = Wavefront(self.device, min(slots, self.tile_pixels), RAY_DTYPE.itemsize, 1)
+        return self._wavefront
+
+    def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
+        wavefront = self._wavefront_pool()
+        defines = {**tracing.defines(), "MLP_ITEMS": self.items}
+        buffers = {"occupancy": self.occupancy, "frame": frame, "queries": self.queries, "slot_state": wavefront.state}
+        network = None
+        if split:
+            b = self._wavefront_samples()
+            buffers.update({name: b[name] for name in ("sample_t", "positions", "density_out", "color_out",
+                                                       "sample_counter")})
+            network = lambda sequence, listed: self._record_network(sequence, listed, push)  # noqa: E731
+            sequence.fill(b["sample_counter"], 0)  # the first iteration grows it; _record_network zeroes it again
+        else:
+            defines.update({**self.encoding.defines(), **self.density.defines("density"),
+                            **self.color.defines("color")})
+            buffers.update({**self.encoding.bindings(), **self.density.bindings("density"),
+                            **self.color.bindings("color")})
+        kernel = wavefront.kernel("nerf/nerf_wavefront.comp", defines, split)
+        yield from wavefront.record_rounds(sequence, kernel, buffers, push, push["n"], network)
+
+    def _wavefront_samples(self) -> dict:
+        """The prepost kernels' sample buffers: 8 samples per slot, by place in the slot lists (the
+        ts by slot), and the counter of the samples of the list the kernel writes."""
+        if self._sample_buffers is None:
+            device, slots = self.device, self._wavefront.slots
+            samples = slots * tracing.SAMPLES_PER_STEP
+            if -(-samples // GROUP_SIZE) > device.info.max_workgroup_count[0]:
+                raise NgvkError(f"a wavefront of {slots} slots has {samples} samples to dispatch over; this device "
+                                f"dispatches at most {device.info.max_workgroup_count[0]} workgroups in one dimension")
+            self._sample_buffers = {
+                "sample_t": device.buffer(samples * 4, "sample_t"),
+                "positions": device.buffer(samples * 12, "positions"),
+                "encoded": device.buffer(samples * self.model.encoding.n_output * 4, "encoded"),
+                "density_out": device.buffer(samples * self.density.config.n_output * 4, "density_out"),
+                "color_in": device.buffer(samples * self.color.config.n_input * 4, "color_in"),
+                "color_out": device.buffer(samples * self.color.config.n_output * 4, "color_out"),
+                "sample_counter": device.buffer(COUNTER_WORDS * 4, "sample_counter"),
+            }
+        return self._sample_buffers
+
+    def _record_network(self, sequence, listed, push: dict) -> None:
+        """The networks over the samples the prepost kernel marched for the slots of `listed`, by
+        place: encoding, density MLP, the colour network's input (nerf_stages stage 2, reading each
+        slot's ray for its direction) and colour MLP, dispatched through the sample counter; then
+        the counter is zeroed for the next iteration to grow."""
+        b = self._wavefront_samples()
+        samples, n = b["sample_counter"], self._wavefront.slots * tracing.SAMPLES_PER_STEP
+        with sequence.timed("encoding"):
+            self.encoding.record_encode(sequence, b["positions"], b["encoded"], n, counter=samples)
+        with sequence.timed("mlp"):
+            self.density.record_forward(sequence, b["encoded"], b["density_out"], n, counter=samples)
+        with sequence.timed("color"):
+            kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(), "NERF_STAGE": 2})
+            record_stage(sequence, kernel, {"rays": self._wavefront.state, "occupancy": self.occupancy,
+                                            "density_out": b["density_out"], "color_in": b["color_in"]},
+                         push, n, (listed[0], samples))
+        with sequence.timed("mlp"):
+            self.color.record_forward(sequence, b["color_in"], b["color_out"], n, counter=samples)
+        sequence.fill(samples, 0)
 
     # ---- unfused ------------------------------------------------------------------------------
 
@@ -165,5 +248,6 @@ class NerfRenderer(FrameRenderer):
 
     def close(self) -> None:
         super().close()
-        close_all(self._tile_buffers, self.encoding, self.density, self.color, self.occupancy, self.queries)
-        self._tile_buffers = None
+        close_all(self._tile_buffers, self.encoding, self.density, self.color, self.occupancy, self.queries,
+                  self._wavefront, self._sample_buffers)
+        self._tile_buffers = self._wavefront = self._sample_buffers = None

@@ -15,12 +15,15 @@
 #ifndef NGVK_CAMERA_GLSL
 #define NGVK_CAMERA_GLSL
 
-// Pixel index y * width + x, row 0 at the top, through the pixel's centre.
+// Pixel index y * width + x, row 0 at the top, through the pixel's centre. `precise`: without it the
+// compiler may fuse either product of x * right + y * up into a multiply-add, and which one differs
+// from kernel to kernel (lavapipe: the NeRF stages' directions one ulp off the fused kernel's), so
+// that kernels meant to give the same image bit for bit do not; rounded as written, as Camera.rays().
 void camera_ray_of(vec4 position, vec4 right, vec4 up, vec4 forward, uint width, uint height, uint pixel,
                    out vec3 origin, out vec3 direction) {
-    float x = (float(pixel % width) + 0.5) / float(width) * 2.0 - 1.0;
-    float y = 1.0 - (float(pixel / width) + 0.5) / float(height) * 2.0;
-    vec3 offset = x * right.xyz + y * up.xyz;
+    precise float x = (float(pixel % width) + 0.5) / float(width) * 2.0 - 1.0;
+    precise float y = 1.0 - (float(pixel / width) + 0.5) / float(height) * 2.0;
+    precise vec3 offset = x * right.xyz + y * up.xyz;
     if (position.w != 0.0) {
         origin = position.xyz + offset;
         direction = forward.xyz;

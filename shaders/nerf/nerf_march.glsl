@@ -50,9 +50,20 @@ NerfRay nerf_ray_empty() {
     ray.samples = 0u;
     ray.pixel = 0u;
     ray.status = NERF_MARCHING;
-    ray.pad0 = 0u;
-    ray.pad1 = 0u;
+    ray.steps = 0u;
+    ray.pad = 0u;
     return ray;
+}
+
+// A marching ray on to its next sample, so that its next march step has at least one: done when
+// it has none, or when it has taken its NERF_MAX_ITERATIONS steps. The ray's t is then that sample
+// (the march takes it first: the same ts as marching on from where it was).
+void nerf_ray_continue(inout NerfRay ray, vec3 o, vec3 d) {
+    if (ray.status != NERF_MARCHING) return;
+    float next;
+    bool more = ray.steps < uint(NERF_MAX_ITERATIONS) && nerf_next_sample(o, d, ray.t, ray.t_exit, next);
+    ray.status = more ? NERF_MARCHING : NERF_DONE;
+    if (more) ray.t = next;
 }
 
 // A render ray of `pixel` along (o, d): into the cube and on to its first sample (the first
@@ -63,18 +74,20 @@ NerfRay nerf_ray_begin(uint pixel, vec3 o, vec3 d) {
     ray.t = entry.x;
     ray.t_exit = entry.y;
     ray.pixel = pixel;
-    float first;
-    ray.status = nerf_next_sample(o, d, ray.t, ray.t_exit, first) ? NERF_MARCHING : NERF_DONE;
-    ray.t = first;  // the march takes this sample first
+    nerf_ray_continue(ray, o, d);
     return ray;
 }
 
-// The ray's next NERF_SAMPLES_PER_STEP samples (valid[k] false past the cube); a ray without any is done.
+// The ray's next NERF_SAMPLES_PER_STEP samples (valid[k] false past the cube); a ray without any is
+// done (never one that nerf_ray_begin() or nerf_ray_continue() left marching). Render rays composite
+// them, then go on with nerf_ray_continue(): every step of a marching ray has samples, so the
+// fused, wavefront and unfused paths evaluate the same samples (Frame.queries: 8 a step).
 void nerf_march_step(inout NerfRay ray, vec3 o, vec3 d, out float ts[NERF_SAMPLES_PER_STEP],
                      out bool valid[NERF_SAMPLES_PER_STEP]) {
     [[unroll]] for (int k = 0; k < NERF_SAMPLES_PER_STEP; ++k) {
         valid[k] = ray.status == NERF_MARCHING && nerf_next_sample(o, d, ray.t, ray.t_exit, ts[k]);
     }
+    ray.steps += 1u;
     if (!valid[0]) ray.status = NERF_DONE;
 }
 

@@ -23,8 +23,8 @@ struct NerfRay {
     uint samples;        // samples composited
     uint pixel;          // in the frame
     uint status;         // NERF_MARCHING, NERF_DONE
-    uint pad0;
-    uint pad1;
+    uint steps;          // march steps taken (nerf_march_step): at most NERF_MAX_ITERATIONS
+    uint pad;
 };
 
 #endif

@@ -8,9 +8,11 @@
 //   1 march      a ray list:   each listed ray's next NERF_SAMPLES_PER_STEP samples: their ts and
 //                              positions in slots i x NERF_SAMPLES_PER_STEP + k of the list; the
 //                              sample counter set to that many slots
-//   2 color      the slots:    the colour network's input of each slot (density outputs, SH)
-//   3 composite  a ray list:   each listed ray composites its slots' samples in order; alive[i]
-//                              where it goes on (the next list); the queries counted
+//   2 color      the slots:    the colour network's input of each slot (density outputs, SH); also
+//                              the wavefront's prepost kernels' (apps/nerf/render.py)
+//   3 composite  a ray list:   each listed ray composites its slots' samples in order and goes on
+//                              to its next sample; alive[i] where it has one (the next list); the
+//                              queries counted
 //   4 resolve    n pixels:     the frame
 // Functions: nerf/nerf_march.glsl, shared with nerf/nerf_fused.comp. Specification:
 // apps/nerf/tracing.py.
@@ -136,6 +138,7 @@ void main() {
             nerf_composite(ray, density_out[slot * uint(NERF_DENSITY_OUTPUTS)], rgb, t);
         }
     }
+    nerf_ray_continue(ray, o, d);
     alive[i] = ray.status == NERF_MARCHING ? 1u : 0u;
     rays[r] = ray;
 #endif
