@@ -246,6 +246,7 @@ def test_every_shader_compiles():
         "SDF_SOURCE": 0, "SDF_STAGE": 2, **sdf_tracing.defines(),
         "VOLUME_SOURCE": 0, "VOLUME_STAGE": 3,
         **volume_tracing.defines(),
+        "WAVEFRONT_FULL": 4096, "WAVEFRONT_MAX_STEPS": 32, "WAVEFRONT_LOCAL_SIZE": 8,  # the wavefront kernels
     }
     # NeRF's kernels hold two named MLP instances (density, colour) instead of the MLP_* network.
     nerf = {key: value for key, value in defines.items() if not key.startswith("MLP_") or key == "MLP_ITEMS"}
@@ -263,6 +264,12 @@ def test_every_shader_compiles():
             own = {"image": grid_defines(2), "volume": {"MLP_OUTPUTS": 4}}.get(path.parent.name, {})  # 2D; rgb + density
             spirv = compiler.compile_shader(path, {**defines, **own})
         assert reflect(spirv).local_size_ids[0] == 0, f"{path.name} must take its workgroup size by id"
+        if path.stem.endswith("_wavefront"):
+            # The prepost form (the network left out), and the GPUs' block MLP (one query per invocation).
+            compiler.compile_shader(path, {**(nerf if path.parent.name == "nerf" else {**defines, **own}),
+                                           "WAVEFRONT_SPLIT": 1})
+            if path.parent.name != "nerf":
+                compiler.compile_shader(path, {**defines, **own, "MLP_ROWS_BLOCK": 1, "MLP_ITEMS": 1})
 
 
 def test_timestamps_outlast_one_query_pool(device):
