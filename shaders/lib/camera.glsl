@@ -20,7 +20,11 @@ void camera_ray_of(vec4 position, vec4 right, vec4 up, vec4 forward, uint width,
                    out vec3 origin, out vec3 direction) {
     float x = (float(pixel % width) + 0.5) / float(width) * 2.0 - 1.0;
     float y = 1.0 - (float(pixel / width) + 0.5) / float(height) * 2.0;
-    vec3 offset = x * right.xyz + y * up.xyz;
+    // `precise`: each product and sum rounded on its own, as in whichever kernel this is compiled
+    // into. Left to the compiler, a multiply-add fused in one kernel and not in another rounds the
+    // ray apart by an ulp, and an app's kernel variants must agree to the bit (the volume app's
+    // fused kernel and its resolve stage drew the sky of a few pixels that differently).
+    precise vec3 offset = x * right.xyz + y * up.xyz;
     if (position.w != 0.0) {
         origin = position.xyz + offset;
         direction = forward.xyz;
