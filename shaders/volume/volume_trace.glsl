@@ -1,7 +1,8 @@
-// The volume app's free-flight tracer, shared by its unfused stages (volume/volume_stages.comp) and
-// its fused kernel (volume/volume_fused.comp). Specification: apps/volume/tracing.py, which also
-// passes the constants in as defines (tracing.defines()): VOLUME_MAX_EVENTS, VOLUME_LIGHT,
-// VOLUME_EXPOSURE, VOLUME_SKY_LOW_R/G/B, VOLUME_SKY_HIGH_R/G/B.
+// The volume app's free-flight tracer, shared by its unfused stages (volume/volume_stages.comp), its
+// fused kernel (volume/volume_fused.comp) and its wavefront kernel (volume/volume_wavefront.comp).
+// Specification: apps/volume/tracing.py, which also passes the constants in as defines
+// (tracing.defines()): VOLUME_MAX_EVENTS, VOLUME_LIGHT, VOLUME_EXPOSURE, VOLUME_SKY_LOW_R/G/B,
+// VOLUME_SKY_HIGH_R/G/B.
 //
 // A path (one sample of a pixel): the camera ray enters the unit cube and jumps to its first
 // occupied cell; then volume_fly() draws free flights -ln(1 - u) / majorant until one ends at an
