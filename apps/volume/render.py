@@ -15,10 +15,11 @@ waiting for a query are compacted into a list), encoding and mlp over the list (
 counter, engine/render/rays.py), advance (each listed path collides or flies on); postprocess:
 each pixel's samples summed in order, with the accumulation, into the frame.
 
-Wavefront (engine/render/wavefront.py), per tile and pass: the pass's n x spp paths through a pool
-of slots, one dispatch per event over the paths waiting for a query (volume/volume_wavefront.comp;
-prepost: the same kernel with the encoding and the MLP dispatched apart), each path's final state
-left in the unfused path's buffer of paths; then the unfused path's postprocess (the resolve).
+Wavefront (engine/render/wavefront.py), per tile and pass: the unfused path's preprocess (every
+path begun), then the paths through a pool of slots, one dispatch per event over the paths waiting
+for a query (volume/volume_wavefront.comp; prepost: the same kernel with the encoding and the MLP
+dispatched apart), each path's state kept in the unfused path's buffer of paths; then the unfused
+path's postprocess (the resolve).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ngvk.engine.errors import NgvkError
 from ngvk.engine.model import Model
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
-from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
+from ngvk.engine.render.frame import FRAME, Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
 from ngvk.engine.render.wavefront import Wavefront
 
@@ -85,7 +86,7 @@ class VolumeRenderer(FrameRenderer):
         self.queries = device.buffer(4, "queries")
         self._accumulation = None
         self._tile_buffers = None
-        self._paths = None
+        self._paths = self._identity = None
         self._wavefront = None
         self._query_buffers = None
         self.samples_done = 0  # in the accumulation, for a progressive render
@@ -194,9 +195,10 @@ class VolumeRenderer(FrameRenderer):
     # ---- wavefront ----------------------------------------------------------------------------
 
     def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
-        """Each pass a wavefront over its n x spp paths (volume/volume_wavefront.comp), ended by
-        the unfused path's resolve (stage 4): the pixels' samples summed in sample order from the
-        paths' final states, with the accumulation, into the frame."""
+        """Each pass: its n x spp paths begun (the unfused path's preprocess, stage 0), a
+        wavefront over them (volume/volume_wavefront.comp), and the unfused path's resolve (stage
+        4): the pixels' samples summed in sample order from the paths' final states, with the
+        accumulation, into the frame."""
         if self._wavefront is None:
             # The paths' states live in paths[] by path id (the kernel says why), not per slot: the
             # pool's own state buffer is left unused, at one word a slot.
@@ -216,6 +218,8 @@ class VolumeRenderer(FrameRenderer):
             pass_push = {**push, "spp": spp, "sample_base": base, "samples_before": before}
             resolve = lambda sequence, pass_push=pass_push: self._stage(  # noqa: E731
                 sequence, 4, pass_push, n, {"accumulation": self._accumulation, "frame": frame})
+            with sequence.timed(FRAME), sequence.timed("preprocess"):
+                self._stage(sequence, 0, pass_push, n * spp, {"identity": self._path_identity()})
             yield from wavefront.record_rounds(sequence, kernel, buffers, pass_push, n * spp, network, resolve)
 
     def _wavefront_queries(self) -> dict:
@@ -244,12 +248,18 @@ class VolumeRenderer(FrameRenderer):
             self._paths = self.device.buffer(self.tile_pixels * MAX_SPP_PER_PASS * tracing.PATH_DTYPE.itemsize, "paths")
         return self._paths
 
+    def _path_identity(self):
+        """uint [tile pixels x MAX_SPP_PER_PASS]: i at i, which the begin stage writes (the unfused
+        path's list of every path; the wavefront's begin leaves it unread)."""
+        if self._identity is None:
+            self._identity = self.device.buffer(self.tile_pixels * MAX_SPP_PER_PASS * 4, "identity")
+        return self._identity
+
     def _buffers(self) -> dict:
         if self._tile_buffers is None:
             paths, device = self.tile_pixels * MAX_SPP_PER_PASS, self.device
             self._tile_buffers = {
                 "alive": device.buffer(paths * 4, "alive"),
-                "identity": device.buffer(paths * 4, "identity"),
                 "lists": [device.buffer(paths * 4, "path_list_a"), device.buffer(paths * 4, "path_list_b")],
                 "counters": [counter(device, "count_a"), counter(device, "count_b")],
                 "all": counter(device, "count_all"),
@@ -273,8 +283,8 @@ class VolumeRenderer(FrameRenderer):
             paths = n * spp
             with sequence.timed("preprocess"):
                 record_set_count(sequence, self.device, b["all"], paths, self.items)
-                self._stage(sequence, 0, pass_push, paths, {"identity": b["identity"]})
-            listed = (b["identity"], b["all"])
+                self._stage(sequence, 0, pass_push, paths, {"identity": self._path_identity()})
+            listed = (self._path_identity(), b["all"])
             now = 0
             for _ in range(tracing.MAX_EVENTS):
                 with sequence.timed("advance"):
@@ -296,6 +306,6 @@ class VolumeRenderer(FrameRenderer):
 
     def close(self) -> None:
         super().close()
-        close_all(self._tile_buffers, self._paths, self._wavefront, self._query_buffers, self.encoding, self.mlp,
+        close_all(self._tile_buffers, self._paths, self._identity, self._wavefront, self._query_buffers, self.encoding, self.mlp,
                   self.grid, self._accumulation, self.reference, self.occupancy, self.queries)
-        self._tile_buffers = self._paths = self._wavefront = self._query_buffers = None
+        self._tile_buffers = self._paths = self._identity = self._wavefront = self._query_buffers = None

@@ -4,17 +4,21 @@
 // Volume app, wavefront: one iteration of the free-flight tracer over the live slots (engine/render/
 // wavefront.py), for one pass of up to apps/volume/render.py MAX_SPP_PER_PASS samples. The work
 // item is a path: path w is sample w % spp of tile pixel w / spp (the unfused stages' numbering),
-// n x spp of them per pass. Each invocation takes WAVEFRONT_ITEMS = MLP_ITEMS slots of the list;
-// each slot holds a path waiting for its event's query: it makes the query (the encoding and the
-// MLP on all the invocation's slots at once, volume/volume_values.glsl), collides or flies on to
-// the next event (volume/volume_trace.glsl, the functions of the fused kernel and the unfused
+// n x spp of them per pass, begun by the pass's preprocess (volume/volume_stages.comp stage 0, all
+// at once: a path begun in a slot as another finishes would hold its vector's other lanes up for
+// the walk to its first occupied cell). Each invocation takes WAVEFRONT_ITEMS = MLP_ITEMS slots of
+// the list; each slot holds a path waiting for its event's query: it makes the query (the encoding
+// and the MLP on all the invocation's slots at once, volume/volume_values.glsl), collides or flies
+// on to the next event (volume/volume_trace.glsl: the functions of the fused kernel and the unfused
 // stages, on the same values); a slot whose path is done takes the tile's next path from the work
 // queue. Slots with a query pending go into the next list. Batches stay full: a path that needs
-// more events than the others of its pixel no longer holds up MLP_ITEMS - 1 finished ones, as in
-// the fused kernel.
-// A path's state lives in `paths` at its path id (not per slot), where the unfused stages keep it:
-// a finished path is left there as it ends, and the pass's resolve (volume/volume_stages.comp stage
-// 4, the same dispatch as the unfused path's) sums each pixel's samples in sample order from it.
+// more events than the others of its pixel no longer holds up finished ones, as in the fused
+// kernel, so the queries are the unfused path's.
+// A path's state lives in `paths` at its path id, where the unfused stages keep it, and a slot
+// holds it only while it works on it (between the queries the invocation keeps the slots' query
+// positions alone: 8 paths' states held across the network cost 7 % more time on lavapipe). A
+// finished path is left there as it ends, and the pass's resolve (stage 4, the unfused path's
+// postprocess) sums each pixel's samples in sample order from them.
 // With WAVEFRONT_SPLIT 1 (the prepost kernels) the network is left out: the kernel takes each
 // slot's albedo and density from `values` (by place in this iteration's list) and writes its next
 // query position into `positions` (by place in the next list), and the engine's encoding and MLP
@@ -55,6 +59,7 @@ layout(std430, binding = 2) readonly buffer VolumeGrid { float volume_grid[]; };
 layout(std430, binding = 3) readonly buffer Occupancy { uint occupancy[]; };
 layout(std430, binding = 4) buffer Paths { VolumePath paths[]; };
 layout(std430, binding = 5) buffer Queries { uint queries[]; };
+
 #if WAVEFRONT_SPLIT
 layout(std430, binding = 6) writeonly buffer Positions { float positions[]; };
 layout(std430, binding = 7) readonly buffer Values { vec4 values[]; };
@@ -82,22 +87,26 @@ void main() {
     uint count = counter_in[0];
     if (first >= count) return;
     uint slot[WAVEFRONT_ITEMS], work[WAVEFRONT_ITEMS];
-    VolumePath path[WAVEFRONT_ITEMS];
-    vec3 o[WAVEFRONT_ITEMS], d[WAVEFRONT_ITEMS];
+    vec3 p[WAVEFRONT_ITEMS];  // each slot's query position (its path's state is in paths[])
     bool waiting = false;  // a slot of this invocation has a query pending
     [[unroll]] for (int s = 0; s < WAVEFRONT_ITEMS; ++s) {
         bool listed = first + uint(s) < count;
         slot[s] = listed ? slot_list_in[first + uint(s)] : 0u;
         work[s] = listed ? slot_work[slot[s]] : WAVEFRONT_NO_WORK;
+        p[s] = vec3(0.5);
+#if !WAVEFRONT_SPLIT
         if (work[s] != WAVEFRONT_NO_WORK) {
-            path[s] = paths[work[s]];
-            camera_ray(path[s].pixel, o[s], d[s]);
+            VolumePath path = paths[work[s]];
+            vec3 o, d;
+            camera_ray(path.pixel, o, d);
+            p[s] = volume_position(path, o, d);
             waiting = true;
         }
+#endif
     }
 
     // Steps: each makes the pending queries (a slot with a path waits for one at its event), lets
-    // the paths collide or fly on to their next events, and gives slots whose paths are done new
+    // the paths collide and fly on to their next events, and gives slots whose paths are done new
     // ones. One step per dispatch while the wavefront is full; more as it empties (the tail of
     // long paths), where a dispatch per step would cost more than the lanes that wait.
     uint steps = wavefront_steps(count);
@@ -111,28 +120,26 @@ void main() {
             v[s] = work[s] != WAVEFRONT_NO_WORK ? values[first + uint(s)] : vec4(0.0);
         }
 #else
-        if (waiting) {  // not in the first iteration, whose slots are all empty
-            vec3 p[WAVEFRONT_ITEMS];
-            [[unroll]] for (int s = 0; s < WAVEFRONT_ITEMS; ++s) {
-                p[s] = work[s] != WAVEFRONT_NO_WORK ? volume_position(path[s], o[s], d[s]) : vec3(0.5);
-            }
-            volume_values(p, v);
-        }
+        if (waiting) volume_values(p, v);  // not in the first iteration, whose slots are all empty
 #endif
         waiting = false;
         [[unroll]] for (int s = 0; s < WAVEFRONT_ITEMS; ++s) {
-            if (work[s] != WAVEFRONT_NO_WORK) {
-                volume_collide(path[s], v[s]);
-                made += 1u;
-            }
             keep[s] = false;
             if (first + uint(s) < count) {
+                VolumePath path;
+                vec3 o, d;
+                if (work[s] != WAVEFRONT_NO_WORK) {
+                    path = paths[work[s]];
+                    camera_ray(path.pixel, o, d);
+                    volume_collide(path, v[s]);
+                    made += 1u;
+                }
                 for (uint takes = 0u;; ++takes) {
                     if (work[s] != WAVEFRONT_NO_WORK) {
-                        volume_fly(path[s], o[s], d[s]);
-                        if (path[s].status == VOLUME_QUERY) break;
-                        paths[work[s]] = path[s];  // done: its sample's final state, for the resolve
-                        work[s] = WAVEFRONT_NO_WORK;
+                        volume_fly(path, o, d);
+                        paths[work[s]] = path;
+                        if (path.status == VOLUME_QUERY) break;
+                        work[s] = WAVEFRONT_NO_WORK;  // done: its final state is left for the resolve
                     }
                     if (takes == VOLUME_TAKES_PER_STEP) {
                         keep[s] = true;  // empty, to take more in the next step
@@ -140,10 +147,10 @@ void main() {
                     }
                     work[s] = wavefront_take();
                     if (work[s] == WAVEFRONT_NO_WORK) break;
-                    uint pixel = pixel_offset + work[s] / spp;
-                    camera_ray(pixel, o[s], d[s]);
-                    path[s] = volume_path_begin(pixel, sample_base + work[s] % spp, o[s], d[s]);
+                    path = paths[work[s]];  // begun by the pass's preprocess
+                    camera_ray(path.pixel, o, d);
                 }
+                if (work[s] != WAVEFRONT_NO_WORK) p[s] = volume_position(path, o, d);
                 keep[s] = keep[s] || work[s] != WAVEFRONT_NO_WORK;
                 waiting = waiting || work[s] != WAVEFRONT_NO_WORK;
                 pending = pending || keep[s];
@@ -161,9 +168,8 @@ void main() {
     [[unroll]] for (int s = 0; s < WAVEFRONT_ITEMS; ++s) {
         if (keep[s]) {
             slot_list_out[place] = slot[s];
-            if (work[s] != WAVEFRONT_NO_WORK) paths[work[s]] = path[s];
 #if WAVEFRONT_SPLIT
-            vec3 q = work[s] != WAVEFRONT_NO_WORK ? volume_position(path[s], o[s], d[s]) : vec3(0.5);
+            vec3 q = work[s] != WAVEFRONT_NO_WORK ? p[s] : vec3(0.5);
             positions[3u * place] = q.x;
             positions[3u * place + 1u] = q.y;
             positions[3u * place + 2u] = q.z;
