@@ -10,7 +10,7 @@ buffer and writes the frame from the mean so far. A progressive render (the view
 the random sequence) join the sum.
 
 Unfused, per tile (stages as timed): preprocess (a path per pixel and sample, into the cube and
-its first occupied cell), then per event: advance (the paths fly to their next event; those
+its first occupied cell, found once per pixel), then per event: advance (the paths fly to their next event; those
 waiting for a query are compacted into a list), encoding and mlp over the list (through its
 counter, engine/render/rays.py), advance (each listed path collides or flies on); postprocess:
 each pixel's samples summed in order, with the accumulation, into the frame.
@@ -219,7 +219,7 @@ class VolumeRenderer(FrameRenderer):
             resolve = lambda sequence, pass_push=pass_push: self._stage(  # noqa: E731
                 sequence, 4, pass_push, n, {"accumulation": self._accumulation, "frame": frame})
             with sequence.timed(FRAME), sequence.timed("preprocess"):
-                self._stage(sequence, 0, pass_push, n * spp, {"identity": self._path_identity()})
+                self._stage(sequence, 0, pass_push, n, {"identity": self._path_identity()})
             yield from wavefront.record_rounds(sequence, kernel, buffers, pass_push, n * spp, network, resolve)
 
     def _wavefront_queries(self) -> dict:
@@ -283,7 +283,7 @@ class VolumeRenderer(FrameRenderer):
             paths = n * spp
             with sequence.timed("preprocess"):
                 record_set_count(sequence, self.device, b["all"], paths, self.items)
-                self._stage(sequence, 0, pass_push, paths, {"identity": self._path_identity()})
+                self._stage(sequence, 0, pass_push, n, {"identity": self._path_identity()})
             listed = (self._path_identity(), b["all"])
             now = 0
             for _ in range(tracing.MAX_EVENTS):

@@ -55,12 +55,13 @@ void main() {
     uint pixel = pixel_offset + i;
     vec3 o, d;
     camera_ray(pixel, o, d);
+    vec2 span = volume_ray_begin(o, d);
     vec3 sum = samples_before > 0u ? accumulation[pixel - frame_offset].xyz : vec3(0.0);
     uint made = 0u;
     for (uint first = 0u; first < spp; first += uint(MLP_ITEMS)) {
         VolumePath paths[MLP_ITEMS];
         [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-            paths[s] = volume_path_begin(pixel, sample_base + min(first + uint(s), spp - 1u), o, d);
+            paths[s] = volume_path_begin(pixel, sample_base + min(first + uint(s), spp - 1u), span);
             if (first + uint(s) >= spp) paths[s].status = VOLUME_DONE;
         }
         for (;;) {

@@ -41,8 +41,16 @@ float volume_next_occupied(vec3 o, vec3 d, float t, float t_exit) {
     return min(t, t_exit);
 }
 
-// A new path of sample `step` of `pixel` along the camera ray (o, d).
-VolumePath volume_path_begin(uint pixel, uint step, vec3 o, vec3 d) {
+// Where the camera ray (o, d) enters the cube's first occupied cell, and where it leaves the cube
+// (t, t_exit; t >= t_exit: never). The same for every sample of a pixel: computed once per pixel.
+vec2 volume_ray_begin(vec3 o, vec3 d) {
+    vec2 span = cube_entry(o, d);
+    if (span.x < span.y) span.x = volume_next_occupied(o, d, span.x, span.y);
+    return span;
+}
+
+// A new path of sample `step` of `pixel`, whose camera ray's span is `span` (volume_ray_begin()).
+VolumePath volume_path_begin(uint pixel, uint step, vec2 span) {
     VolumePath path;
     path.colour = vec3(0.0);
     path.opacity = 0.0;
@@ -51,10 +59,8 @@ VolumePath volume_path_begin(uint pixel, uint step, vec3 o, vec3 d) {
     path.pixel = pixel;
     path.step = step;
     path.pad = 0u;
-    vec2 entry = cube_entry(o, d);
-    path.t = entry.x;
-    path.t_exit = entry.y;
-    if (path.t < path.t_exit) path.t = volume_next_occupied(o, d, path.t, path.t_exit);
+    path.t = span.x;
+    path.t_exit = span.y;
     path.status = path.t < path.t_exit ? VOLUME_FLYING : VOLUME_DONE;
     return path;
 }
