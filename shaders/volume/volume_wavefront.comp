@@ -29,7 +29,8 @@
 // 1       | mlp_weights  | read       | the layers' matrices (lib/mlp_weights.glsl) (likewise)
 // 2       | volume_grid  | read       | float [X, Y, Z, 4]: albedo RGB, density (VOLUME_SOURCE 1)
 // 3       | occupancy    | read       | uint [R^3 / 32]: the occupancy grid's bits
-// 4       | paths        | read-write | VolumePath [n x spp]: each path's state, by path id
+// 4       | paths        | read-write | VolumePath [n x spp]: each path's state by path id, begun by
+//         |              |            | the preprocess, left finished for the resolve
 // 5       | queries      | read-write | uint [1]: network queries of the frame (atomic)
 // 6       | positions    | write      | float [slots, 3]: the next queries' positions (split)
 // 7       | values       | read       | vec4 [slots]: this iteration's albedo RGB and density (split)
@@ -59,7 +60,6 @@ layout(std430, binding = 2) readonly buffer VolumeGrid { float volume_grid[]; };
 layout(std430, binding = 3) readonly buffer Occupancy { uint occupancy[]; };
 layout(std430, binding = 4) buffer Paths { VolumePath paths[]; };
 layout(std430, binding = 5) buffer Queries { uint queries[]; };
-
 #if WAVEFRONT_SPLIT
 layout(std430, binding = 6) writeonly buffer Positions { float positions[]; };
 layout(std430, binding = 7) readonly buffer Values { vec4 values[]; };
