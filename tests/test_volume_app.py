@@ -1,6 +1,6 @@
-"""The volume app's renderer: fused and unfused free-flight sampling give the same frame for the same
-seed, a seed fixes the image, a progressive render converges to the render with more samples, the
-queries counted are the events traced, and the command line's one-line errors."""
+"""The volume app's renderer: every kernel variant (fused, wavefront, prepost, unfused) gives the same
+frame for the same seed, a seed fixes the image, progressive frames add up to the render with more
+samples, the queries counted are the events traced, and the command line's one-line errors."""
 
 import numpy as np
 import pytest
@@ -27,37 +27,77 @@ def nebula(device):
     return data, model
 
 
-def renderer_for(device, model, spp=3, seed=0, tile_pixels=500):
+def renderer_for(device, model, spp=3, seed=0, tile_pixels=500, wavefront_slots=render.WAVEFRONT_SLOTS):
     return VolumeRenderer(device, model_occupancy(model), model.app_data["majorant"], model=model, spp=spp,
-                          seed=seed, tile_pixels=tile_pixels)
+                          seed=seed, tile_pixels=tile_pixels, wavefront_slots=wavefront_slots)
+
+
+VARIANTS = ("fused", "wavefront", "prepost", "unfused")
+
+
+def render_variants(renderer, camera, width, height, variants=VARIANTS, **kwargs) -> dict:
+    """Each kernel variant's float frame (poisoned first, so a pixel left unwritten is NaN)."""
+    return {k: renderer.render(camera, width, height, k, True, poison=POISON_WORD, **kwargs) for k in variants}
+
+
+def assert_variants_agree(frames: dict, reference: str = "unfused") -> None:
+    # Float frames equal to the bit (on lavapipe: every variant runs the same functions on the same
+    # values and sums each pixel's samples in sample order); the wavefront and prepost kernels make
+    # exactly the unfused path's queries, the fused kernel's batches more.
+    expected = frames[reference].pixels
+    for kernels, frame in frames.items():
+        assert np.isfinite(frame.pixels).all(), f"{kernels}: pixels left unwritten"
+        np.testing.assert_array_equal(frame.pixels, expected, err_msg=kernels)
+    if "prepost" in frames:
+        assert frames["wavefront"].queries == frames["prepost"].queries == frames["unfused"].queries
+        assert frames["unfused"].queries <= frames["fused"].queries
 
 
 @pytest.mark.parametrize("mode", tracing.MODES)
-def test_fused_and_unfused_render_the_same(device, nebula, mode):
-    # Float frames equal within 1e-5 (on lavapipe to the bit: the same functions on the same values,
-    # the samples summed in the same order); 8-bit frames poisoned differently, equal.
+def test_every_kernel_variant_renders_the_same(device, nebula, mode):
+    # 777 pixels in tiles of 500 (the second partial), 3 samples a pixel, the wavefront in a pool of
+    # 300 slots (each takes several paths); 8-bit frames poisoned differently, equal.
     _, model = nebula
-    renderer = renderer_for(device, model)
+    renderer = renderer_for(device, model, wavefront_slots=300)
     try:
         renderer.set_mode(mode)
         camera = renderer.default_camera(W, H)
-        fused = renderer.render(camera, W, H, "fused", True, poison=POISON_WORD)
-        unfused = renderer.render(camera, W, H, "unfused", True, poison=POISON_WORD)
-        assert np.isfinite(fused.pixels).all() and np.isfinite(unfused.pixels).all()
-        assert np.max(np.abs(fused.pixels - unfused.pixels)) <= 1e-5
-        a = renderer.render(camera, W, H, "fused", poison=POISON_RGBA8[0]).pixels
-        b = renderer.render(camera, W, H, "unfused", poison=POISON_RGBA8[1]).pixels
-        np.testing.assert_array_equal(a, b)
-        assert set(unfused.timings) == set(render.STAGES) and set(fused.timings) == {"fused"}
+        frames = render_variants(renderer, camera, W, H)
+        assert_variants_agree(frames)
+        unfused8 = renderer.render(camera, W, H, "unfused", poison=POISON_RGBA8[1]).pixels
+        for kernels in ("fused", "wavefront", "prepost"):
+            np.testing.assert_array_equal(renderer.render(camera, W, H, kernels, poison=POISON_RGBA8[0]).pixels,
+                                          unfused8, err_msg=kernels)
+        assert set(frames["unfused"].timings) == set(render.STAGES) and set(frames["fused"].timings) == {"fused"}
+        assert set(frames["wavefront"].timings) == {"preprocess", "wavefront", "postprocess"}
+        assert set(frames["prepost"].timings) == {"preprocess", "prepost", "encoding", "mlp", "postprocess"}
         if mode == "density":
-            assert 0.02 < np.mean(fused.pixels[..., 0] > 0) < 0.9  # the smoke is in view, with sky around
+            assert 0.02 < np.mean(frames["fused"].pixels[..., 0] > 0) < 0.9  # the smoke is in view, with sky around
+    finally:
+        renderer.close()
+
+
+def test_every_kernel_variant_at_awkward_sizes(device, nebula):
+    # One pixel, a row of seven, a pool of 5 slots for 7 x 1 x 3 paths, and a view away from the
+    # cube (no path enters it: no queries, every slot takes several paths in one step).
+    _, model = nebula
+    renderer = renderer_for(device, model, wavefront_slots=5)
+    try:
+        for width, height in ((1, 1), (7, 1), (13, 5)):
+            assert_variants_agree(render_variants(renderer, renderer.default_camera(width, height), width, height))
+        ahead = render.orbit_camera(35.0, 20.0)
+        away = type(ahead)(ahead.position, tuple(2 * np.subtract(ahead.position, ahead.look_at) + ahead.position),
+                           (0.0, 1.0, 0.0), fov_y=20.0)
+        frames = render_variants(renderer, away, 9, 4)
+        assert_variants_agree(frames)
+        assert frames["unfused"].queries == 0
     finally:
         renderer.close()
 
 
 def test_a_seed_fixes_the_image_and_frames_accumulate(device, nebula):
     _, model = nebula
-    renderer = renderer_for(device, model, spp=4, seed=9)
+    renderer = renderer_for(device, model, spp=4, seed=9, wavefront_slots=200)
     try:
         camera = renderer.default_camera(W, H)
         first = renderer.render(camera, W, H, "fused", True).pixels
@@ -65,31 +105,45 @@ def test_a_seed_fixes_the_image_and_frames_accumulate(device, nebula):
         renderer.set_samples(4, 10)
         assert np.abs(renderer.render(camera, W, H, "fused", True).pixels - first).max() > 0.05
         # Two progressive frames of 4 samples are one frame of 8: the same random steps, summed in
-        # the same order. And beyond one pass (16 samples) the passes add up the same way.
-        renderer.set_samples(4, 9)
-        renderer.render(camera, W, H, "fused", True)
-        two = renderer.render(camera, W, H, "fused", True, accumulate=True).pixels
+        # the same order, with every kernel variant. And beyond one pass (16 samples) the passes
+        # add up the same way.
         renderer.set_samples(8, 9)
-        np.testing.assert_array_equal(renderer.render(camera, W, H, "fused", True).pixels, two)
+        eight = renderer.render(camera, W, H, "unfused", True).pixels
+        renderer.set_samples(4, 9)
+        for kernels in VARIANTS:
+            renderer.render(camera, W, H, kernels, True)
+            two = renderer.render(camera, W, H, kernels, True, accumulate=True).pixels
+            np.testing.assert_array_equal(two, eight, err_msg=kernels)
         renderer.set_samples(20, 9)
-        many = renderer.render(camera, W, H, "fused", True).pixels
+        many = render_variants(renderer, camera, W, H)
+        assert_variants_agree(many)
         renderer.set_samples(10, 9)
-        renderer.render(camera, W, H, "unfused", True)
-        np.testing.assert_array_equal(renderer.render(camera, W, H, "unfused", True, accumulate=True).pixels, many)
+        for kernels in ("unfused", "wavefront"):
+            renderer.render(camera, W, H, kernels, True)
+            np.testing.assert_array_equal(renderer.render(camera, W, H, kernels, True, accumulate=True).pixels,
+                                          many["unfused"].pixels, err_msg=kernels)
     finally:
         renderer.close()
 
 
-def test_unfused_queries_are_the_events_traced(device, nebula):
+def test_the_queries_are_the_events_traced(device, nebula):
     # Each listed path queries once per event, so the unfused count is the events of all paths,
-    # read back from their final state (one tile, one pass). The fused kernel queries whole batches.
+    # read back from their final state (one tile, one pass); the wavefront's paths end in the same
+    # states, with the same queries. The fused kernel queries whole batches.
     _, model = nebula
-    renderer = renderer_for(device, model, spp=3, tile_pixels=1024)
+    renderer = renderer_for(device, model, spp=3, tile_pixels=1024, wavefront_slots=256)
     try:
         camera = renderer.default_camera(W, H)
+
+        def final_paths():
+            return renderer._paths_buffer().download(np.uint8, (W * H * 3 * 48,)).view(tracing.PATH_DTYPE)
+
         unfused = renderer.render(camera, W, H, "unfused")
-        paths = renderer._buffers()["paths"].download(np.uint8, (W * H * 3 * 48,)).view(tracing.PATH_DTYPE)
+        paths = final_paths()
         assert unfused.queries == int(paths["events"].sum()) > W * H
+        for kernels in ("wavefront", "prepost"):
+            assert renderer.render(camera, W, H, kernels).queries == unfused.queries
+            np.testing.assert_array_equal(final_paths(), paths, err_msg=kernels)
         assert renderer.render(camera, W, H, "fused").queries >= unfused.queries
     finally:
         renderer.close()
@@ -119,12 +173,17 @@ def test_error_mode_compares_with_the_ground_truth(device, nebula):
         without.close()
 
 
-def test_the_ground_truth_has_only_the_fused_path(device, nebula):
+def test_the_ground_truth_has_the_fused_and_wavefront_kernels(device, nebula):
+    # No network to run apart (prepost) or in stages (unfused); the wavefront renders as the fused
+    # kernel does, with the grid as the source.
     data, _ = nebula
-    truth = ground_truth_renderer(device, data, spp=1)
+    truth = ground_truth_renderer(device, data, spp=2)
+    truth.wavefront_slots = 50
     try:
-        with pytest.raises(NgvkError, match="fused"):
-            truth.render(truth.default_camera(8, 8), 8, 8, "unfused")
+        for kernels in ("unfused", "prepost"):
+            with pytest.raises(NgvkError, match="fused, wavefront"):
+                truth.render(truth.default_camera(8, 8), 8, 8, kernels)
+        assert_variants_agree(render_variants(truth, truth.default_camera(W, H), W, H, ("fused", "wavefront")), "fused")
     finally:
         truth.close()
 

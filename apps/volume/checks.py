@@ -1,8 +1,8 @@
-"""The volume app's kernels for `ngvk check` (App.check_cases()): the fused kernel rendering a grid
-(the ground truth) and the unfused stages around a small random network, each against
-apps/volume/tracing.py render() (float32 on the device against float64: a collision decided by a
-hair can go the other way, so the case counts the pixels that differ by more than 0.02 and allows
-2% of them)."""
+"""The volume app's kernels for `ngvk check` (App.check_cases()): the fused and wavefront kernels
+rendering a grid (the ground truth) and every kernel variant around a small random network, each
+against apps/volume/tracing.py render() (float32 on the device against float64: a collision
+decided by a hair can go the other way, so the case counts the pixels that differ by more than 0.02
+and allows 2% of them)."""
 
 from __future__ import annotations
 
@@ -26,22 +26,25 @@ OCCUPANCY = 16
 
 
 def check_fused_grid(device, rng) -> list:
-    """volume_fused: the cloud's grid (32^3) in every mode, in tiles of 100 pixels."""
+    """volume_fused and volume_wavefront: the cloud's grid (32^3) in every mode, in tiles of 100
+    pixels (the wavefront in a pool of 128 slots)."""
     from ngvk.apps.volume.render import VolumeRenderer
 
     density, albedo = volumes.rasterise("cloud", 32)
     data = VolumeData("volume:cloud", density, albedo)
     occupied, _ = tracing.occupancy_grid(lambda p: data.sample(p)[:, 3], OCCUPANCY)
-    renderer = VolumeRenderer(device, occupied, data.majorant, grid=data.grid(), spp=SPP, seed=3, tile_pixels=100)
+    renderer = VolumeRenderer(device, occupied, data.majorant, grid=data.grid(), spp=SPP, seed=3, tile_pixels=100,
+                              wavefront_slots=128)
     results = []
     try:
         for mode in tracing.MODES:
-            start = time.perf_counter()
             renderer.set_mode(mode)
-            frame = renderer.render(CAMERA, WIDTH, HEIGHT, float_frame=True, poison=POISON_WORD).pixels
             expected = tracing.render(CAMERA, WIDTH, HEIGHT, data.sample, occupied, data.majorant, SPP, 3, mode)
-            results.append(compare_pixels("volume_fused", f"cloud grid, mode {mode}", frame, expected,
-                                          time.perf_counter() - start))
+            for kernels, kernel in (("fused", "volume_fused"), ("wavefront", "volume_wavefront")):
+                start = time.perf_counter()
+                frame = renderer.render(CAMERA, WIDTH, HEIGHT, kernels, float_frame=True, poison=POISON_WORD).pixels
+                results.append(compare_pixels(kernel, f"cloud grid, mode {mode}", frame, expected,
+                                              time.perf_counter() - start))
     finally:
         renderer.close()
     return results
@@ -60,8 +63,10 @@ def random_model(rng) -> Model:
 
 
 def check_stages(device, rng) -> list:
-    """volume_stages (and volume_fused with a network): a small random network that makes a
-    volume (random_model()), rendered unfused and fused against the reference."""
+    """volume_stages (and volume_fused and volume_wavefront with a network): a small random network
+    that makes a volume (random_model()), rendered by every kernel variant against the reference
+    (the wavefront in a pool of 128 slots; prepost: the wavefront kernel split around the engine's
+    encoding and MLP)."""
     from ngvk.apps.volume.render import VolumeRenderer
 
     model = random_model(rng)
@@ -73,7 +78,8 @@ def check_stages(device, rng) -> list:
 
     occupied, largest = tracing.occupancy_grid(lambda p: query(p)[:, 3], OCCUPANCY)
     majorant = max(largest * tracing.MAJORANT_MARGIN, 1e-3)
-    renderer = VolumeRenderer(device, occupied, majorant, model=model, spp=SPP, seed=5, tile_pixels=100)
+    renderer = VolumeRenderer(device, occupied, majorant, model=model, spp=SPP, seed=5, tile_pixels=100,
+                              wavefront_slots=128)
     results = []
     try:
         for mode in tracing.MODES:
@@ -83,7 +89,8 @@ def check_stages(device, rng) -> list:
                 seen = float(np.mean((expected[..., 0] > 0) & (expected[..., 0] < 1)))
                 results.append(CheckResult("volume_stages", "random network: pixels partly opaque (1 if under 10 %)",
                                            float(seen < 0.1), 0.0, 0.0))
-            for kernels, kernel in (("unfused", "volume_stages"), ("fused", "volume_fused")):
+            for kernels, kernel in (("unfused", "volume_stages"), ("fused", "volume_fused"),
+                                    ("wavefront", "volume_wavefront"), ("prepost", "volume_wavefront split")):
                 start = time.perf_counter()
                 frame = renderer.render(CAMERA, WIDTH, HEIGHT, kernels, float_frame=True, poison=POISON_WORD).pixels
                 results.append(compare_pixels(kernel, f"random network, mode {mode}", frame, expected,

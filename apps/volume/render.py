@@ -1,5 +1,6 @@
-"""The volume app's renderer: the free-flight tracer of a neural volume (unfused stages, or one fused
-kernel), or of a density grid (the same fused kernel, VOLUME_SOURCE 1: the ground truth).
+"""The volume app's renderer: the free-flight tracer of a neural volume (unfused stages, one fused
+kernel, or the wavefront and prepost kernels), or of a density grid (the same fused and wavefront
+kernels, VOLUME_SOURCE 1: the ground truth).
 
 Samples: `spp` per pixel, traced in passes of at most MAX_SPP_PER_PASS (lavapipe ends an invocation
 silently after about 65,000 loop iterations in all; a pass of 16 samples stays well under that,
@@ -9,10 +10,16 @@ buffer and writes the frame from the mean so far. A progressive render (the view
 the random sequence) join the sum.
 
 Unfused, per tile (stages as timed): preprocess (a path per pixel and sample, into the cube and
-its first occupied cell), then per event: advance (the paths fly to their next event; those
-waiting for a query are compacted into a list), encoding and mlp over the list (through its
-counter, engine/render/rays.py), advance (each listed path collides or flies on); postprocess:
-each pixel's samples summed in order, with the accumulation, into the frame.
+its first occupied cell, found once per pixel), then per event: advance (the paths fly to their
+next event; those waiting for a query are compacted into a list), encoding and mlp over the list
+(through its counter, engine/render/rays.py), advance (each listed path collides or flies on);
+postprocess: each pixel's samples summed in order, with the accumulation, into the frame.
+
+Wavefront (engine/render/wavefront.py), per tile and pass: the unfused path's preprocess (every
+path begun), then the paths through a pool of slots, one dispatch per event over the paths waiting
+for a query (volume/volume_wavefront.comp; prepost: the same kernel with the encoding and the MLP
+dispatched apart), each path's state kept in the unfused path's buffer of paths; then the unfused
+path's postprocess (the resolve).
 """
 
 from __future__ import annotations
@@ -24,13 +31,20 @@ from ngvk.engine.errors import NgvkError
 from ngvk.engine.model import Model
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
-from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
+from ngvk.engine.render.frame import FRAME, Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
+from ngvk.engine.render.wavefront import Wavefront
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |model - ground truth| x 4 in the color mode (needs the data)
 MAX_SPP_PER_PASS = 16
 PATHS_PER_TILE = 1 << 19  # tile pixels x samples per pass: the unfused buffers stay under 128 MiB
+# Slots of the wavefront kernels: the paths in flight at once (fewer than a tile's paths: finished
+# paths are replaced from the tile's queue). Measured on lavapipe (2-core EPYC, 128 x 96, 16 spp:
+# 196,608 paths, shipped hashgrid model): 2^14 slots about 2 % slower than 2^16; 2^15 to 2^18 the
+# same within the noise of a shared host. 2^16 keeps the prepost kernels' buffers small (8 MiB of
+# encoded features).
+WAVEFRONT_SLOTS = 1 << 16
 CENTRE = (0.5, 0.45, 0.5)
 
 
@@ -42,17 +56,18 @@ def orbit_camera(azimuth: float, elevation: float, distance: float = 1.4, fov_y:
 
 
 class VolumeRenderer(FrameRenderer):
-    """The free-flight tracer on the device, of a model (fused or unfused) or of a grid (`grid`,
-    float [X, Y, Z, 4] albedo RGB and density; fused only), with its occupancy grid (bool [R, R, R])
-    and majorant."""
+    """The free-flight tracer on the device, of a model (every kernel variant) or of a grid (`grid`,
+    float [X, Y, Z, 4] albedo RGB and density; fused and wavefront only), with its occupancy grid
+    (bool [R, R, R]) and majorant. `wavefront_slots`: the wavefront's pool (WAVEFRONT_SLOTS)."""
 
     stages = STAGES
     modes = tracing.MODES + (ERROR_MODE,)
 
     def __init__(self, device, occupancy: np.ndarray, majorant: float, model: Model | None = None,
                  grid: np.ndarray | None = None, spp: int = 16, seed: int = 0, tile_pixels: int | None = None,
-                 reference=None):
+                 reference=None, wavefront_slots: int = WAVEFRONT_SLOTS):
         super().__init__(device, tile_pixels or PATHS_PER_TILE // MAX_SPP_PER_PASS)
+        self.wavefront_slots = min(wavefront_slots, self.tile_pixels * MAX_SPP_PER_PASS)
         self.reference = reference  # the ground truth's renderer, for the error mode
         if model is not None and model.app != "volume":
             raise NgvkError(f"a {model.app!r} model cannot be rendered by the volume app")
@@ -61,8 +76,8 @@ class VolumeRenderer(FrameRenderer):
         self.occupancy_resolution = occupancy.shape[0]
         self.occupancy = device.buffer_from(tracing.pack_occupancy(occupancy), "occupancy")
         self.items = items_per_invocation(device)
-        # A grid's ground-truth render has only the fused kernel (no network to run in stages).
-        self.kernels = ("fused", "unfused") if model is not None else ("fused",)
+        # A grid's ground-truth render has no network to run apart (prepost) or in stages (unfused).
+        self.kernels = ("fused", "wavefront", "prepost", "unfused") if model is not None else ("fused", "wavefront")
         self.encoding = self.mlp = self.grid = None
         self.grid_shape = (1, 1, 1)
         if model is not None:
@@ -74,6 +89,9 @@ class VolumeRenderer(FrameRenderer):
         self.queries = device.buffer(4, "queries")
         self._accumulation = None
         self._tile_buffers = None
+        self._paths = self._identity = None
+        self._wavefront = None
+        self._query_buffers = None
         self.samples_done = 0  # in the accumulation, for a progressive render
         self.frame_index = 0
 
@@ -154,30 +172,97 @@ class VolumeRenderer(FrameRenderer):
     def _defines(self) -> dict:
         return tracing.defines()
 
+    def _source(self, defines: dict, buffers: dict, network: bool = True) -> None:
+        """Add the albedo and density's source to a fused or wavefront kernel's defines and buffers
+        (volume/volume_values.glsl): the network (without it when `network` is False: the prepost
+        kernels run it apart), or the grid."""
+        if self.model is not None:
+            defines["VOLUME_SOURCE"] = 0
+            if network:
+                defines.update({**self.encoding.defines(), **self.mlp.defines()})
+                buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
+        else:
+            defines["VOLUME_SOURCE"] = 1
+            buffers["volume_grid"] = self.grid
+
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         defines = {**self._defines(), "MLP_ITEMS": self.items}
         buffers = {"occupancy": self.occupancy, "accumulation": self._accumulation, "frame": frame,
                    "queries": self.queries}
-        if self.model is not None:
-            defines.update({**self.encoding.defines(), **self.mlp.defines(), "VOLUME_SOURCE": 0})
-            buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
-        else:
-            defines["VOLUME_SOURCE"] = 1
-            buffers["volume_grid"] = self.grid
+        self._source(defines, buffers)
         kernel = self.device.kernel("volume/volume_fused.comp", defines)
         for spp, base, before in self.passes():
             sequence.dispatch(kernel, push["n"], buffers,
                               {**push, "spp": spp, "sample_base": base, "samples_before": before})
 
+    # ---- wavefront ----------------------------------------------------------------------------
+
+    def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
+        """Each pass: its n x spp paths begun (the unfused path's preprocess, stage 0), a
+        wavefront over them (volume/volume_wavefront.comp), and the unfused path's resolve (stage
+        4): the pixels' samples summed in sample order from the paths' final states, with the
+        accumulation, into the frame."""
+        if self._wavefront is None:
+            # The paths' states live in paths[] by path id (the kernel says why), not per slot: the
+            # pool's own state buffer is left unused, at one word a slot.
+            self._wavefront = Wavefront(self.device, self.wavefront_slots, 4, self.items)
+        wavefront = self._wavefront
+        defines = {**self._defines(), "MLP_ITEMS": self.items}
+        buffers = {"occupancy": self.occupancy, "paths": self._paths_buffer(), "queries": self.queries}
+        self._source(defines, buffers, network=not split)
+        network = None
+        if split:
+            q = self._wavefront_queries()
+            buffers.update({"positions": q["positions"], "values": q["values"]})
+            network = lambda sequence, listed: self._record_network(sequence, listed, wavefront.slots)  # noqa: E731
+        kernel = wavefront.kernel("volume/volume_wavefront.comp", defines, split)
+        n = push["n"]
+        for spp, base, before in self.passes():
+            pass_push = {**push, "spp": spp, "sample_base": base, "samples_before": before}
+            resolve = lambda sequence, pass_push=pass_push: self._stage(  # noqa: E731
+                sequence, 4, pass_push, n, {"accumulation": self._accumulation, "frame": frame})
+            with sequence.timed(FRAME), sequence.timed("preprocess"):
+                self._stage(sequence, 0, pass_push, n, {"identity": self._path_identity()})
+            yield from wavefront.record_rounds(sequence, kernel, buffers, pass_push, n * spp, network, resolve)
+
+    def _wavefront_queries(self) -> dict:
+        """The prepost kernels' query buffers, by place in the slot lists."""
+        if self._query_buffers is None:
+            slots, device = self._wavefront.slots, self.device
+            self._query_buffers = {"positions": device.buffer(slots * 12, "positions"),
+                                   "encoded": device.buffer(slots * self.model.encoding.n_output * 4, "encoded"),
+                                   "values": device.buffer(slots * 16, "values")}
+        return self._query_buffers
+
+    def _record_network(self, sequence, listed, n: int) -> None:
+        """The encoding and the MLP over the positions of the listed queries (`n` the most there are)."""
+        q = self._query_buffers
+        with sequence.timed("encoding"):
+            self.encoding.record_encode(sequence, q["positions"], q["encoded"], n, counter=listed[1])
+        with sequence.timed("mlp"):
+            self.mlp.record_forward(sequence, q["encoded"], q["values"], n, counter=listed[1])
+
     # ---- unfused ------------------------------------------------------------------------------
+
+    def _paths_buffer(self):
+        """VolumePath [tile pixels x MAX_SPP_PER_PASS]: a pass's paths, tile pixel i's samples at
+        i x spp (the unfused stages' and the wavefront's; the resolve reads them)."""
+        if self._paths is None:
+            self._paths = self.device.buffer(self.tile_pixels * MAX_SPP_PER_PASS * tracing.PATH_DTYPE.itemsize, "paths")
+        return self._paths
+
+    def _path_identity(self):
+        """uint [tile pixels x MAX_SPP_PER_PASS]: i at i, which the begin stage writes (the unfused
+        path's list of every path; the wavefront's begin leaves it unread)."""
+        if self._identity is None:
+            self._identity = self.device.buffer(self.tile_pixels * MAX_SPP_PER_PASS * 4, "identity")
+        return self._identity
 
     def _buffers(self) -> dict:
         if self._tile_buffers is None:
             paths, device = self.tile_pixels * MAX_SPP_PER_PASS, self.device
             self._tile_buffers = {
-                "paths": device.buffer(paths * tracing.PATH_DTYPE.itemsize, "paths"),
                 "alive": device.buffer(paths * 4, "alive"),
-                "identity": device.buffer(paths * 4, "identity"),
                 "lists": [device.buffer(paths * 4, "path_list_a"), device.buffer(paths * 4, "path_list_b")],
                 "counters": [counter(device, "count_a"), counter(device, "count_b")],
                 "all": counter(device, "count_all"),
@@ -189,7 +274,7 @@ class VolumeRenderer(FrameRenderer):
 
     def _stage(self, sequence, stage: int, push: dict, n: int, buffers: dict, listed=None) -> None:
         kernel = self.device.kernel("volume/volume_stages.comp", {**self._defines(), "VOLUME_STAGE": stage})
-        buffers = {"paths": self._buffers()["paths"], "occupancy": self.occupancy, **buffers}
+        buffers = {"paths": self._paths_buffer(), "occupancy": self.occupancy, **buffers}
         record_stage(sequence, kernel, buffers, push, n, listed)
 
     def record_unfused(self, sequence, frame, push: dict, float_frame: bool) -> None:
@@ -201,8 +286,8 @@ class VolumeRenderer(FrameRenderer):
             paths = n * spp
             with sequence.timed("preprocess"):
                 record_set_count(sequence, self.device, b["all"], paths, self.items)
-                self._stage(sequence, 0, pass_push, paths, {"identity": b["identity"]})
-            listed = (b["identity"], b["all"])
+                self._stage(sequence, 0, pass_push, n, {"identity": self._path_identity()})
+            listed = (self._path_identity(), b["all"])
             now = 0
             for _ in range(tracing.MAX_EVENTS):
                 with sequence.timed("advance"):
@@ -224,6 +309,6 @@ class VolumeRenderer(FrameRenderer):
 
     def close(self) -> None:
         super().close()
-        close_all(self._tile_buffers, self.encoding, self.mlp, self.grid, self._accumulation, self.reference,
-                  self.occupancy, self.queries)
-        self._tile_buffers = None
+        close_all(self._tile_buffers, self._paths, self._identity, self._wavefront, self._query_buffers, self.encoding,
+                  self.mlp, self.grid, self._accumulation, self.reference, self.occupancy, self.queries)
+        self._tile_buffers = self._paths = self._identity = self._wavefront = self._query_buffers = None

@@ -17,8 +17,9 @@
 
 // Pixel index y * width + x, row 0 at the top, through the pixel's centre. `precise`: without it the
 // compiler may fuse either product of x * right + y * up into a multiply-add, and which one differs
-// from kernel to kernel (lavapipe: the NeRF stages' directions one ulp off the fused kernel's), so
-// that kernels meant to give the same image bit for bit do not; rounded as written, as Camera.rays().
+// from kernel to kernel (lavapipe: the NeRF stages' directions one ulp off the fused kernel's, the
+// volume app's fused kernel drawing a few sky pixels apart from its resolve stage), so that
+// kernels meant to give the same image bit for bit do not; rounded as written, as Camera.rays().
 void camera_ray_of(vec4 position, vec4 right, vec4 up, vec4 forward, uint width, uint height, uint pixel,
                    out vec3 origin, out vec3 direction) {
     precise float x = (float(pixel % width) + 0.5) / float(width) * 2.0 - 1.0;

@@ -5,9 +5,10 @@
 // apps/volume/render.py MAX_SPP_PER_PASS samples). Each invocation is one pixel; its MLP_ITEMS slots
 // trace that many of its samples at once (every weight the MLP loads serves all of them,
 // lib/mlp.glsl), the same functions as the unfused stages (volume/volume_trace.glsl) on the same
-// values, summed in sample order, so the two paths give the same image. With VOLUME_SOURCE 1 the
-// albedo and density come from the grid (trilinear, volume/volume_grid.glsl) instead of the network:
-// the ground-truth render.
+// values, summed in sample order, so the two paths give the same image. The queries:
+// volume/volume_values.glsl (shared with the wavefront kernel); with VOLUME_SOURCE 1 the albedo and
+// density come from the grid (trilinear, volume/volume_grid.glsl) instead of the network: the
+// ground-truth render.
 //
 // binding | name         | access     | contents
 // 0       | grid_params  | read       | texels: float [n_entries, GRID_FEATURES] (VOLUME_SOURCE 0)
@@ -44,30 +45,9 @@ layout(push_constant) uniform Push {
 #include "volume/volume_push.glsl"
 };
 
-#if VOLUME_SOURCE == 0
-#include "lib/grid_encoding.glsl"
-#include "lib/mlp.glsl"
-#else
-#include "volume/volume_grid.glsl"
-#endif
+#include "volume/volume_values.glsl"
 #include "lib/camera.glsl"
 #include "volume/volume_trace.glsl"
-
-// Albedo RGB and density at MLP_ITEMS positions.
-void volume_values(vec3 p[MLP_ITEMS], out vec4 values[MLP_ITEMS]) {
-#if VOLUME_SOURCE == 0
-    float encoded[MLP_ITEMS][MLP_INPUTS];
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-        float pos[3] = float[3](p[s].x, p[s].y, p[s].z);
-        grid_encode(pos, encoded[s]);
-    }
-    float y[MLP_ITEMS][MLP_OUTPUTS];
-    mlp_forward(encoded, y);
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) values[s] = vec4(y[s][0], y[s][1], y[s][2], y[s][3]);
-#else
-    [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) values[s] = volume_grid_sample(p[s]);
-#endif
-}
 
 void main() {
     uint i = global_index();
@@ -75,12 +55,13 @@ void main() {
     uint pixel = pixel_offset + i;
     vec3 o, d;
     camera_ray(pixel, o, d);
+    vec2 span = volume_ray_begin(o, d);
     vec3 sum = samples_before > 0u ? accumulation[pixel - frame_offset].xyz : vec3(0.0);
     uint made = 0u;
     for (uint first = 0u; first < spp; first += uint(MLP_ITEMS)) {
         VolumePath paths[MLP_ITEMS];
         [[unroll]] for (int s = 0; s < MLP_ITEMS; ++s) {
-            paths[s] = volume_path_begin(pixel, sample_base + min(first + uint(s), spp - 1u), o, d);
+            paths[s] = volume_path_begin(pixel, sample_base + min(first + uint(s), spp - 1u), span);
             if (first + uint(s) >= spp) paths[s].status = VOLUME_DONE;
         }
         for (;;) {

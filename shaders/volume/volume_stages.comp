@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 // Volume app, unfused: the free-flight tracer's stages around the engine's encoding and MLP kernels
 // (apps/volume/render.py VolumeRenderer.record_unfused says in which order), one per VOLUME_STAGE:
-//   0 preprocess  n x spp paths: path i is sample i % spp of tile pixel i / spp, begun; identity
+//   0 preprocess  n pixels:      tile pixel i's samples begun as paths i x spp + s (the walk to
+//                                the ray's first occupied cell once for all of them); identity
 //   1 fly         a path list:   each listed path flies to its next event (or is done); alive[k]
 //                                where it waits for a query (the next list)
 //   2 positions   a path list:   where each listed path's event queries, packed for the encoding
@@ -70,12 +71,15 @@ layout(push_constant) uniform Push {
 void main() {
     uint i = global_index();
 #if VOLUME_STAGE == 0
-    if (i >= n * spp) return;
-    uint pixel = pixel_offset + i / spp;
+    if (i >= n) return;
+    uint pixel = pixel_offset + i;
     vec3 o, d;
     camera_ray(pixel, o, d);
-    paths[i] = volume_path_begin(pixel, sample_base + i % spp, o, d);
-    identity[i] = i;
+    vec2 span = volume_ray_begin(o, d);  // once for all the pixel's samples
+    for (uint s = 0u; s < spp; ++s) {
+        paths[i * spp + s] = volume_path_begin(pixel, sample_base + s, span);
+        identity[i * spp + s] = i * spp + s;
+    }
 #elif VOLUME_STAGE == 4
     if (i >= n) return;
     uint pixel = pixel_offset + i;

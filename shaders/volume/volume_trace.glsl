@@ -1,7 +1,8 @@
-// The volume app's free-flight tracer, shared by its unfused stages (volume/volume_stages.comp) and
-// its fused kernel (volume/volume_fused.comp). Specification: apps/volume/tracing.py, which also
-// passes the constants in as defines (tracing.defines()): VOLUME_MAX_EVENTS, VOLUME_LIGHT,
-// VOLUME_EXPOSURE, VOLUME_SKY_LOW_R/G/B, VOLUME_SKY_HIGH_R/G/B.
+// The volume app's free-flight tracer, shared by its unfused stages (volume/volume_stages.comp), its
+// fused kernel (volume/volume_fused.comp) and its wavefront kernel (volume/volume_wavefront.comp).
+// Specification: apps/volume/tracing.py, which also passes the constants in as defines
+// (tracing.defines()): VOLUME_MAX_EVENTS, VOLUME_LIGHT, VOLUME_EXPOSURE, VOLUME_SKY_LOW_R/G/B,
+// VOLUME_SKY_HIGH_R/G/B.
 //
 // A path (one sample of a pixel): the camera ray enters the unit cube and jumps to its first
 // occupied cell; then volume_fly() draws free flights -ln(1 - u) / majorant until one ends at an
@@ -40,8 +41,16 @@ float volume_next_occupied(vec3 o, vec3 d, float t, float t_exit) {
     return min(t, t_exit);
 }
 
-// A new path of sample `step` of `pixel` along the camera ray (o, d).
-VolumePath volume_path_begin(uint pixel, uint step, vec3 o, vec3 d) {
+// Where the camera ray (o, d) enters the cube's first occupied cell, and where it leaves the cube
+// (t, t_exit; t >= t_exit: never). The same for every sample of a pixel: computed once per pixel.
+vec2 volume_ray_begin(vec3 o, vec3 d) {
+    vec2 span = cube_entry(o, d);
+    if (span.x < span.y) span.x = volume_next_occupied(o, d, span.x, span.y);
+    return span;
+}
+
+// A new path of sample `step` of `pixel`, whose camera ray's span is `span` (volume_ray_begin()).
+VolumePath volume_path_begin(uint pixel, uint step, vec2 span) {
     VolumePath path;
     path.colour = vec3(0.0);
     path.opacity = 0.0;
@@ -50,10 +59,8 @@ VolumePath volume_path_begin(uint pixel, uint step, vec3 o, vec3 d) {
     path.pixel = pixel;
     path.step = step;
     path.pad = 0u;
-    vec2 entry = cube_entry(o, d);
-    path.t = entry.x;
-    path.t_exit = entry.y;
-    if (path.t < path.t_exit) path.t = volume_next_occupied(o, d, path.t, path.t_exit);
+    path.t = span.x;
+    path.t_exit = span.y;
     path.status = path.t < path.t_exit ? VOLUME_FLYING : VOLUME_DONE;
     return path;
 }
