@@ -29,7 +29,7 @@ import numpy as np
 from ngvk.apps.volume import tracing
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.model import Model
-from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
+from ngvk.engine.nn.layers import BLOCK_THREADS, MLP, GridEncoding, items_per_invocation
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import FRAME, Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
@@ -202,14 +202,19 @@ class VolumeRenderer(FrameRenderer):
         wavefront over them (volume/volume_wavefront.comp), and the unfused path's resolve (stage
         4): the pixels' samples summed in sample order from the paths' final states, with the
         accumulation, into the frame."""
+        # On GPUs the queries of a workgroup go through the MLP as one block (lib/mlp_rows.glsl).
+        rows = not split and self.mlp is not None and self.mlp.in_rows
         if self._wavefront is None:
             # The paths' states live in paths[] by path id (the kernel says why), not per slot: the
             # pool's own state buffer is left unused, at one word a slot.
-            self._wavefront = Wavefront(self.device, self.wavefront_slots, 4, self.items)
+            self._wavefront = Wavefront(self.device, self.wavefront_slots, 4, 1 if rows else self.items,
+                                        BLOCK_THREADS if rows else None)
         wavefront = self._wavefront
-        defines = {**self._defines(), "MLP_ITEMS": self.items}
+        defines = {**self._defines(), "MLP_ITEMS": wavefront.items}
         buffers = {"occupancy": self.occupancy, "paths": self._paths_buffer(), "queries": self.queries}
         self._source(defines, buffers, network=not split)
+        if rows:
+            defines.update(self.mlp.rows_defines())
         network = None
         if split:
             q = self._wavefront_queries()

@@ -38,7 +38,7 @@
 // push constants: the app's (volume/volume_push.glsl; the work total is n x spp: no room for more)
 // defines: VOLUME_SOURCE (0 network, 1 grid), WAVEFRONT_SPLIT (VOLUME_SOURCE 0 only), the tracer's
 // constants (apps/volume/tracing.py defines()), MLP_ITEMS, the encoding's and the network's
-// (VOLUME_SOURCE 0, not split)
+// (VOLUME_SOURCE 0, not split), MLP_ROWS_BLOCK and lib/mlp_rows.glsl's (the block MLP: GPUs)
 
 layout(local_size_x_id = 0) in;
 
@@ -85,7 +85,9 @@ layout(push_constant) uniform Push {
 void main() {
     uint first = global_index() * uint(WAVEFRONT_ITEMS);
     uint count = counter_in[0];
+#if !MLP_ROWS_BLOCK  // (with the block MLP every invocation of a workgroup takes part in its queries)
     if (first >= count) return;
+#endif
     uint slot[WAVEFRONT_ITEMS], work[WAVEFRONT_ITEMS];
     vec3 p[WAVEFRONT_ITEMS];  // each slot's query position (its path's state is in paths[])
     bool waiting = false;  // a slot of this invocation has a query pending
@@ -120,7 +122,11 @@ void main() {
             v[s] = work[s] != WAVEFRONT_NO_WORK ? values[first + uint(s)] : vec4(0.0);
         }
 #else
+#if MLP_ROWS_BLOCK
+        volume_values(p, v);
+#else
         if (waiting) volume_values(p, v);  // not in the first iteration, whose slots are all empty
+#endif
 #endif
         waiting = false;
         [[unroll]] for (int s = 0; s < WAVEFRONT_ITEMS; ++s) {
@@ -156,7 +162,9 @@ void main() {
                 pending = pending || keep[s];
             }
         }
+#if !MLP_ROWS_BLOCK
         if (!pending) break;
+#endif
     }
     uint kept = 0u;
     [[unroll]] for (int s = 0; s < WAVEFRONT_ITEMS; ++s) {
