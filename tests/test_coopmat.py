@@ -251,3 +251,26 @@ def test_coopmat_gradients_of_a_mean_loss_keep_their_precision(device, coopmat, 
     tolerance = check.fp16_tolerance(config)
     assert np.max(np.abs(d_inputs - expected_d_inputs)) <= tolerance * np.max(np.abs(expected_d_inputs))
     assert np.max(np.abs(gradients - expected_gradients)) <= tolerance * np.max(np.abs(expected_gradients))
+
+
+def test_buffer_atomics_pass_validation_with_the_memory_model(device, coopmat, rng):
+    # Cooperative matrices need the Vulkan memory model, and with it on, atomics at device scope
+    # (stream compaction's counter, the renderers' query counts) need its device-scope feature:
+    # without it the validation layer rejects every such kernel (seen on an H200 and Mesa 26).
+    from ngvk.engine.render.rays import compact_reference, counter, record_compact, record_dispatch_args
+
+    alive = rng.integers(0, 2, 300).astype(np.uint32)
+    with device.buffer_from(alive, "alive") as flags, device.buffer_from(np.arange(300, dtype=np.uint32), "indices") as indices, \
+            device.buffer(300 * 4, "kept") as kept:
+        count_in, count_out = counter(device, "count_in", 300), counter(device, "count_out")
+        try:
+            with device.sequence() as sequence:
+                record_dispatch_args(sequence, device, count_in)
+                record_compact(sequence, device, flags, indices, count_in, kept, count_out)
+                sequence.run()
+            device.check_validation()
+            n = int(count_out.download(np.uint32, (1,))[0])
+            np.testing.assert_array_equal(np.sort(kept.download(np.uint32, (n,))), compact_reference(alive, np.arange(300)))
+        finally:
+            count_in.close()
+            count_out.close()

@@ -290,6 +290,9 @@ class Device:
         atomic_add = bool(has_atomic_float and q_atomic.shaderBufferFloat32AtomicAdd)
         shared_atomic_add = bool(has_atomic_float and q_atomic.shaderSharedFloat32AtomicAdd)
         memory_model = bool(has_12 and q12.vulkanMemoryModel)
+        # With the memory model on, atomics at device scope (GLSL's atomicAdd on a buffer) need its
+        # device-scope feature too (VUID-RuntimeSpirv-vulkanMemoryModel-06265, seen on an H200).
+        device_scope = bool(has_12 and q12.vulkanMemoryModelDeviceScope)
         coopmat = bool(has_coopmat and q_coopmat.cooperativeMatrix and memory_model)
         coopmat_shapes = _cooperative_matrix_shapes(self.instance, physical) if coopmat else []
 
@@ -310,7 +313,8 @@ class Device:
         )
         e12 = (
             vk.VkPhysicalDeviceVulkan12Features(
-                pNext=e11, shaderFloat16=float16, hostQueryReset=host_query_reset, vulkanMemoryModel=coopmat
+                pNext=e11, shaderFloat16=float16, hostQueryReset=host_query_reset, vulkanMemoryModel=coopmat,
+                vulkanMemoryModelDeviceScope=coopmat and device_scope,
             )
             if has_12
             else None
