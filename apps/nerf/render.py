@@ -39,7 +39,7 @@ RAYS_PER_TILE = 1 << 16  # the unfused slot buffers (x 8 samples, 32 floats each
 # 16384 / 8192 / 4096 / 2048 / 1024 / 512 slots; densegrid and lowres likewise flat from 4096 down
 # and 12-25 % slower with 16384 (the prepost kernels within 2 % from 16384 down). A GPU needs
 # enough rays in flight to fill it: a tile's worth there (not yet measured on one).
-WAVEFRONT_SLOTS = {"CPU": 2048, "GPU": 1 << 16}
+WAVEFRONT_SLOTS = {"CPU": 2048, "GPU": 1 << 21}
 CENTRE = (0.5, 0.5, 0.5)
 DEFAULT_BACKGROUND = (1.0, 1.0, 1.0)  # sRGB: white, as the NeRF synthetic scenes are evaluated
 
@@ -83,7 +83,7 @@ class NerfRenderer(FrameRenderer):
         self.queries = device.buffer(4, "queries")
         self.kernels = ("fused", "wavefront", "prepost", "unfused")
         self._tile_buffers = None
-        self._wavefront = None
+        self._wavefronts = {}  # split (the prepost kernels) or not -> its Wavefront
         self._sample_buffers = None
 
     def set_occupancy(self, occupied: np.ndarray) -> None:
@@ -114,14 +114,17 @@ class NerfRenderer(FrameRenderer):
 
     # ---- wavefront ----------------------------------------------------------------------------
 
-    def _wavefront_pool(self) -> Wavefront:
-        if self._wavefront is None:
+    def _wavefront_pool(self, split: bool) -> Wavefront:
+        """The wavefront's pool (WAVEFRONT_SLOTS; the prepost kernels' at most a tile's worth, their
+        8 samples a slot beside them)."""
+        if split not in self._wavefronts:
             slots = WAVEFRONT_SLOTS["CPU" if self.device.info.type == "CPU" else "GPU"]
-            self._wavefront = Wavefront(self.device, min(slots, self.tile_pixels), RAY_DTYPE.itemsize, 1)
-        return self._wavefront
+            self._wavefronts[split] = Wavefront(self.device, min(slots, self.tile_pixels) if split else slots,
+                                                RAY_DTYPE.itemsize, 1)
+        return self._wavefronts[split]
 
     def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
-        wavefront = self._wavefront_pool()
+        wavefront = self._wavefront_pool(split)
         defines = {**tracing.defines(), "MLP_ITEMS": self.items}
         buffers = {"occupancy": self.occupancy, "frame": frame, "queries": self.queries, "slot_state": wavefront.state}
         network = None
@@ -143,7 +146,7 @@ class NerfRenderer(FrameRenderer):
         """The prepost kernels' sample buffers: 8 samples per slot, by place in the slot lists (the
         ts by slot), and the counter of the samples of the list the kernel writes."""
         if self._sample_buffers is None:
-            device, slots = self.device, self._wavefront.slots
+            device, slots = self.device, self._wavefronts[True].slots
             samples = slots * tracing.SAMPLES_PER_STEP
             if -(-samples // GROUP_SIZE) > device.info.max_workgroup_count[0]:
                 raise NgvkError(f"a wavefront of {slots} slots has {samples} samples to dispatch over; this device "
@@ -165,14 +168,15 @@ class NerfRenderer(FrameRenderer):
         slot's ray for its direction) and colour MLP, dispatched through the sample counter; then
         the counter is zeroed for the next iteration to grow."""
         b = self._wavefront_samples()
-        samples, n = b["sample_counter"], self._wavefront.slots * tracing.SAMPLES_PER_STEP
+        pool = self._wavefronts[True]
+        samples, n = b["sample_counter"], pool.slots * tracing.SAMPLES_PER_STEP
         with sequence.timed("encoding"):
             self.encoding.record_encode(sequence, b["positions"], b["encoded"], n, counter=samples)
         with sequence.timed("mlp"):
             self.density.record_forward(sequence, b["encoded"], b["density_out"], n, counter=samples)
         with sequence.timed("color"):
             kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(), "NERF_STAGE": 2})
-            record_stage(sequence, kernel, {"rays": self._wavefront.state, "occupancy": self.occupancy,
+            record_stage(sequence, kernel, {"rays": pool.state, "occupancy": self.occupancy,
                                             "density_out": b["density_out"], "color_in": b["color_in"]},
                          push, n, (listed[0], samples))
         with sequence.timed("mlp"):
@@ -249,5 +253,6 @@ class NerfRenderer(FrameRenderer):
     def close(self) -> None:
         super().close()
         close_all(self._tile_buffers, self.encoding, self.density, self.color, self.occupancy, self.queries,
-                  self._wavefront, self._sample_buffers)
-        self._tile_buffers = self._wavefront = self._sample_buffers = None
+                  self._wavefronts, self._sample_buffers)
+        self._tile_buffers = self._sample_buffers = None
+        self._wavefronts = {}

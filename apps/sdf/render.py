@@ -42,9 +42,11 @@ COMPACTION_PERIOD = 1
 # per slot stays under that bound whatever the frame. GPUs have no such limit: 4 there (not yet
 # measured on one).
 FUSED_PIXELS_PER_SLOT = {"CPU": 1, "GPU": 4}
-# Slots of the wavefront kernels: the rays in flight at once (fewer than a tile's pixels: finished
-# rays are replaced from the tile's queue).
-WAVEFRONT_SLOTS = 1 << 16
+# Slots of the wavefront kernel: the rays in flight at once, refilled from the band's queue as rays
+# finish. A CPU driver gains nothing from more; a GPU needs them to fill its cores (an H200 holds
+# 270,000 invocations at once: 2^16 slots left it three quarters idle). The prepost kernels keep
+# at most a tile's worth, their query buffers beside them.
+WAVEFRONT_SLOTS = {"CPU": 1 << 16, "GPU": 1 << 21}
 CENTRE = (0.5, 0.45, 0.5)  # what the default camera looks at
 
 
@@ -105,7 +107,7 @@ class SdfRenderer(_SdfFrames):
     analytic distance (`shape`, a code of apps/sdf/shapes.py SHAPE_CODES; fused only)."""
 
     def __init__(self, device, model: Model | None = None, shape: int | None = None, ground_height: float | None = None,
-                 reference=None, tile_pixels: int | None = None, wavefront_slots: int = WAVEFRONT_SLOTS):
+                 reference=None, tile_pixels: int | None = None, wavefront_slots: int | None = None):
         if model is not None and model.app != "sdf":
             raise NgvkError(f"a {model.app!r} model cannot be rendered by the SDF app")
         ground = model.app_data.get("ground", 0.0) if ground_height is None else ground_height
@@ -121,8 +123,8 @@ class SdfRenderer(_SdfFrames):
         self.queries = device.buffer(4, "queries")
         self.pixel_queue = device.buffer(4, "pixel_queue")
         self._tile_buffers = None
-        self._wavefront = None
-        self.wavefront_slots = wavefront_slots
+        self._wavefronts = {}  # split (the prepost kernels) or not -> its Wavefront
+        self.wavefront_slots = wavefront_slots or WAVEFRONT_SLOTS["CPU" if device.info.type == "CPU" else "GPU"]
         self._query_buffers = None
 
     # ---- what the frame renderer asks ---------------------------------------------------------
@@ -160,11 +162,11 @@ class SdfRenderer(_SdfFrames):
     def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
         # On GPUs the queries of a workgroup go through the MLP as one block (lib/mlp_rows.glsl).
         rows = not split and self.mlp is not None and self.mlp.in_rows
-        if self._wavefront is None:
-            self._wavefront = Wavefront(self.device, min(self.wavefront_slots, self.tile_pixels),
-                                        tracing.SLOT_DTYPE.itemsize, 1 if rows else self.items,
-                                        BLOCK_THREADS if rows else None)
-        wavefront = self._wavefront
+        if split not in self._wavefronts:
+            slots = min(self.wavefront_slots, self.tile_pixels) if split else self.wavefront_slots
+            self._wavefronts[split] = Wavefront(self.device, slots, tracing.SLOT_DTYPE.itemsize,
+                                                1 if rows else self.items, BLOCK_THREADS if rows else None)
+        wavefront = self._wavefronts[split]
         defines = {**tracing.defines(), "MLP_ITEMS": wavefront.items, "SDF_SOURCE": 0 if self.model is not None else 1,
                    "SDF_SHAPE": self.shape or 0}
         buffers = {"frame": frame, "queries": self.queries, "slot_state": wavefront.state}
@@ -182,7 +184,7 @@ class SdfRenderer(_SdfFrames):
     def _wavefront_queries(self) -> dict:
         """The prepost kernels' query buffers, by place in the slot lists."""
         if self._query_buffers is None:
-            slots, device = self._wavefront.slots, self.device
+            slots, device = self._wavefronts[True].slots, self.device
             self._query_buffers = {"positions": device.buffer(slots * 12, "positions"),
                                    "encoded": device.buffer(slots * self.model.encoding.n_output * 4, "encoded"),
                                    "distances": device.buffer(slots * 4, "distances")}
@@ -274,9 +276,10 @@ class SdfRenderer(_SdfFrames):
 
     def close(self) -> None:
         super().close()
-        close_all(self._tile_buffers, self.encoding, self.mlp, self.queries, self.pixel_queue, self._wavefront,
+        close_all(self._tile_buffers, self.encoding, self.mlp, self.queries, self.pixel_queue, self._wavefronts,
                   self._query_buffers)
-        self._tile_buffers = self._wavefront = self._query_buffers = None
+        self._tile_buffers = self._query_buffers = None
+        self._wavefronts = {}
 
 
 class MeshRenderer(_SdfFrames):

@@ -62,6 +62,7 @@ class VolumeRenderer(FrameRenderer):
 
     stages = STAGES
     modes = tracing.MODES + (ERROR_MODE,)
+    wavefront_by_tile = True  # each pass's paths live in the tile's paths[] (record_wavefront)
 
     def __init__(self, device, occupancy: np.ndarray, majorant: float, model: Model | None = None,
                  grid: np.ndarray | None = None, spp: int = 16, seed: int = 0, tile_pixels: int | None = None,

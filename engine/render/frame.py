@@ -92,6 +92,9 @@ class FrameRenderer:
     stages = STAGES
     modes: tuple[str, ...] = ("network",)  # render modes, the first the default (see set_mode)
     kernels: tuple[str, ...] = ("fused", "unfused")  # the variants of KERNELS this renderer has
+    # A wavefront needs no tiles (its slots take the pixels of the whole band from one queue, and
+    # a GPU wants them all in flight at once), unless the renderer keeps per-tile buffers for it.
+    wavefront_by_tile = False
 
     def __init__(self, device, tile_pixels: int = DEFAULT_TILE_PIXELS):
         self.device = device
@@ -186,7 +189,8 @@ class FrameRenderer:
         base = {**self.push_constants(camera, width, height), "frame_offset": first, "frame_float": int(float_frame)}
         tiles = [{**base, "n": n, "pixel_offset": offset} for offset, n in self.tiles(width, height, first, count)]
         if kernels in (WAVEFRONT, PREPOST):
-            for push in tiles:
+            spans = tiles if self.wavefront_by_tile else [{**base, "n": count, "pixel_offset": first}]
+            for push in spans:
                 for _ in self.record_wavefront(sequence, frame, push, float_frame, kernels == PREPOST):
                     yield frame
             return
