@@ -89,11 +89,12 @@ def check_stages(device, rng) -> list:
                 seen = float(np.mean((expected[..., 0] > 0) & (expected[..., 0] < 1)))
                 results.append(CheckResult("volume_stages", "random network: pixels partly opaque (1 if under 10 %)",
                                            float(seen < 0.1), 0.0, 0.0))
-            for kernels, kernel in (("unfused", "volume_stages"), ("fused", "volume_fused"),
-                                    ("wavefront", "volume_wavefront"), ("prepost", "volume_wavefront split")):
+            for kernels, kernel, form in (("unfused", "volume_stages", ""), ("fused", "volume_fused", ""),
+                                          ("wavefront", "volume_wavefront", ""),
+                                          ("prepost", "volume_wavefront", "split (prepost), ")):
                 start = time.perf_counter()
                 frame = renderer.render(CAMERA, WIDTH, HEIGHT, kernels, float_frame=True, poison=POISON_WORD).pixels
-                results.append(compare_pixels(kernel, f"random network, mode {mode}", frame, expected,
+                results.append(compare_pixels(kernel, f"{form}random network, mode {mode}", frame, expected,
                                               time.perf_counter() - start))
     finally:
         renderer.close()
