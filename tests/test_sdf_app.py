@@ -263,7 +263,7 @@ def test_the_shape_reference_has_only_the_fused_path(device):
 
 def test_render_from_the_command_line(tmp_path):
     # The shipped model and the reference render of its data (same camera); fused against unfused:
-    # test_fused_and_unfused_render_the_same, in this process.
+    # test_every_kernel_variant_renders_the_same, in this process.
     from PIL import Image
 
     from test_cli import run
