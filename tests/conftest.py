@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ["NGVK_VALIDATION"] = "1"
@@ -44,3 +45,9 @@ def ngvk_command() -> list[str]:
     """The installed `ngvk` console script of this interpreter's environment."""
     script = Path(sys.executable).parent / "ngvk"
     return [str(script)] if script.exists() else [sys.executable, "-m", "ngvk.apps.cli"]
+
+
+def looking_away(camera, fov_y: float = 20.0):
+    """`camera` turned around: from where it stands, looking straight away from what it looked at."""
+    away = tuple(2 * np.subtract(camera.position, camera.look_at) + camera.position)
+    return type(camera)(camera.position, away, (0.0, 1.0, 0.0), fov_y=fov_y)

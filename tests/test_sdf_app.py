@@ -16,6 +16,8 @@ from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn.config import GridConfig, MLPConfig
 from ngvk.engine.poison import POISON_RGBA8, POISON_WORD
 
+from conftest import looking_away
+
 SMALL_GRID = GridConfig("hashgrid", 3, 8, 2, 16, 1.5, 14)  # quick to fit and to render
 SMALL_CONFIGS = (SMALL_GRID, MLPConfig(SMALL_GRID.n_output, 1, 64, 2, "none"))
 
@@ -82,10 +84,7 @@ def test_every_kernel_variant_at_awkward_sizes(device, ring):
     try:
         for width, height in ((1, 1), (7, 1), (13, 5)):
             assert_variants_agree(render_variants(renderer, renderer.default_camera(width, height), width, height))
-        away = orbit_camera(35.0, 25.0)
-        away = type(away)(away.position, tuple(2 * np.subtract(away.position, away.look_at) + away.position),
-                          (0.0, 1.0, 0.0), fov_y=20.0)
-        frames = render_variants(renderer, away, 9, 4)
+        frames = render_variants(renderer, looking_away(orbit_camera(35.0, 25.0)), 9, 4)
         assert_variants_agree(frames)
         assert frames["unfused"].queries == 0
     finally:

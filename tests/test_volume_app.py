@@ -13,6 +13,8 @@ from ngvk.apps.volume.render import VolumeRenderer
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.poison import POISON_RGBA8, POISON_WORD
 
+from conftest import looking_away
+
 W, H = 37, 21  # 777 pixels: in tiles of 500, the second partial
 
 
@@ -85,10 +87,7 @@ def test_every_kernel_variant_at_awkward_sizes(device, nebula):
     try:
         for width, height in ((1, 1), (7, 1), (13, 5)):
             assert_variants_agree(render_variants(renderer, renderer.default_camera(width, height), width, height))
-        ahead = render.orbit_camera(35.0, 20.0)
-        away = type(ahead)(ahead.position, tuple(2 * np.subtract(ahead.position, ahead.look_at) + ahead.position),
-                           (0.0, 1.0, 0.0), fov_y=20.0)
-        frames = render_variants(renderer, away, 9, 4)
+        frames = render_variants(renderer, looking_away(render.orbit_camera(35.0, 20.0)), 9, 4)
         assert_variants_agree(frames)
         assert frames["unfused"].queries == 0
     finally:

@@ -24,7 +24,7 @@ from ngvk.engine.nn.layers import BLOCK_THREADS, MLP, GridEncoding, items_per_in
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
-from ngvk.engine.render.wavefront import Wavefront
+from ngvk.engine.render.wavefront import Wavefront, WavefrontNetwork
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |normals of the model - normals of the reference| x 4 (needs the reference)
@@ -125,7 +125,7 @@ class SdfRenderer(_SdfFrames):
         self._tile_buffers = None
         self._wavefronts = {}  # split (the prepost kernels) or not -> its Wavefront
         self.wavefront_slots = wavefront_slots or WAVEFRONT_SLOTS["CPU" if device.info.type == "CPU" else "GPU"]
-        self._query_buffers = None
+        self._network = None  # the prepost kernels' encoding and MLP (WavefrontNetwork)
 
     # ---- what the frame renderer asks ---------------------------------------------------------
 
@@ -172,31 +172,15 @@ class SdfRenderer(_SdfFrames):
         buffers = {"frame": frame, "queries": self.queries, "slot_state": wavefront.state}
         network = None
         if split:
-            q = self._wavefront_queries()
-            buffers.update({"positions": q["positions"], "distances": q["distances"]})
-            network = lambda sequence, listed: self._record_network(sequence, listed, wavefront.slots)  # noqa: E731
+            if self._network is None:
+                self._network = WavefrontNetwork(self.device, wavefront.slots, self.encoding, self.mlp, "distances")
+            buffers.update(self._network.buffers())
+            network = self._network.record
         elif self.model is not None:
             defines.update({**self.encoding.defines(), **(self.mlp.rows_defines() if rows else self.mlp.defines())})
             buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
         kernel = wavefront.kernel("sdf/sdf_wavefront.comp", defines, split)
         return wavefront.record_rounds(sequence, kernel, buffers, push, push["n"], network)
-
-    def _wavefront_queries(self) -> dict:
-        """The prepost kernels' query buffers, by place in the slot lists."""
-        if self._query_buffers is None:
-            slots, device = self._wavefronts[True].slots, self.device
-            self._query_buffers = {"positions": device.buffer(slots * 12, "positions"),
-                                   "encoded": device.buffer(slots * self.model.encoding.n_output * 4, "encoded"),
-                                   "distances": device.buffer(slots * 4, "distances")}
-        return self._query_buffers
-
-    def _record_network(self, sequence, listed, n: int) -> None:
-        """The encoding and the MLP over the positions of the listed queries (`n` the most there are)."""
-        q = self._query_buffers
-        with sequence.timed("encoding"):
-            self.encoding.record_encode(sequence, q["positions"], q["encoded"], n, counter=listed[1])
-        with sequence.timed("mlp"):
-            self.mlp.record_forward(sequence, q["encoded"], q["distances"], n, counter=listed[1])
 
     # ---- unfused ------------------------------------------------------------------------------
 
@@ -277,8 +261,8 @@ class SdfRenderer(_SdfFrames):
     def close(self) -> None:
         super().close()
         close_all(self._tile_buffers, self.encoding, self.mlp, self.queries, self.pixel_queue, self._wavefronts,
-                  self._query_buffers)
-        self._tile_buffers = self._query_buffers = None
+                  self._network)
+        self._tile_buffers = self._network = None
         self._wavefronts = {}
 
 

@@ -33,7 +33,7 @@ from ngvk.engine.nn.layers import BLOCK_THREADS, MLP, GridEncoding, items_per_in
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import FRAME, Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
-from ngvk.engine.render.wavefront import Wavefront
+from ngvk.engine.render.wavefront import Wavefront, WavefrontNetwork
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |model - ground truth| x 4 in the color mode (needs the data)
@@ -92,7 +92,7 @@ class VolumeRenderer(FrameRenderer):
         self._tile_buffers = None
         self._paths = self._identity = None
         self._wavefront = None
-        self._query_buffers = None
+        self._network = None  # the prepost kernels' encoding and MLP (WavefrontNetwork)
         self.samples_done = 0  # in the accumulation, for a progressive render
         self.frame_index = 0
 
@@ -218,9 +218,10 @@ class VolumeRenderer(FrameRenderer):
             defines.update(self.mlp.rows_defines())
         network = None
         if split:
-            q = self._wavefront_queries()
-            buffers.update({"positions": q["positions"], "values": q["values"]})
-            network = lambda sequence, listed: self._record_network(sequence, listed, wavefront.slots)  # noqa: E731
+            if self._network is None:
+                self._network = WavefrontNetwork(self.device, wavefront.slots, self.encoding, self.mlp, "values")
+            buffers.update(self._network.buffers())
+            network = self._network.record
         kernel = wavefront.kernel("volume/volume_wavefront.comp", defines, split)
         n = push["n"]
         for spp, base, before in self.passes():
@@ -230,23 +231,6 @@ class VolumeRenderer(FrameRenderer):
             with sequence.timed(FRAME), sequence.timed("preprocess"):
                 self._stage(sequence, 0, pass_push, n, {"identity": self._path_identity()})
             yield from wavefront.record_rounds(sequence, kernel, buffers, pass_push, n * spp, network, resolve)
-
-    def _wavefront_queries(self) -> dict:
-        """The prepost kernels' query buffers, by place in the slot lists."""
-        if self._query_buffers is None:
-            slots, device = self._wavefront.slots, self.device
-            self._query_buffers = {"positions": device.buffer(slots * 12, "positions"),
-                                   "encoded": device.buffer(slots * self.model.encoding.n_output * 4, "encoded"),
-                                   "values": device.buffer(slots * 16, "values")}
-        return self._query_buffers
-
-    def _record_network(self, sequence, listed, n: int) -> None:
-        """The encoding and the MLP over the positions of the listed queries (`n` the most there are)."""
-        q = self._query_buffers
-        with sequence.timed("encoding"):
-            self.encoding.record_encode(sequence, q["positions"], q["encoded"], n, counter=listed[1])
-        with sequence.timed("mlp"):
-            self.mlp.record_forward(sequence, q["encoded"], q["values"], n, counter=listed[1])
 
     # ---- unfused ------------------------------------------------------------------------------
 
@@ -315,6 +299,6 @@ class VolumeRenderer(FrameRenderer):
 
     def close(self) -> None:
         super().close()
-        close_all(self._tile_buffers, self._paths, self._identity, self._wavefront, self._query_buffers, self.encoding,
+        close_all(self._tile_buffers, self._paths, self._identity, self._wavefront, self._network, self.encoding,
                   self.mlp, self.grid, self._accumulation, self.reference, self.occupancy, self.queries)
-        self._tile_buffers = self._paths = self._identity = self._wavefront = self._query_buffers = None
+        self._tile_buffers = self._paths = self._identity = self._wavefront = self._network = None

@@ -147,3 +147,28 @@ class Wavefront:
 
     def close(self) -> None:
         close_all(self.state, self.work, self.identity, self.lists, self.counters, self.start_counter, self.queue)
+
+
+class WavefrontNetwork:
+    """The prepost kernels' network of one grid encoding and one MLP (the SDF and volume apps'):
+    its query buffers, by place in the slot lists, and the two kernels over a list."""
+
+    def __init__(self, device, slots: int, encoding, mlp, outputs: str):
+        self.slots, self.encoding, self.mlp, self.outputs = slots, encoding, mlp, outputs
+        self.positions = device.buffer(slots * encoding.config.n_dims * 4, "positions")
+        self.encoded = device.buffer(slots * encoding.config.n_output * 4, "encoded")
+        self.values = device.buffer(slots * mlp.config.n_output * 4, outputs)
+
+    def buffers(self) -> dict:
+        """The wavefront kernel's bindings: `positions` (it writes) and the outputs (it reads)."""
+        return {"positions": self.positions, self.outputs: self.values}
+
+    def record(self, sequence, listed) -> None:
+        """The encoding and the MLP over the positions of the listed queries, through the list's counter."""
+        with sequence.timed("encoding"):
+            self.encoding.record_encode(sequence, self.positions, self.encoded, self.slots, counter=listed[1])
+        with sequence.timed("mlp"):
+            self.mlp.record_forward(sequence, self.encoded, self.values, self.slots, counter=listed[1])
+
+    def close(self) -> None:
+        close_all(self.positions, self.encoded, self.values)
