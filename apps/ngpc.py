@@ -18,7 +18,7 @@ The model, per app, encoding and resolution, all times per frame:
     T_rest   the rest, which stays on the GPU: the fastest of the unfused stages' sum, the prepost
              kernels' (each iteration's pre- and post-processing fused into one kernel, timed
              apart from the encoding and MLP kernels: measured, where the app has them), and an
-             estimate from the best fused frame (fused or wavefront fuse the encoding and MLP too,
+             estimate from the best fused frame (fused and wavefront fuse the encoding and MLP too,
              so their rest is taken as that frame x the rest's share of the unfused stages)
 
 An engine cluster has U encoding units of M bytes of SRAM each, an R x C MAC array and clock f;

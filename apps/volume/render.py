@@ -39,12 +39,13 @@ STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |model - ground truth| x 4 in the color mode (needs the data)
 MAX_SPP_PER_PASS = 16
 PATHS_PER_TILE = 1 << 19  # tile pixels x samples per pass: the unfused buffers stay under 128 MiB
-# Slots of the wavefront kernels: the paths in flight at once (fewer than a tile's paths: finished
-# paths are replaced from the tile's queue). Measured on lavapipe (2-core EPYC, 128 x 96, 16 spp:
-# 196,608 paths, shipped hashgrid model): 2^14 slots about 2 % slower than 2^16; 2^15 to 2^18 the
-# same within the noise of a shared host. 2^16 keeps the prepost kernels' buffers small (8 MiB of
-# encoded features).
-WAVEFRONT_SLOTS = 1 << 16
+# Slots of the wavefront kernels: the paths in flight at once (up to half a tile's paths: finished
+# paths are replaced from the tile's queue). Measured on lavapipe (2-core Intel Xeon, 16 spp,
+# shipped hashgrid model): at 128 x 96 (196,608 paths) 2^14 slots about 2 % slower than 2^16, 2^15
+# to 2^18 the same within the noise of a shared host; at 256 x 256 (two tiles of 524,288 paths)
+# 3,591 ms with 2^18 against 3,805 ms with 2^16. The prepost kernels' buffers take 32 MiB of
+# encoded features at 2^18.
+WAVEFRONT_SLOTS = 1 << 18
 CENTRE = (0.5, 0.45, 0.5)
 
 
