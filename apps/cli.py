@@ -88,7 +88,8 @@ def _mlp_path(device) -> str:
     from ngvk.engine.nn.layers import mlp_path
 
     path = mlp_path(device)
-    return f"{path.describe()} ({path.reason}; the fused app kernels: portable)"
+    wavefront = "portable" if path.name == "portable" else "fp32 blocks of the workgroup's queries"
+    return f"{path.describe()} ({path.reason}; the fused app kernels: portable; the wavefront kernels: {wavefront})"
 
 
 def cmd_check(args) -> int:

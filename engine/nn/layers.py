@@ -19,7 +19,9 @@ device and network by `mlp_path()` (the one place that decides; `NGVK_MLP` force
   where one is listed (except on CPU devices, see `mlp_path()`), per network where its blocks fit the
   device's shared memory.
 
-The fused app kernels include lib/mlp.glsl (`MLP.defines()`), per invocation, whatever the path.
+The fused app kernels include lib/mlp.glsl (`MLP.defines()`), per invocation, whatever the path;
+the wavefront kernels too on the portable path, and otherwise run the network as an fp32 block of
+their workgroup's queries (lib/mlp_rows.glsl, `MLP.rows_defines()`, `MLP.in_rows`).
 """
 
 from __future__ import annotations
