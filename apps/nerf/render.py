@@ -151,15 +151,8 @@ class NerfRenderer(FrameRenderer):
             if -(-samples // GROUP_SIZE) > device.info.max_workgroup_count[0]:
                 raise NgvkError(f"a wavefront of {slots} slots has {samples} samples to dispatch over; this device "
                                 f"dispatches at most {device.info.max_workgroup_count[0]} workgroups in one dimension")
-            self._sample_buffers = {
-                "sample_t": device.buffer(samples * 4, "sample_t"),
-                "positions": device.buffer(samples * 12, "positions"),
-                "encoded": device.buffer(samples * self.model.encoding.n_output * 4, "encoded"),
-                "density_out": device.buffer(samples * self.density.config.n_output * 4, "density_out"),
-                "color_in": device.buffer(samples * self.color.config.n_input * 4, "color_in"),
-                "color_out": device.buffer(samples * self.color.config.n_output * 4, "color_out"),
-                "sample_counter": device.buffer(COUNTER_WORDS * 4, "sample_counter"),
-            }
+            self._sample_buffers = {**self._sample_arrays(samples),
+                                    "sample_counter": device.buffer(COUNTER_WORDS * 4, "sample_counter")}
         return self._sample_buffers
 
     def _record_network(self, sequence, listed, push: dict) -> None:
@@ -197,14 +190,23 @@ class NerfRenderer(FrameRenderer):
                 "counters": [counter(device, "count_a"), counter(device, "count_b")],
                 "all": counter(device, "count_all"),
                 "slots": counter(device, "count_slots"),
-                "sample_t": device.buffer(slots * 4, "sample_t"),
-                "positions": device.buffer(slots * 12, "positions"),
-                "encoded": device.buffer(slots * self.model.encoding.n_output * 4, "encoded"),
-                "density_out": device.buffer(slots * self.density.config.n_output * 4, "density_out"),
-                "color_in": device.buffer(slots * self.color.config.n_input * 4, "color_in"),
-                "color_out": device.buffer(slots * self.color.config.n_output * 4, "color_out"),
+                **self._sample_arrays(slots),
             }
         return self._tile_buffers
+
+    def _sample_arrays(self, samples: int) -> dict:
+        """The buffers of `samples` samples between the march and the composite (unfused and prepost):
+        their ts, positions, encodings, the density network's outputs, the colour network's inputs
+        and outputs."""
+        device = self.device
+        return {
+            "sample_t": device.buffer(samples * 4, "sample_t"),
+            "positions": device.buffer(samples * 12, "positions"),
+            "encoded": device.buffer(samples * self.model.encoding.n_output * 4, "encoded"),
+            "density_out": device.buffer(samples * self.density.config.n_output * 4, "density_out"),
+            "color_in": device.buffer(samples * self.color.config.n_input * 4, "color_in"),
+            "color_out": device.buffer(samples * self.color.config.n_output * 4, "color_out"),
+        }
 
     def _stage(self, sequence, stage: int, push: dict, n: int, buffers: dict, listed=None) -> None:
         kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(), "NERF_STAGE": stage})

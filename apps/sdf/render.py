@@ -24,7 +24,7 @@ from ngvk.engine.nn.layers import BLOCK_THREADS, MLP, GridEncoding, items_per_in
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
-from ngvk.engine.render.wavefront import Wavefront, WavefrontNetwork
+from ngvk.engine.render.wavefront import Wavefront
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |normals of the model - normals of the reference| x 4 (needs the reference)
@@ -125,7 +125,6 @@ class SdfRenderer(_SdfFrames):
         self._tile_buffers = None
         self._wavefronts = {}  # split (the prepost kernels) or not -> its Wavefront
         self.wavefront_slots = wavefront_slots or WAVEFRONT_SLOTS["CPU" if device.info.type == "CPU" else "GPU"]
-        self._network = None  # the prepost kernels' encoding and MLP (WavefrontNetwork)
 
     # ---- what the frame renderer asks ---------------------------------------------------------
 
@@ -172,10 +171,9 @@ class SdfRenderer(_SdfFrames):
         buffers = {"frame": frame, "queries": self.queries, "slot_state": wavefront.state}
         network = None
         if split:
-            if self._network is None:
-                self._network = WavefrontNetwork(self.device, wavefront.slots, self.encoding, self.mlp, "distances")
-            buffers.update(self._network.buffers())
-            network = self._network.record
+            queries = wavefront.network(self.encoding, self.mlp, "distances")
+            buffers.update(queries.buffers())
+            network = queries.record
         elif self.model is not None:
             defines.update({**self.encoding.defines(), **(self.mlp.rows_defines() if rows else self.mlp.defines())})
             buffers.update({**self.encoding.bindings(), **self.mlp.bindings()})
@@ -260,9 +258,8 @@ class SdfRenderer(_SdfFrames):
 
     def close(self) -> None:
         super().close()
-        close_all(self._tile_buffers, self.encoding, self.mlp, self.queries, self.pixel_queue, self._wavefronts,
-                  self._network)
-        self._tile_buffers = self._network = None
+        close_all(self._tile_buffers, self.encoding, self.mlp, self.queries, self.pixel_queue, self._wavefronts)
+        self._tile_buffers = None
         self._wavefronts = {}
 
 

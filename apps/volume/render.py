@@ -33,7 +33,7 @@ from ngvk.engine.nn.layers import BLOCK_THREADS, MLP, GridEncoding, items_per_in
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import FRAME, Frame, FrameRenderer, close_all, error_frame
 from ngvk.engine.render.rays import counter, record_compact, record_set_count, record_stage
-from ngvk.engine.render.wavefront import Wavefront, WavefrontNetwork
+from ngvk.engine.render.wavefront import Wavefront
 
 STAGES = ("preprocess", "encoding", "mlp", "advance", "postprocess")
 ERROR_MODE = "error"  # |model - ground truth| x 4 in the color mode (needs the data)
@@ -93,7 +93,6 @@ class VolumeRenderer(FrameRenderer):
         self._tile_buffers = None
         self._paths = self._identity = None
         self._wavefront = None
-        self._network = None  # the prepost kernels' encoding and MLP (WavefrontNetwork)
         self.samples_done = 0  # in the accumulation, for a progressive render
         self.frame_index = 0
 
@@ -219,10 +218,9 @@ class VolumeRenderer(FrameRenderer):
             defines.update(self.mlp.rows_defines())
         network = None
         if split:
-            if self._network is None:
-                self._network = WavefrontNetwork(self.device, wavefront.slots, self.encoding, self.mlp, "values")
-            buffers.update(self._network.buffers())
-            network = self._network.record
+            queries = wavefront.network(self.encoding, self.mlp, "values")
+            buffers.update(queries.buffers())
+            network = queries.record
         kernel = wavefront.kernel("volume/volume_wavefront.comp", defines, split)
         n = push["n"]
         for spp, base, before in self.passes():
@@ -300,6 +298,6 @@ class VolumeRenderer(FrameRenderer):
 
     def close(self) -> None:
         super().close()
-        close_all(self._tile_buffers, self._paths, self._identity, self._wavefront, self._network, self.encoding,
+        close_all(self._tile_buffers, self._paths, self._identity, self._wavefront, self.encoding,
                   self.mlp, self.grid, self._accumulation, self.reference, self.occupancy, self.queries)
-        self._tile_buffers = self._paths = self._identity = self._wavefront = self._network = None
+        self._tile_buffers = self._paths = self._identity = self._wavefront = None

@@ -75,6 +75,7 @@ class Wavefront:
         self.start_counter = device.buffer(WORDS * 4, "slot_count_start")
         self.queue = device.buffer(4, "work_queue")
         self._current = 0
+        self._network = None
 
     def kernel(self, shader: str, defines: dict, split: bool):
         """The app's wavefront kernel `shader` with lib/wavefront.glsl's defines for this device
@@ -145,8 +146,16 @@ class Wavefront:
                 end(sequence)
             yield
 
+    def network(self, encoding, mlp, outputs: str) -> "WavefrontNetwork":
+        """The prepost kernels' encoding and MLP over this pool's lists (made once, owned here)."""
+        if self._network is None:
+            self._network = WavefrontNetwork(self.device, self.slots, encoding, mlp, outputs)
+        return self._network
+
     def close(self) -> None:
-        close_all(self.state, self.work, self.identity, self.lists, self.counters, self.start_counter, self.queue)
+        close_all(self.state, self.work, self.identity, self.lists, self.counters, self.start_counter, self.queue,
+                  self._network)
+        self._network = None
 
 
 class WavefrontNetwork:
