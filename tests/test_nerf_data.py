@@ -150,12 +150,19 @@ def test_both_formats_give_the_same_views(dataset, tmp_path):
     assert dataset_splits(tmp_path) == ["train", "val", "test"]
     test = load_nerf_dataset(tmp_path / "transforms.json", "test")
     assert test.files == synthetic.files[:1]
-    # scale, offset and a frame's own intrinsics; aabb_scale > 1 warns.
+    # scale, offset and a frame's own intrinsics; aabb_scale makes the box (overridable), a power of two.
     frames = json.loads((tmp_path / "transforms.json").read_text())["frames"]
     frames[1]["fl_x"], frames[1]["cx"] = 30.0, 15.0
     write_ngp(tmp_path, dataset, frames, scale=0.25, offset=[0.5, 0.4, 0.5], aabb_scale=4)
-    with pytest.warns(UserWarning, match="aabb_scale 4"):
-        moved = load_nerf_dataset(tmp_path)
+    moved = load_nerf_dataset(tmp_path)
+    assert moved.aabb.scale == 4 and moved.aabb.cascades == 3 and moved.aabb.cone_angle == 1 / 256
+    assert load_nerf_dataset(tmp_path, aabb_scale=1).aabb.scale == 1
+    with pytest.raises(NgvkError, match="--aabb-scale: aabb_scale must be a power of two"):
+        load_nerf_dataset(tmp_path, aabb_scale=3)
+    write_ngp(tmp_path, dataset, frames, aabb_scale=6)
+    with pytest.raises(NgvkError, match="transforms.json: aabb_scale must be a power of two from 1 to 128"):
+        load_nerf_dataset(tmp_path)
+    write_ngp(tmp_path, dataset, frames, scale=0.25, offset=[0.5, 0.4, 0.5], aabb_scale=4)
     position = np.array(frames[0]["transform_matrix"])[:3, 3]
     np.testing.assert_allclose(moved.cameras[0].position,
                                [position[0] * 0.25 + 0.5, position[2] * 0.25 + 0.4, -position[1] * 0.25 + 0.5])

@@ -25,8 +25,9 @@ Coordinates: a `transform_matrix` is camera-to-world in the OpenGL convention (t
 along its -z, +y up) in the data's world, which is z up (Blender's). ngvk's world is y up: the proper
 rotation (x, y, z) -> (x, z, -y) turns it, then positions are scaled by `scale` and moved by
 `offset` as instant-ngp does, which puts the NeRF synthetic scenes (radius about 1.5 around the
-origin) inside the unit cube that ngvk's NeRF models. `aabb_scale` > 1 (a scene reaching beyond that
-cube) gets a warning: only the unit cube is modelled.
+origin) inside the unit cube. `aabb_scale` (a power of two up to 128, default 1) makes the modelled
+box that many times the unit cube around its centre, as in instant-ngp: real captures reach beyond
+the unit cube (apps/nerf/tracing.py Aabb); `load_nerf_dataset(aabb_scale=N)` overrides the file's.
 
 Images: RGB as stored (sRGB-encoded) and alpha, float32 in [0, 1]; alpha 1 where a file has none.
 `downscale` N shrinks each image to (W // N, H // N) with a box filter and scales the intrinsics by
@@ -49,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ngvk.apps.nerf.tracing import MAX_AABB_SCALE, Aabb
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn.reference import linear_to_srgb, srgb_to_linear
 from ngvk.engine.render.camera import Camera
@@ -75,6 +77,7 @@ class NerfViews:
     files: list[str]  # the image path of each view, for messages
     split: str
     source: str  # the dataset folder
+    aabb: Aabb = Aabb(1)  # the scene's box (the file's aabb_scale)
 
 
 def data_to_scene(camera_to_world, scale: float = DEFAULT_SCALE, offset=DEFAULT_OFFSET) -> np.ndarray:
@@ -93,9 +96,10 @@ def dataset_splits(path) -> list[str]:
     return list(_split_files(Path(path))[0])
 
 
-def load_nerf_dataset(path, split: str = "train", downscale: int = 1) -> NerfViews:
+def load_nerf_dataset(path, split: str = "train", downscale: int = 1, aabb_scale: int | None = None) -> NerfViews:
     """The views of `split` of the dataset at `path` (a folder, or an instant-ngp JSON file), their
-    images shrunk `downscale` times; NgvkError naming the file and frame for anything wrong."""
+    images shrunk `downscale` times, in the box of the file's aabb_scale (or of `aabb_scale`);
+    NgvkError naming the file and frame for anything wrong."""
     path = Path(path)
     if isinstance(downscale, bool) or not isinstance(downscale, (int, np.integer)) or downscale < 1:
         raise NgvkError(f"downscale must be a whole number at least 1, not {downscale!r}")
@@ -114,10 +118,8 @@ def load_nerf_dataset(path, split: str = "train", downscale: int = 1) -> NerfVie
         indices = indices[::HOLDOUT_STRIDE]
     scale = _number(document, "scale", DEFAULT_SCALE, json_path)
     offset = _vector(document, "offset", DEFAULT_OFFSET, json_path)
-    aabb_scale = _number(document, "aabb_scale", 1.0, json_path)
-    if aabb_scale > 1:
-        warnings.warn(f"{json_path}: aabb_scale {aabb_scale:g}: ngvk models only the unit cube (aabb_scale 1); "
-                      "what lies outside it is not learned")
+    aabb = _aabb(_number(document, "aabb_scale", 1.0, json_path) if aabb_scale is None else aabb_scale,
+                 json_path if aabb_scale is None else "--aabb-scale")
 
     images, cameras, names = [], [], []
     distorted = False
@@ -151,7 +153,16 @@ def load_nerf_dataset(path, split: str = "train", downscale: int = 1) -> NerfVie
                       "as if taken through a pinhole")
     stacked = np.stack(images)
     return NerfViews(images=stacked, cameras=cameras, width=stacked.shape[2], height=stacked.shape[1],
-                     files=names, split=split, source=str(path))
+                     files=names, split=split, source=str(path), aabb=aabb)
+
+
+def _aabb(value, where) -> Aabb:
+    """The box of aabb_scale `value`: a power of two from 1 to MAX_AABB_SCALE, as instant-ngp requires."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or value != int(value) or \
+            not 1 <= value <= MAX_AABB_SCALE or int(value) & (int(value) - 1):
+        raise NgvkError(f"{where}: aabb_scale must be a power of two from 1 to {MAX_AABB_SCALE} (as in instant-ngp), "
+                        f"not {value!r}")
+    return Aabb(int(value))
 
 
 # ---- files --------------------------------------------------------------------------------------------

@@ -19,13 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from ngvk.apps.nerf import tracing
+from ngvk.apps.nerf.networks import model_aabb
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.model import Model
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.nn.reference import srgb_to_linear
 from ngvk.engine.render.camera import Camera
 from ngvk.engine.render.frame import FrameRenderer, close_all
-from ngvk.engine.render.occupancy import pack_occupancy, unpack_occupancy
+from ngvk.engine.render.occupancy import pack_occupancy
 from ngvk.engine.render.rays import (COUNTER_WORDS, GROUP_SIZE, counter, record_compact, record_dispatch_args,
                                      record_set_count, record_stage)
 from ngvk.engine.render.wavefront import Wavefront
@@ -58,8 +59,12 @@ def orbit_camera(azimuth: float, elevation: float, distance: float = 1.33, fov_y
 
 
 def model_occupancy(model: Model) -> np.ndarray:
-    """The model's occupancy grid, bool [R, R, R]."""
-    return unpack_occupancy(model.extras["occupancy"], int(model.app_data["occupancy_resolution"]))
+    """The model's occupancy grid, bool [cascades, R, R, R]."""
+    r, cascades = int(model.app_data["occupancy_resolution"]), model_aabb(model).cascades
+    bits = np.unpackbits(np.asarray(model.extras["occupancy"]).view(np.uint8), bitorder="little")
+    if bits.size < cascades * r**3:
+        raise NgvkError(f"the model's occupancy grid has {bits.size} bits, fewer than {cascades} cascade(s) of {r}^3")
+    return bits[:cascades * r**3].reshape(cascades, r, r, r).astype(bool)
 
 
 class NerfRenderer(FrameRenderer):
@@ -74,6 +79,7 @@ class NerfRenderer(FrameRenderer):
         if model.app != "nerf":
             raise NgvkError(f"a {model.app!r} model cannot be rendered by the nerf app")
         self.model = model
+        self.aabb = model_aabb(model)
         self.background = tuple(float(c) for c in srgb_to_linear(np.asarray(background, np.float64)))
         self.items = items_per_invocation(device)
         self.encoding = GridEncoding(device, model.encoding, model.params["encoding"])
@@ -87,8 +93,8 @@ class NerfRenderer(FrameRenderer):
         self._sample_buffers = None
 
     def set_occupancy(self, occupied: np.ndarray) -> None:
-        """Render with this occupancy grid (training: the grid being updated)."""
-        self.occupancy.upload(pack_occupancy(occupied))
+        """Render with this occupancy grid (training: the grid being updated), of the model's cascades."""
+        self.occupancy.upload(pack_occupancy(tracing.cascades_of(occupied)))
 
     def default_camera(self, width: int, height: int) -> Camera:
         return orbit_camera(30.0, 25.0)
@@ -106,7 +112,7 @@ class NerfRenderer(FrameRenderer):
         return super().render(camera, width, height, kernels, float_frame, download, poison)
 
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
-        defines = {**tracing.defines(), **self.encoding.defines(), **self.density.defines("density"),
+        defines = {**tracing.defines(self.aabb), **self.encoding.defines(), **self.density.defines("density"),
                    **self.color.defines("color"), "MLP_ITEMS": self.items}
         buffers = {**self.encoding.bindings(), **self.density.bindings("density"), **self.color.bindings("color"),
                    "occupancy": self.occupancy, "frame": frame, "queries": self.queries}
@@ -125,7 +131,7 @@ class NerfRenderer(FrameRenderer):
 
     def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
         wavefront = self._wavefront_pool(split)
-        defines = {**tracing.defines(), "MLP_ITEMS": self.items}
+        defines = {**tracing.defines(self.aabb), "MLP_ITEMS": self.items}
         buffers = {"occupancy": self.occupancy, "frame": frame, "queries": self.queries, "slot_state": wavefront.state}
         network = None
         if split:
@@ -168,7 +174,7 @@ class NerfRenderer(FrameRenderer):
         with sequence.timed("mlp"):
             self.density.record_forward(sequence, b["encoded"], b["density_out"], n, counter=samples)
         with sequence.timed("color"):
-            kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(), "NERF_STAGE": 2})
+            kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(self.aabb), "NERF_STAGE": 2})
             record_stage(sequence, kernel, {"rays": pool.state, "occupancy": self.occupancy,
                                             "density_out": b["density_out"], "color_in": b["color_in"]},
                          push, n, (listed[0], samples))
@@ -209,7 +215,7 @@ class NerfRenderer(FrameRenderer):
         }
 
     def _stage(self, sequence, stage: int, push: dict, n: int, buffers: dict, listed=None) -> None:
-        kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(), "NERF_STAGE": stage})
+        kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(self.aabb), "NERF_STAGE": stage})
         buffers = {"rays": self._buffers()["rays"], "occupancy": self.occupancy, **buffers}
         record_stage(sequence, kernel, buffers, push, n, listed)
 

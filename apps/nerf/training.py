@@ -10,11 +10,14 @@ network, the density outputs' gradients, the density network), encoding_backward
 both networks). The rays per step adapt so that their samples fill about the budget, as
 instant-ngp adapts them.
 
-The occupancy grid (instant-ngp's, one cascade of 128^3 over the unit cube): each cell keeps the
-largest optical thickness density x STEP seen at random points in it, decayed by 0.95 at every
-update (every 16 steps, and before the first); a cell is occupied where that exceeds
-min(0.01, the mean over cells). The first 256 steps (warm-up) update every cell, later ones a
-random quarter of the cells and as many picked among the occupied ones.
+The occupancy grid (instant-ngp's cascaded grids: one 128^3 cascade per power of two of the aabb,
+apps/nerf/tracing.py): each cell keeps the largest optical thickness density x STEP seen at random
+points in it, decayed by 0.95 at every update (every 16 steps, and before the first); a cell is
+occupied where that exceeds min(0.01, the mean over cascade 0's cells), and a cell of cascade k > 0
+also where any of the 8 cells of cascade k - 1 inside it is (instant-ngp's max-pooling of the
+bits, so that a coarse lookup, taken where steps are long, never skips what a fine one sees). The
+first 256 steps (warm-up) update every cell, later ones a random quarter of the cells and as many
+picked among the occupied ones.
 """
 
 from __future__ import annotations
@@ -48,16 +51,17 @@ assert TRAIN_RAY_DTYPE.itemsize == 48
 
 class OccupancyGrid:
     """The occupancy grid training keeps (module docstring): per cell the decayed largest optical
-    thickness seen (`thickness`, float32 [R^3]) and the bits (`occupied`, bool [R, R, R])."""
+    thickness seen (`thickness`, float32 [cascades R^3]) and the bits (`occupied`, bool [cascades,
+    R, R, R]), of the scene's box `aabb`."""
 
-    def __init__(self, resolution: int = tracing.OCCUPANCY_RESOLUTION):
-        self.resolution = resolution
-        self.thickness = np.zeros(resolution**3, np.float32)
-        self.occupied = np.ones((resolution,) * 3, bool)
+    def __init__(self, resolution: int = tracing.OCCUPANCY_RESOLUTION, aabb: tracing.Aabb = tracing.UNIT):
+        self.resolution, self.aabb = resolution, aabb
+        self.thickness = np.zeros(aabb.cascades * resolution**3, np.float32)
+        self.occupied = np.ones((aabb.cascades,) + (resolution,) * 3, bool)
 
     @property
     def cells(self) -> int:
-        return self.resolution**3
+        return self.aabb.cascades * self.resolution**3
 
     def sample_cells(self, rng: np.random.Generator, warmup: bool) -> np.ndarray:
         """Cell indices to probe: every cell in the warm-up, else a random quarter of them and as
@@ -71,22 +75,40 @@ class OccupancyGrid:
         return np.concatenate([uniform, occupied[rng.integers(0, len(occupied), self.cells // 4)]])
 
     def positions(self, cells: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A uniformly random point in each of `cells` (indices (x * R + y) * R + z), float32 [N, 3]."""
+        """A uniformly random point in each of `cells` (indices k R^3 + (x * R + y) * R + z of
+        cascade k), warped into the networks' [0, 1]^3 (tracing.Aabb.warp()), float32 [N, 3]."""
         r = self.resolution
-        xyz = np.stack([cells // (r * r), cells // r % r, cells % r], axis=1)
-        return ((xyz + rng.random((len(cells), 3))) / r).astype(np.float32)
+        cascade, index = cells // r**3, cells % r**3
+        xyz = np.stack([index // (r * r), index // r % r, index % r], axis=1)
+        size = np.exp2(cascade.astype(np.float64))[:, None]  # cascade k's side
+        world = ((xyz + rng.random((len(cells), 3))) / r - 0.5) * size + 0.5
+        return self.aabb.warp(world)
 
     def update(self, cells: np.ndarray, thickness: np.ndarray) -> None:
         """Fold the optical thicknesses measured in `cells` in: per cell the largest of them and the
-        previous value times OCCUPANCY_DECAY; then the bits against min(threshold, mean)."""
+        previous value times OCCUPANCY_DECAY; then the bits against min(threshold, cascade 0's
+        mean), max-pooled into the coarser cascades."""
         measured = np.zeros(self.cells, np.float32)
         np.maximum.at(measured, cells, np.asarray(thickness, np.float32))
         self.thickness = np.maximum(self.thickness * np.float32(OCCUPANCY_DECAY), measured)
-        threshold = min(OCCUPANCY_THRESHOLD, float(self.thickness.mean(dtype=np.float64)))
-        self.occupied = (self.thickness > threshold).reshape((self.resolution,) * 3)
+        r = self.resolution
+        threshold = min(OCCUPANCY_THRESHOLD, float(self.thickness[:r**3].mean(dtype=np.float64)))
+        occupied = (self.thickness > threshold).reshape((self.aabb.cascades,) + (r,) * 3)
+        self.occupied = pool_cascades(occupied)
 
     def occupied_fraction(self) -> float:
         return float(self.occupied.mean())
+
+
+def pool_cascades(occupied: np.ndarray) -> np.ndarray:
+    """bool [cascades, R, R, R] with each cascade's central half (where cascade k - 1 lies) also
+    occupied where any of the 8 finer cells in a cell is (instant-ngp's bitfield_max_pool)."""
+    occupied = occupied.copy()
+    r = occupied.shape[1]
+    for k in range(1, len(occupied)):
+        finer = occupied[k - 1].reshape(r // 2, 2, r // 2, 2, r // 2, 2).any(axis=(1, 3, 5))
+        occupied[k, r // 4:3 * r // 4, r // 4:3 * r // 4, r // 4:3 * r // 4] |= finer
+    return occupied
 
 
 class DensityProbe:
@@ -139,7 +161,11 @@ class NerfTrainer(Trainer):
         self.max_rays = max(MIN_RAYS, budget // 8)
         self.rays = min(self.max_rays, max(MIN_RAYS, budget // 256))
         self.rng = np.random.default_rng(seed)
-        self.occupancy = occupancy or OccupancyGrid()
+        self.aabb = views.aabb
+        self.occupancy = occupancy or OccupancyGrid(aabb=self.aabb)
+        if self.occupancy.aabb != self.aabb:
+            raise NgvkError(f"the occupancy grid's aabb_scale {self.occupancy.aabb.scale} is not the views' "
+                            f"{self.aabb.scale}")
         self.samples_per_ray = float("nan")
         try:
             self._build(views)
@@ -168,6 +194,7 @@ class NerfTrainer(Trainer):
         positions = own(device.buffer(budget * 12, "positions"))
         encoded = own(device.buffer(budget * self.encoding.config.n_output * 4, "encoded"))
         d_raw = own(device.buffer(budget * 4, "d_raw"))
+        sample_t = own(device.buffer(budget * 4, "sample_t"))
         density_training = own(MLPTraining(self.density, budget))
         color_training = own(MLPTraining(self.color, budget))
         grid_training = own(GridTraining(self.encoding))
@@ -177,7 +204,7 @@ class NerfTrainer(Trainer):
         self.optimise(self.color.weights, color_training.gradients, self.color.config.n_params, True, "color")
 
         def stage(number):
-            return device.kernel("nerf/nerf_train.comp", {**tracing.defines(), "NERF_TRAIN_STAGE": number,
+            return device.kernel("nerf/nerf_train.comp", {**tracing.defines(self.aabb), "NERF_TRAIN_STAGE": number,
                                                           "LOSS": LOSS_CODES[LOSS]})
 
         buffers = {
@@ -186,7 +213,7 @@ class NerfTrainer(Trainer):
             "density_out": density_training.outputs, "color_in": color_in, "color_out": color_training.outputs,
             "d_color_out": color_training.d_outputs, "d_raw": d_raw, "losses": self.losses,
             "d_color_in": color_training.d_inputs, "d_density_out": density_training.d_outputs,
-            "training_state": self.state,
+            "training_state": self.state, "sample_t": sample_t,
         }
         push = {"budget": budget, "image_count": count, "image_width": width, "image_height": height}
         self.buffers = buffers  # the step's buffers by binding name (checks read them after a step)
@@ -258,7 +285,7 @@ def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evalua
     from ngvk.engine.fit import fit_loop
 
     rng = np.random.default_rng(seed)
-    grid, networks = presets(encoding)
+    grid, networks = presets(encoding, views.aabb.scale)
     layers = [GridEncoding(device, grid, grid.init_params(rng)),
               MLP(device, networks["density"], networks["density"].init_params(rng)),
               MLP(device, networks["color"], networks["color"].init_params(rng))]
@@ -270,7 +297,8 @@ def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evalua
             params = {"encoding": layers[0].get_params(), "density": layers[1].get_params(),
                       "color": layers[2].get_params()}
             params = {name: array.astype(param_dtype).astype(np.float32) for name, array in params.items()}
-            return make_model(grid, networks, params, trainer.occupancy.occupied, app_data, param_dtype, training)
+            return make_model(grid, networks, params, trainer.occupancy.occupied, app_data, param_dtype, training,
+                              aabb=views.aabb)
 
         result = fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
                           record={"loss": LOSS, "samples_per_step": budget})

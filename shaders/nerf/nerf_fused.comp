@@ -12,7 +12,7 @@
 // 0       | grid_params     | read       | texels: float [n_entries, GRID_FEATURES]
 // 1       | density_weights | read       | the density network's matrices (lib/mlp_weights.glsl)
 // 2       | color_weights   | read       | the colour network's matrices
-// 3       | occupancy       | read       | uint [R^3 / 32]: the occupancy grid's bits
+// 3       | occupancy       | read       | uint [cascades R^3 / 32]: the occupancy grid's bits
 // 4       | frame           | write      | the frame (lib/frame.glsl)
 // 5       | queries         | read-write | uint [1]: samples evaluated in the frame (atomic)
 // push constants: the app's (nerf/nerf_push.glsl)

@@ -18,7 +18,7 @@ struct NerfRay {
     vec3 colour;         // sum of w_i c_i so far, linear RGB
     float transmittance; // T after the samples so far
     float t;             // where the march goes on
-    float t_exit;        // where the ray leaves the unit cube
+    float t_exit;        // where the ray leaves the scene's box
     float depth;         // sum of w_i t_i so far
     uint samples;        // samples composited
     uint pixel;          // in the frame

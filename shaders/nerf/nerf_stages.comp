@@ -19,7 +19,7 @@
 //
 // binding | name           | access     | stages  | contents
 // 0       | rays           | read-write | all     | NerfRay [n] (nerf/nerf_ray.glsl)
-// 1       | occupancy      | read       | all     | uint [R^3 / 32]: the occupancy grid's bits
+// 1       | occupancy      | read       | all     | uint [cascades R^3 / 32]: the occupancy grid's bits
 // 2       | identity       | write      | 0       | uint [n]: i (the list of every ray)
 // 3       | path_list      | read       | 1 2 3   | uint: the rays to work on, first item_counter[0]
 // 4       | item_counter   | read       | 1 2 3   | uint [8]: [0] the list's length (stage 2: the slots')

@@ -5,9 +5,9 @@
 // kernels (apps/nerf/training.py says in which order), one per NERF_TRAIN_STAGE:
 //   0 rays       max_rays:  ray i < train_rays[0] takes a random pixel of a random training image
 //                           and a random background, marches through the occupancy grid from a
-//                           random fraction of a step past the cube's entry, reserves its samples'
+//                           random fraction of a step past the aabb's entry, reserves its samples'
 //                           slots with an atomic counter (a ray that would overflow the budget is
-//                           dropped) and writes their positions and its index into them
+//                           dropped) and writes their positions (warped into [0, 1]^3), ts and its index into them
 //   1 color      budget:    the colour network's input of each slot (density outputs, SH)
 //   2 composite  max_rays:  each ray composites its samples (nerf/nerf_march.glsl's rule), its
 //                           loss against the target over the same background, and the backward
@@ -18,7 +18,7 @@
 // Unused slots hold position 0.5 and ray NERF_NO_RAY (filled before stage 0) and zero gradients.
 //
 // binding | name          | access     | stages | contents
-// 0       | occupancy     | read       | 0      | uint [R^3 / 32]: the occupancy grid's bits
+// 0       | occupancy     | read       | 0      | uint [cascades R^3 / 32]: the occupancy grid's bits
 // 1       | cameras       | read       | 0      | vec4 [images x 5]: camera_array() blocks (lib/camera.glsl)
 // 2       | images        | read       | 0      | uint [images x H x W]: RGBA8, sRGB colour, straight alpha
 // 3       | train_rays    | read       | 0 2    | uint [1]: the rays of this step
@@ -35,6 +35,7 @@
 // 14      | d_color_in    | read       | 3      | float [budget, 32]: dL/d colour network inputs
 // 15      | d_density_out | write      | 3      | float [budget, 16]: dL/d density outputs
 // 16      | training_state| read       | 0      | uint [2]: step, seed (engine/nn/training.py Trainer)
+// 17      | sample_t      | read-write | 0 2    | float [budget]: each slot's t along its ray (its step dt)
 // push constants: below
 // defines: NERF_TRAIN_STAGE, LOSS (lib/loss.glsl), the marcher's constants (apps/nerf/tracing.py)
 
@@ -74,6 +75,7 @@ layout(std430, binding = 13) writeonly buffer Losses { float losses[]; };
 layout(std430, binding = 14) readonly buffer DColorIn { float d_color_in[]; };
 layout(std430, binding = 15) writeonly buffer DDensityOut { float d_density_out[]; };
 layout(std430, binding = 16) readonly buffer TrainingState { uint training_state[]; };
+layout(std430, binding = 17) buffer SampleT { float sample_t[]; };
 layout(push_constant) uniform Push {
     uint n;             // invocations: max_rays (stages 0, 2) or budget (1, 3)
     uint budget;        // sample slots per step
@@ -116,20 +118,21 @@ void main() {
     ray.background = vec3(ray_random(i, 1u, 0u), ray_random(i, 1u, 1u), ray_random(i, 1u, 2u));
     vec4 texel = unpackUnorm4x8(images[image * image_width * image_height + pixel]);
     ray.target = srgb_to_linear(texel.rgb) * texel.a + ray.background * (1.0 - texel.a);
-    vec2 entry = cube_entry(o, d);
-    float t0 = entry.x + ray_random(i, 0u, 3u) * NERF_STEP;
-    float t = t0, sample_t;
+    vec2 entry = nerf_aabb_entry(o, d);
+    float t0 = nerf_advance(entry.x, ray_random(i, 0u, 3u));
+    float t = t0, ts;
     uint count = 0u;
-    while (count < uint(NERF_MAX_SAMPLES) && nerf_next_sample(o, d, t, entry.y, sample_t)) ++count;
+    while (count < uint(NERF_MAX_SAMPLES) && nerf_next_sample(o, d, t, entry.y, ts)) ++count;
     uint first = count > 0u ? atomicAdd(sample_count[0], count) : 0u;
     if (count > 0u && first + count <= budget) {
         ray.first = first;
         ray.count = count;
         t = t0;
         for (uint k = 0u; k < count; ++k) {
-            nerf_next_sample(o, d, t, entry.y, sample_t);
-            vec3 p = nerf_sample_position(o, d, sample_t, true);
+            nerf_next_sample(o, d, t, entry.y, ts);
+            vec3 p = nerf_sample_position(o, d, ts, true);
             uint slot = first + k;
+            sample_t[slot] = ts;
             positions[3u * slot] = p.x;
             positions[3u * slot + 1u] = p.y;
             positions[3u * slot + 2u] = p.z;
@@ -157,7 +160,7 @@ void main() {
     for (uint k = 0u; k < ray.count && state.status == NERF_MARCHING; ++k) {
         uint slot = ray.first + k;
         vec3 rgb = vec3(color_out[3u * slot], color_out[3u * slot + 1u], color_out[3u * slot + 2u]);
-        nerf_composite(state, density_out[slot * NERF_DENSITY_OUTPUTS], rgb, 0.0);
+        nerf_composite(state, density_out[slot * NERF_DENSITY_OUTPUTS], rgb, sample_t[slot]);
         used = k + 1u;
     }
     vec3 colour = state.colour;
@@ -179,7 +182,8 @@ void main() {
     for (uint k = 0u; k < used; ++k) {
         uint slot = ray.first + k;
         float sigma = exp(density_out[slot * NERF_DENSITY_OUTPUTS]);
-        float alpha = 1.0 - exp(-sigma * NERF_STEP);
+        float dt = nerf_step_size(sample_t[slot]);
+        float alpha = 1.0 - exp(-sigma * dt);
         vec3 rgb = vec3(color_out[3u * slot], color_out[3u * slot + 1u], color_out[3u * slot + 2u]);
         float weight = t_before * alpha;
         float t_after = t_before * (1.0 - alpha);
@@ -189,7 +193,7 @@ void main() {
         d_color_out[3u * slot + 1u] = d_colour.y;
         d_color_out[3u * slot + 2u] = d_colour.z;
         vec3 d_sigma = t_after * rgb - (colour - partial) - transmittance * ray.background;
-        d_raw[slot] = sigma * NERF_STEP * dot(d_sigma, d_pixel);
+        d_raw[slot] = sigma * dt * dot(d_sigma, d_pixel);
         t_before = t_after;
     }
     ray.used = used;
