@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ngvk.apps.nerf import networks, scene, tracing
-from ngvk.apps.nerf.training import OCCUPANCY_DECAY, OCCUPANCY_THRESHOLD, OccupancyGrid
+from ngvk.apps.nerf.training import OCCUPANCY_DECAY, OCCUPANCY_THRESHOLD, OccupancyGrid, pool_cascades
 from ngvk.engine.poison import POISON_WORD
 from ngvk.engine.render.camera import Camera
 
@@ -112,6 +112,69 @@ def test_occupancy_update_decays_takes_the_largest_and_thresholds(rng):
     assert len(later) == 32 and set(later[16:]) == {0, 9}
     positions = grid.positions(np.array([9]), rng)
     assert np.array_equal(np.floor(positions * 4).astype(int), [[0, 2, 1]])
+
+
+def test_stepping_space_is_instant_ngps_and_its_own_inverse():
+    box = tracing.Aabb(16)
+    assert (box.cascades, box.cone_angle, box.low) == (5, 1 / 256, -7.5)
+    for bad in (0, 3, 256, 2.0):
+        with pytest.raises(ValueError, match="power of two"):
+            tracing.Aabb(bad)
+    # Near the camera the fixed step, then dt = t x cone angle, capped at MAX_CONE_STEP far away.
+    assert tracing.step_size(0.01, box) == pytest.approx(tracing.STEP, rel=1e-4)
+    assert tracing.step_size(2.0, box) == pytest.approx(2.0 * math.expm1(math.log1p(1 / 256)), rel=1e-3)
+    assert tracing.step_size(1000.0, box) == pytest.approx(tracing.MAX_CONE_STEP, rel=1e-4)
+    for t in (0.0, 0.1, 0.43, 0.44, 3.0, 400.0, 500.0):
+        assert tracing.from_stepping(tracing.to_stepping(t, box), box) == pytest.approx(t, rel=1e-5, abs=1e-6)
+    # Unit cube: whole steps of STEP exactly.
+    assert tracing.advance(0.25, 3) == np.float32(np.float32(0.25) + np.float32(tracing.STEP) * np.float32(3))
+    assert tracing.step_size(5.0) == np.float32(tracing.STEP)
+
+
+def test_cascade_lookup_follows_position_and_step():
+    box = tracing.Aabb(8)  # cascades 0..3
+    assert tracing.mip_from_pos([0.5, 0.5, 0.9], box) == 0  # |p - 0.5| < 0.5: the unit cube
+    assert tracing.mip_from_pos([0.5, 1.2, 0.5], box) == 1  # < 1
+    assert tracing.mip_from_pos([-1.2, 0.5, 0.5], box) == 2  # < 2
+    assert tracing.mip_from_pos([4.4, 0.5, 0.5], box) == 3  # beyond: the last
+    # A step longer than half a cell of cascade 0 (1/256) looks at a coarser cascade.
+    assert tracing.mip_from_dt(1 / 512, [0.5, 0.5, 0.6], box) == 0
+    assert tracing.mip_from_dt(3 / 256, [0.5, 0.5, 0.6], box) == 2
+    assert tracing.mip_from_dt(1.0, [0.5, 0.5, 0.6], box) == 3
+
+
+def test_march_skips_empty_cascades_and_samples_occupied_cells_in_cone_steps():
+    box, r = tracing.Aabb(4), 16
+    occupied = np.zeros((3, r, r, r), bool)
+    occupied[2, 1:3, 7:9, 7:9] = True  # in cascade 2 only (x from -1.25 to -0.75): far from the unit cube
+    occupied = pool_cascades(occupied)
+    o, d = np.array([2.3, 0.5, 0.5], np.float32), np.array([-1.0, 0.0, 0.0], np.float32)
+    ts = tracing.march(o, d, occupied, aabb=box)
+    assert len(ts) > 5
+    xs = o[0] - ts
+    assert xs.min() >= -1.25 - 1e-3 and xs.max() <= -0.75 + 0.02  # only the occupied cell's span
+    steps = np.array([tracing.to_stepping(t, box) for t in ts])
+    np.testing.assert_allclose(np.diff(steps), 1.0, atol=1e-2)  # whole steps in stepping space
+    np.testing.assert_allclose(np.diff(ts)[:-1], [tracing.step_size(t, box) for t in ts[:-2]], rtol=1e-3)
+
+
+def test_occupancy_cascades_probe_their_own_boxes_and_pool_into_coarser_ones(rng):
+    box = tracing.Aabb(4)
+    grid = OccupancyGrid(resolution=4, aabb=box)
+    assert grid.cells == 3 * 64 and grid.occupied.shape == (3, 4, 4, 4)
+    # Cell 0 of cascade 2 is the box's low corner; warped, its probes are in the first 1/4 of [0, 1]^3.
+    positions = grid.positions(np.array([2 * 64]), rng)
+    assert np.all((positions >= 0) & (positions < 0.25))
+    world = grid.positions(np.array([0, 64 + 63]), rng) * 4 - 1.5  # unwarp
+    assert np.all((world[0] >= 0) & (world[0] < 0.25))  # cascade 0: the unit cube's first cell
+    assert np.all((world[1] >= 1.0) & (world[1] < 1.5))  # cascade 1's last cell: x, y, z in [1, 1.5)
+    # Thresholded against cascade 0's mean, then pooled: an occupied fine cell occupies the coarser
+    # cell around it (cascade 1's cell (1, 1, 1) holds cascade 0's cells 0-1 on each axis).
+    thickness = np.zeros(3 * 64)
+    thickness[0] = 1.0
+    grid.update(np.arange(3 * 64), thickness)
+    assert grid.occupied[0, 0, 0, 0] and grid.occupied[1, 1, 1, 1] and grid.occupied[2, 1, 1, 1]
+    assert grid.occupied.sum() == 3
 
 
 # ---- on the device -------------------------------------------------------------------------------
