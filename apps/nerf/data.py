@@ -18,8 +18,20 @@ Both may set `scale` (default 0.33), `offset` (default [0.5, 0.5, 0.5]) and `aab
 Intrinsics: focal lengths fx, fy and the principal point cx, cy in pixels, 0 at the image's left and
 top edges (pixel centres at +0.5, as instant-ngp and COLMAP have them); fx from `fl_x` or
 `camera_angle_x` (fx = w / 2 / tan(angle / 2)), fy from `fl_y` or `camera_angle_y`, else fy = fx;
-cx, cy default to the image's centre. Lens distortion (k1, k2, p1, p2, ...) is not modelled: a
-warning says so.
+cx, cy default to the image's centre.
+
+Lens distortion, read as instant-ngp's read_lens reads it (file-level or per frame, like the
+intrinsics): `k1`, `k2`, `k3`, `p1`, `p2` of OpenCV's radial-tangential model, or with
+`"is_fisheye": true` `k1` to `k4` of its fisheye (equidistant) model; a view whose coefficients are
+not all zero gets that engine.render.camera.Lens on its Camera, and its rays are undistorted
+exactly. (instant-ngp drops k3 of the radial-tangential model, p1 taking its slot; ngvk keeps it,
+as OpenCV's model has it.) Exporters' `camera_model` strings (nerfstudio, COLMAP's names) are taken
+where they map onto those two: PINHOLE and SIMPLE_PINHOLE (no distortion), OPENCV, SIMPLE_RADIAL and
+RADIAL (radial-tangential, some coefficients zero), OPENCV_FISHEYE, SIMPLE_RADIAL_FISHEYE and
+RADIAL_FISHEYE (fisheye); any other (EQUIRECTANGULAR, FULL_OPENCV, ...) and instant-ngp's other
+lens keys (`ftheta_p0`, `latlong`, `equirectangular`, `orthographic`) are refused. The
+coefficients act on normalised coordinates ((u - cx) / fx, ...), which a downscale leaves as they
+are: they need no scaling, as fx, fy, cx, cy do.
 
 Coordinates: a `transform_matrix` is camera-to-world in the OpenGL convention (the camera looks
 along its -z, +y up) in the data's world, which is z up (Blender's). ngvk's world is y up: the proper
@@ -51,7 +63,7 @@ import numpy as np
 
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn.reference import linear_to_srgb, srgb_to_linear
-from ngvk.engine.render.camera import Camera
+from ngvk.engine.render.camera import Camera, Lens
 
 DEFAULT_SCALE = 0.33
 DEFAULT_OFFSET = (0.5, 0.5, 0.5)
@@ -62,6 +74,13 @@ SINGLE_FILE = "transforms.json"
 HOLDOUT_STRIDE = 8  # a single transforms.json's val and test splits: every 8th frame
 RIGID_TOLERANCE = 1e-3  # of a transform_matrix's rotation: max |R^T R - I|
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
+# Exporters' camera_model names ngvk models: -> fisheye or not (the coefficients say the rest).
+CAMERA_MODELS = {"OPENCV": False, "OPENCV_FISHEYE": True, "PINHOLE": False, "SIMPLE_PINHOLE": False,
+                 "SIMPLE_RADIAL": False, "RADIAL": False, "SIMPLE_RADIAL_FISHEYE": True, "RADIAL_FISHEYE": True}
+PINHOLE_MODELS = ("PINHOLE", "SIMPLE_PINHOLE")
+# instant-ngp's other lenses (src/nerf_loader.cu read_lens), by the key that selects each.
+OTHER_LENS_KEYS = {"ftheta_p0": "FTHETA", "latlong": "LATLONG", "equirectangular": "EQUIRECTANGULAR",
+                   "orthographic": "ORTHOGRAPHIC"}
 
 
 @dataclass
@@ -119,8 +138,9 @@ def load_nerf_dataset(path, split: str = "train", downscale: int = 1) -> NerfVie
         warnings.warn(f"{json_path}: aabb_scale {aabb_scale:g}: ngvk models only the unit cube (aabb_scale 1); "
                       "what lies outside it is not learned")
 
+    _check_lens_keys(document, str(json_path))
+
     images, cameras, names = [], [], []
-    distorted = False
     for index in indices:
         where = f"{json_path} frame {index}"
         frame = frames[index]
@@ -136,19 +156,15 @@ def load_nerf_dataset(path, split: str = "train", downscale: int = 1) -> NerfVie
             raise NgvkError(f"{where}: image {image_path} is {width}x{height}, unlike frame {indices[0]}'s "
                             f"{first[0]}x{first[1]} (every view must have one size)")
         fx, fy, cx, cy = _intrinsics(document, frame, width, height, where, image_path)
-        distorted = distorted or any(_value(document, frame, key, where) not in (None, 0, 0.0)
-                                     for key in DISTORTION_KEYS)
-        if downscale > 1:
+        lens = _lens(document, frame, where)
+        if downscale > 1:  # the lens acts on normalised coordinates: unchanged
             image = _downscale(image, downscale, where, image_path)
             sx, sy = image.shape[1] / width, image.shape[0] / height
             fx, fy, cx, cy = fx * sx, fy * sy, cx * sx, cy * sy
         images.append(image)
         cameras.append(Camera.from_pinhole(data_to_scene(matrix, scale, offset), fx, fy, cx, cy,
-                                           image.shape[1], image.shape[0]))
+                                           image.shape[1], image.shape[0], lens))
         names.append(str(image_path))
-    if distorted:
-        warnings.warn(f"{json_path}: lens distortion (k1, k2, p1, p2, ...) is not modelled: the images are used "
-                      "as if taken through a pinhole")
     stacked = np.stack(images)
     return NerfViews(images=stacked, cameras=cameras, width=stacked.shape[2], height=stacked.shape[1],
                      files=names, split=split, source=str(path))
@@ -281,6 +297,41 @@ def _intrinsics(document: dict, frame: dict, width: int, height: int, where: str
     fx, fy = fx if fx is not None else fy, fy if fy is not None else fx
     cx, cy = _value(document, frame, "cx", where), _value(document, frame, "cy", where)
     return fx, fy, width / 2 if cx is None else float(cx), height / 2 if cy is None else float(cy)
+
+
+def _check_lens_keys(source: dict, where: str) -> None:
+    """Refuse the camera models of `source` (the file, or a frame) that ngvk does not model."""
+    supported = ", ".join(CAMERA_MODELS)
+    for key, model in OTHER_LENS_KEYS.items():
+        if key in source:
+            raise NgvkError(f"{where}: camera model {model} ({key}) is not supported (supported: {supported})")
+    model = source.get("camera_model")
+    if model is not None and (not isinstance(model, str) or model not in CAMERA_MODELS):
+        raise NgvkError(f"{where}: camera model {model} is not supported (supported: {supported})")
+
+
+def _lens(document: dict, frame: dict, where: str) -> Lens | None:
+    """The frame's lens (its own fields, else the file's), None without distortion."""
+    _check_lens_keys(frame, where)
+    model = frame.get("camera_model", document.get("camera_model"))
+    fisheye = frame.get("is_fisheye", document.get("is_fisheye"))
+    if fisheye is not None and not isinstance(fisheye, bool):
+        raise NgvkError(f"{where}: is_fisheye must be true or false, not {fisheye!r}")
+    if model is not None:
+        if fisheye is not None and fisheye != CAMERA_MODELS[model]:
+            raise NgvkError(f"{where}: is_fisheye {str(fisheye).lower()} contradicts camera model {model}")
+        fisheye = CAMERA_MODELS[model]
+    coefficients = {key: float(_value(document, frame, key, where) or 0.0) for key in DISTORTION_KEYS}
+    distorted = [key for key, value in coefficients.items() if value != 0]
+    if not distorted:
+        return None
+    if model in PINHOLE_MODELS:
+        raise NgvkError(f"{where}: camera model {model} has no distortion, but {distorted[0]} is "
+                        f"{coefficients[distorted[0]]:g}")
+    try:
+        return Lens("fisheye" if fisheye else "opencv", **coefficients)
+    except NgvkError as error:
+        raise NgvkError(f"{where}: {error}") from None
 
 
 def _rigid_matrix(frame: dict, where: str) -> np.ndarray:
