@@ -1,7 +1,8 @@
 """The NeRF app's data side, NumPy and files only: the procedural dataset generator (scene.py), the
 loader of both dataset formats (data.py), pinhole cameras (Camera.from_pinhole), real captures'
-lenses and camera models, and the `dataset` command. The datasets are tiny (6 views of 32 x 32,
-captures of 8 x 6) so that the whole file takes a few seconds."""
+lenses, camera models and missing images, and the `dataset` command (and one `eval` of the shipped
+model on a capture with missing images). The datasets are tiny (6 views of 32 x 32, captures of
+8 x 6) so that the whole file takes a few seconds."""
 
 import json
 import math
@@ -206,7 +207,8 @@ def _breakers():
         return change
 
     return {
-        "missing image": (frame_field(2, file_path="train/nothing"), ["frame 2", "nothing", "does not exist"]),
+        "missing image": (frame_field(2, file_path="train/nothing"), ["1 of 6 images are missing (train/nothing)",
+                                                                      "--skip-missing", "other 5"]),
         "unreadable image": (frame_field(1, file_path="broken.png"), ["frame 1", "broken.png", "not an image"]),
         "scaled rotation": (matrix_of(scaled=1.01), ["frame 3", "not rigid"]),
         "reflection": (matrix_of(column=0), ["frame 3", "reflection"]),
@@ -259,7 +261,7 @@ def test_bad_datasets_are_one_line_errors(dataset, tmp_path):
         assert "\n" not in message and all(word in message for word in words), (case, message)
 
 
-# ---- real captures: lenses ----------------------------------------------------------------------------
+# ---- real captures: lenses, missing images 
 
 CAPTURE = {"fl_x": 7.0, "fl_y": 7.5, "cx": 4.2, "cy": 2.9, "w": 8, "h": 6}
 OPENCV = {"k1": -0.21, "k2": 0.05, "k3": -0.004, "p1": 0.0012, "p2": -0.0007}
@@ -352,6 +354,39 @@ def test_unmodelled_cameras_and_bad_lenses_are_one_line_errors(tmp_path, fields,
         load_nerf_dataset(folder)
     message = str(error.value)
     assert "\n" not in message and words in message, message
+
+
+def test_missing_images_are_named_and_can_be_skipped(tmp_path, capsys):
+    from ngvk.apps import cli
+
+    folder = write_capture(tmp_path / "partial", frames=9, missing=(1, 2, 5), **OPENCV)
+    json_path = folder / "transforms.json"
+    with pytest.raises(NgvkError) as error:
+        load_nerf_dataset(folder)
+    assert str(error.value) == (f"{json_path}: 3 of 9 images are missing (images/0001.png, images/0002.png, "
+                                "images/0005.png); pass --skip-missing to train on the other 6")
+    with pytest.warns(UserWarning, match="skipped 3 of 9 views of split 'train'"):
+        views = load_nerf_dataset(folder, skip_missing=True)
+    assert [f[-8:] for f in views.files] == [f"{k:04d}.png" for k in (0, 3, 4, 6, 7, 8)]
+    assert len(views.cameras) == len(views.images) == 6
+    # Many missing: five named, the rest counted; none left: nothing to skip to.
+    many = write_capture(tmp_path / "many", frames=9, missing=range(1, 8))
+    with pytest.raises(NgvkError, match=r"7 of 9 images are missing \(images/0001.png, .*images/0005.png, …\); "
+                                        r"pass --skip-missing to train on the other 2"):
+        load_nerf_dataset(many)
+    gone = write_capture(tmp_path / "gone", frames=2, missing=(0, 1))
+    with pytest.raises(NgvkError, match="all 2 images of split 'train' are missing"):
+        load_nerf_dataset(gone, skip_missing=True)
+    # The command line: fit and eval stop, or with --skip-missing go on (eval renders the views left
+    # of the test split, through their lens).
+    model = cli.get_app("nerf").default_model_path()
+    assert cli.main(["fit", "nerf", str(folder), "--out", str(tmp_path / "m.npz")]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "pass --skip-missing" in error
+    assert cli.main(["eval", "nerf", "--model", str(model), str(many), "--skip-missing"]) == 0
+    captured = capsys.readouterr()
+    assert "ngvk: warning:" in captured.err and "skipped 7 of 9 views of split 'train'" in captured.err
+    assert "PSNR" in captured.out
 
 
 # ---- the app and the command line ---------------------------------------------------------------------

@@ -48,7 +48,10 @@ the averaged alpha afterwards: training composites an image over a background (r
 average of the big one's (straight colour would let the arbitrary RGB of transparent pixels bleed
 into the edges); linear light because that is where light adds up.
 
-Bad datasets raise NgvkError with one line naming the file and frame.
+Bad datasets raise NgvkError with one line naming the file and frame. Missing images (a partial
+download) are counted over the whole split first and named in one error, which offers
+`skip_missing` (`--skip-missing`): the views whose images exist, and a warning of how many were
+skipped.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ PINHOLE_MODELS = ("PINHOLE", "SIMPLE_PINHOLE")
 # instant-ngp's other lenses (src/nerf_loader.cu read_lens), by the key that selects each.
 OTHER_LENS_KEYS = {"ftheta_p0": "FTHETA", "latlong": "LATLONG", "equirectangular": "EQUIRECTANGULAR",
                    "orthographic": "ORTHOGRAPHIC"}
+MISSING_NAMED = 5  # missing images named in the error; the rest are counted
 
 
 @dataclass
@@ -112,9 +116,10 @@ def dataset_splits(path) -> list[str]:
     return list(_split_files(Path(path))[0])
 
 
-def load_nerf_dataset(path, split: str = "train", downscale: int = 1) -> NerfViews:
+def load_nerf_dataset(path, split: str = "train", downscale: int = 1, skip_missing: bool = False) -> NerfViews:
     """The views of `split` of the dataset at `path` (a folder, or an instant-ngp JSON file), their
-    images shrunk `downscale` times; NgvkError naming the file and frame for anything wrong."""
+    images shrunk `downscale` times; NgvkError naming the file and frame for anything wrong. Views
+    whose images are missing are an error naming them, or with `skip_missing` left out (a warning)."""
     path = Path(path)
     if isinstance(downscale, bool) or not isinstance(downscale, (int, np.integer)) or downscale < 1:
         raise NgvkError(f"downscale must be a whole number at least 1, not {downscale!r}")
@@ -140,20 +145,31 @@ def load_nerf_dataset(path, split: str = "train", downscale: int = 1) -> NerfVie
 
     _check_lens_keys(document, str(json_path))
 
-    images, cameras, names = [], [], []
+    # Every image of the split found (or not) first, so that one error names all that are missing.
+    found, missing = [], []
     for index in indices:
         where = f"{json_path} frame {index}"
         frame = frames[index]
         if not isinstance(frame, dict):
             raise NgvkError(f"{where}: not a JSON object")
-        matrix = _rigid_matrix(frame, where)
         image_path = _image_path(json_path, frame, where)
+        if image_path is None:
+            missing.append(frame["file_path"])
+        else:
+            found.append((index, frame, image_path))
+    if missing:
+        _missing_images(json_path, split, missing, len(indices), skip_missing)
+
+    images, cameras, names = [], [], []
+    for index, frame, image_path in found:
+        where = f"{json_path} frame {index}"
+        matrix = _rigid_matrix(frame, where)
         image = _read_image(image_path, where)
         height, width = image.shape[:2]
         if not images:
             first = (width, height)
         elif (width, height) != first:
-            raise NgvkError(f"{where}: image {image_path} is {width}x{height}, unlike frame {indices[0]}'s "
+            raise NgvkError(f"{where}: image {image_path} is {width}x{height}, unlike frame {found[0][0]}'s "
                             f"{first[0]}x{first[1]} (every view must have one size)")
         fx, fy, cx, cy = _intrinsics(document, frame, width, height, where, image_path)
         lens = _lens(document, frame, where)
@@ -204,9 +220,9 @@ def _read_json(path: Path) -> dict:
     return document
 
 
-def _image_path(json_path: Path, frame: dict, where: str) -> Path:
+def _image_path(json_path: Path, frame: dict, where: str) -> Path | None:
     """The frame's image, its file_path taken relative to the JSON, with ".png" appended when the
-    name as given is no file (the NeRF synthetic datasets leave it off)."""
+    name as given is no file (the NeRF synthetic datasets leave it off); None when neither exists."""
     name = frame.get("file_path")
     if not isinstance(name, str) or not name:
         raise NgvkError(f"{where}: no file_path")
@@ -216,8 +232,22 @@ def _image_path(json_path: Path, frame: dict, where: str) -> Path:
     with_png = path.with_name(path.name + ".png")
     if with_png.is_file():
         return with_png
-    tried = f" (nor {with_png.name})" if not path.suffix else ""
-    raise NgvkError(f"{where}: image {path}{tried} does not exist")
+    return None
+
+
+def _missing_images(json_path: Path, split: str, missing: list[str], total: int, skip: bool) -> None:
+    """The error naming the split's missing images (their file_paths as the JSON has them), or with
+    `skip` the warning that they are left out."""
+    named = ", ".join(missing[:MISSING_NAMED]) + (", …" if len(missing) > MISSING_NAMED else "")
+    rest = total - len(missing)
+    if rest == 0:
+        raise NgvkError(f"{json_path}: all {total} images of split {split!r} are missing ({named})")
+    if not skip:
+        use = "train on" if split == "train" else "use"
+        raise NgvkError(f"{json_path}: {len(missing)} of {total} images are missing ({named}); pass --skip-missing "
+                        f"to {use} the other {rest}")
+    warnings.warn(f"{json_path}: skipped {len(missing)} of {total} views of split {split!r} whose images are "
+                  f"missing ({named})")
 
 
 def _read_image(path: Path, where: str) -> np.ndarray:
