@@ -346,6 +346,8 @@ def test_lens_distortion_is_read_as_instant_ngp_reads_it(tmp_path):
     ({"k4": 0.1}, {}, "k4 (0.1) belongs to the fisheye model"),
     ({"is_fisheye": True, "p1": 0.01}, {}, "p1, p2 (0.01, 0) belong to the opencv model"),
     ({}, {"k1": "0.1"}, "frame 1: k1 must be a number"),
+    ({"aabb_scale": 3}, {}, "aabb_scale must be a power of two from 1 to 128, not 3"),
+    ({"aabb_scale": 256}, {}, "aabb_scale must be a power of two from 1 to 128, not 256"),
 ])
 def test_unmodelled_cameras_and_bad_lenses_are_one_line_errors(tmp_path, fields, frame, words):
     folder = write_capture(tmp_path / "capture", **fields)

@@ -38,7 +38,8 @@ along its -z, +y up) in the data's world, which is z up (Blender's). ngvk's worl
 rotation (x, y, z) -> (x, z, -y) turns it, then positions are scaled by `scale` and moved by
 `offset` as instant-ngp does, which puts the NeRF synthetic scenes (radius about 1.5 around the
 origin) inside the unit cube that ngvk's NeRF models. `aabb_scale` > 1 (a scene reaching beyond that
-cube) gets a warning: only the unit cube is modelled.
+cube) gets a warning: only the unit cube is modelled. Like instant-ngp, it must be a power of two up
+to 128.
 
 Images: RGB as stored (sRGB-encoded) and alpha, float32 in [0, 1]; alpha 1 where a file has none.
 `downscale` N shrinks each image to (W // N, H // N) with a box filter and scales the intrinsics by
@@ -139,6 +140,8 @@ def load_nerf_dataset(path, split: str = "train", downscale: int = 1, skip_missi
     scale = _number(document, "scale", DEFAULT_SCALE, json_path)
     offset = _vector(document, "offset", DEFAULT_OFFSET, json_path)
     aabb_scale = _number(document, "aabb_scale", 1.0, json_path)
+    if aabb_scale not in [2.0**k for k in range(8)]:  # instant-ngp's check, and its limit (8 cascades)
+        raise NgvkError(f"{json_path}: aabb_scale must be a power of two from 1 to 128, not {aabb_scale:g}")
     if aabb_scale > 1:
         warnings.warn(f"{json_path}: aabb_scale {aabb_scale:g}: ngvk models only the unit cube (aabb_scale 1); "
                       "what lies outside it is not learned")
