@@ -226,6 +226,37 @@ def test_every_kernel_variant_renders_the_unfused_frame(device, monkeypatch, slo
         renderer.close()
 
 
+def test_a_camera_with_a_lens_renders_its_reference(device):
+    # A random model seen through a strongly distorting lens (a dataset's view): every kernel variant
+    # gives the same frame bit for bit, and that frame is tracing.render()'s (which shoots
+    # Camera.rays(), lens and all), judged as `ngvk check` judges renders; the pinhole's reference
+    # is not it.
+    from dataclasses import replace
+
+    from ngvk.apps.nerf.checks import CAMERA, DENSITY_BIAS
+    from ngvk.apps.nerf.render import NerfRenderer, model_occupancy
+    from ngvk.engine.check import compare_pixels
+    from ngvk.engine.render.camera import Lens
+
+    model = networks.random_model("hashgrid", seed=7, density_bias=DENSITY_BIAS)
+    camera = replace(CAMERA, fov_y=55.0, lens=Lens("opencv", k1=-0.35, k2=0.08, k3=-0.01, p1=0.003, p2=-0.002))
+    width, height = 14, 10
+    query = lambda p, d: networks.query(model, p, d)  # noqa: E731
+    expected = tracing.render(camera, width, height, query, model_occupancy(model))
+    pinhole = tracing.render(replace(camera, lens=None), width, height, query, model_occupancy(model))
+    renderer = NerfRenderer(device, model, tile_pixels=50)
+    try:
+        frames = {k: renderer.render(camera, width, height, k, float_frame=True, poison=POISON_WORD).pixels
+                  for k in renderer.kernels}
+    finally:
+        renderer.close()
+    for kernels, frame in frames.items():
+        assert np.array_equal(frame.view(np.uint32), frames["unfused"].view(np.uint32)), kernels
+    rgb = frames["fused"][..., :3].reshape(-1, 3)
+    assert compare_pixels("nerf_fused", "lens", rgb, expected, 0.0).passed
+    assert not compare_pixels("nerf_fused", "pinhole", rgb, pinhole, 0.0).passed
+
+
 def test_fit_on_each_format_lowers_the_loss_and_evaluates(device, dataset, tmp_path):
     from ngvk.apps import get_app
     from ngvk.apps.nerf.render import NerfRenderer

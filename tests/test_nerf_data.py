@@ -1,10 +1,13 @@
 """The NeRF app's data side, NumPy and files only: the procedural dataset generator (scene.py), the
-loader of both dataset formats (data.py), pinhole cameras (Camera.from_pinhole) and the `dataset`
-command. The datasets are tiny (6 views of 32 x 32) so that the whole file takes a few seconds."""
+loader of both dataset formats (data.py), pinhole cameras (Camera.from_pinhole), real captures'
+lenses, camera models and missing images, and the `dataset` command (and one `eval` of the shipped
+model on a capture with missing images). The datasets are tiny (6 views of 32 x 32, captures of
+8 x 6) so that the whole file takes a few seconds."""
 
 import json
 import math
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -211,7 +214,8 @@ def _breakers():
         return change
 
     return {
-        "missing image": (frame_field(2, file_path="train/nothing"), ["frame 2", "nothing", "does not exist"]),
+        "missing image": (frame_field(2, file_path="train/nothing"), ["1 of 6 images are missing (train/nothing)",
+                                                                      "--skip-missing", "other 5"]),
         "unreadable image": (frame_field(1, file_path="broken.png"), ["frame 1", "broken.png", "not an image"]),
         "scaled rotation": (matrix_of(scaled=1.01), ["frame 3", "not rigid"]),
         "reflection": (matrix_of(column=0), ["frame 3", "reflection"]),
@@ -262,6 +266,136 @@ def test_bad_datasets_are_one_line_errors(dataset, tmp_path):
             load_nerf_dataset(path, split)
         message = str(error.value)
         assert "\n" not in message and all(word in message for word in words), (case, message)
+
+
+# ---- real captures: lenses, missing images 
+
+CAPTURE = {"fl_x": 7.0, "fl_y": 7.5, "cx": 4.2, "cy": 2.9, "w": 8, "h": 6}
+OPENCV = {"k1": -0.21, "k2": 0.05, "k3": -0.004, "p1": 0.0012, "p2": -0.0007}
+FISHEYE = {"is_fisheye": True, "k1": 0.03, "k2": -0.01, "k3": 0.002, "k4": -0.0004}
+
+
+def write_capture(folder, frames: int = 3, missing=(), **fields):
+    """A tiny instant-ngp capture: `frames` views of 8 x 6 random pixels (frame k at images/000k.png,
+    those in `missing` left unwritten), near the scene, looking along the data's -z; `fields` at the
+    file level."""
+    (folder / "images").mkdir(parents=True)
+    rng = np.random.default_rng(len(folder.name))
+    listed = []
+    for k in range(frames):
+        name = f"images/{k:04d}.png"
+        if k not in missing:
+            Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).save(folder / name)
+        matrix = np.eye(4)
+        matrix[:3, 3] = [0.2 * k, 0.1, 1.2]
+        listed.append({"file_path": name, "transform_matrix": matrix.tolist()})
+    (folder / "transforms.json").write_text(json.dumps({**CAPTURE, **fields, "frames": listed}))
+    return folder
+
+
+def rewrite(folder, change) -> dict:
+    document = json.loads((folder / "transforms.json").read_text())
+    change(document)
+    (folder / "transforms.json").write_text(json.dumps(document))
+    return document
+
+
+def test_lens_distortion_is_read_as_instant_ngp_reads_it(tmp_path):
+    from ngvk.apps.nerf.data import data_to_scene
+    from ngvk.engine.render.camera import Lens
+
+    # File-level radial-tangential coefficients (k3 kept); frame 1 its own fisheye, frame 2 none.
+    folder = write_capture(tmp_path / "lens", **OPENCV)
+    document = rewrite(folder, lambda d: (d["frames"][1].update(FISHEYE, p1=0, p2=0),
+                                          d["frames"][2].update({key: 0 for key in OPENCV})))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # distortion is modelled now: no warning
+        views = load_nerf_dataset(folder)
+    fisheye = {key: value for key, value in FISHEYE.items() if key != "is_fisheye"}
+    lenses = [Lens("opencv", **OPENCV), Lens("fisheye", **fisheye), None]
+    assert [camera.lens for camera in views.cameras] == lenses
+    for frame, camera, lens in zip(document["frames"], views.cameras, lenses):
+        pose = data_to_scene(frame["transform_matrix"])
+        assert camera == Camera.from_pinhole(pose, 7.0, 7.5, 4.2, 2.9, 8, 6, lens)
+    # End to end for the radial-tangential view: each pixel's ray, in the camera's OpenCV axes (x
+    # right, y down, z forward) and distorted in closed form, lands on the pixel's centre.
+    _, directions = views.cameras[0].rays(8, 6)
+    local = directions @ data_to_scene(document["frames"][0]["transform_matrix"])[:3, :3]  # OpenGL: y up, z back
+    x, y = local[:, 0] / -local[:, 2], -local[:, 1] / -local[:, 2]
+    r2 = x * x + y * y
+    radial = 1 + OPENCV["k1"] * r2 + OPENCV["k2"] * r2**2 + OPENCV["k3"] * r2**3
+    xd = x * radial + 2 * OPENCV["p1"] * x * y + OPENCV["p2"] * (r2 + 2 * x * x)
+    yd = y * radial + 2 * OPENCV["p2"] * x * y + OPENCV["p1"] * (r2 + 2 * y * y)
+    u, v = np.meshgrid(np.arange(8) + 0.5, np.arange(6) + 0.5)
+    np.testing.assert_allclose(xd, ((u - 4.2) / 7.0).ravel(), atol=1e-5)
+    np.testing.assert_allclose(yd, ((v - 2.9) / 7.5).ravel(), atol=1e-5)
+    # Normalised coordinates do not change with the image's size: a downscale keeps the lens.
+    half = load_nerf_dataset(folder, downscale=2)
+    for a, b in zip(views.cameras, half.cameras):
+        assert b.lens == a.lens and b.principal_point == pytest.approx(a.principal_point)
+    # Exporters' camera_model strings: fisheye or not from the name.
+    for model, fields, expected in (("OPENCV_FISHEYE", {"k1": 0.02}, Lens("fisheye", k1=0.02)),
+                                    ("SIMPLE_RADIAL", {"k1": 0.02}, Lens("opencv", k1=0.02)),
+                                    ("PINHOLE", {"k1": 0}, None)):
+        capture = write_capture(tmp_path / model, camera_model=model, **fields)
+        assert all(camera.lens == expected for camera in load_nerf_dataset(capture).cameras), model
+
+
+@pytest.mark.parametrize("fields,frame,words", [
+    ({"camera_model": "EQUIRECTANGULAR"}, {},
+     "transforms.json: camera model EQUIRECTANGULAR is not supported (supported: OPENCV, OPENCV_FISHEYE, PINHOLE"),
+    ({}, {"camera_model": "FULL_OPENCV"}, "frame 1: camera model FULL_OPENCV is not supported"),
+    ({"ftheta_p0": 1.0}, {}, "camera model FTHETA (ftheta_p0) is not supported"),
+    ({}, {"latlong": True}, "frame 1: camera model LATLONG (latlong) is not supported"),
+    ({"camera_model": "OPENCV_FISHEYE", "is_fisheye": False}, {}, "is_fisheye false contradicts camera model"),
+    ({"camera_model": "PINHOLE", "k1": 0.1}, {}, "camera model PINHOLE has no distortion, but k1 is 0.1"),
+    ({"is_fisheye": "yes"}, {}, "is_fisheye must be true or false"),
+    ({"k4": 0.1}, {}, "k4 (0.1) belongs to the fisheye model"),
+    ({"is_fisheye": True, "p1": 0.01}, {}, "p1, p2 (0.01, 0) belong to the opencv model"),
+    ({}, {"k1": "0.1"}, "frame 1: k1 must be a number"),
+    ({"aabb_scale": 3}, {}, "aabb_scale must be a power of two from 1 to 128, not 3"),
+    ({"aabb_scale": 256}, {}, "aabb_scale must be a power of two from 1 to 128, not 256"),
+])
+def test_unmodelled_cameras_and_bad_lenses_are_one_line_errors(tmp_path, fields, frame, words):
+    folder = write_capture(tmp_path / "capture", **fields)
+    rewrite(folder, lambda d: d["frames"][1].update(frame))
+    with pytest.raises(NgvkError) as error:
+        load_nerf_dataset(folder)
+    message = str(error.value)
+    assert "\n" not in message and words in message, message
+
+
+def test_missing_images_are_named_and_can_be_skipped(tmp_path, capsys):
+    from ngvk.apps import cli
+
+    folder = write_capture(tmp_path / "partial", frames=9, missing=(1, 2, 5), **OPENCV)
+    json_path = folder / "transforms.json"
+    with pytest.raises(NgvkError) as error:
+        load_nerf_dataset(folder)
+    assert str(error.value) == (f"{json_path}: 3 of 9 images are missing (images/0001.png, images/0002.png, "
+                                "images/0005.png); pass --skip-missing to train on the other 6")
+    with pytest.warns(UserWarning, match="skipped 3 of 9 views of split 'train'"):
+        views = load_nerf_dataset(folder, skip_missing=True)
+    assert [f[-8:] for f in views.files] == [f"{k:04d}.png" for k in (0, 3, 4, 6, 7, 8)]
+    assert len(views.cameras) == len(views.images) == 6
+    # Many missing: five named, the rest counted; none left: nothing to skip to.
+    many = write_capture(tmp_path / "many", frames=9, missing=range(1, 8))
+    with pytest.raises(NgvkError, match=r"7 of 9 images are missing \(images/0001.png, .*images/0005.png, …\); "
+                                        r"pass --skip-missing to train on the other 2"):
+        load_nerf_dataset(many)
+    gone = write_capture(tmp_path / "gone", frames=2, missing=(0, 1))
+    with pytest.raises(NgvkError, match="all 2 images of split 'train' are missing"):
+        load_nerf_dataset(gone, skip_missing=True)
+    # The command line: fit and eval stop, or with --skip-missing go on (eval renders the views left
+    # of the test split, through their lens).
+    model = cli.get_app("nerf").default_model_path()
+    assert cli.main(["fit", "nerf", str(folder), "--out", str(tmp_path / "m.npz")]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "pass --skip-missing" in error
+    assert cli.main(["eval", "nerf", "--model", str(model), str(many), "--skip-missing"]) == 0
+    captured = capsys.readouterr()
+    assert "ngvk: warning:" in captured.err and "skipped 7 of 9 views of split 'train'" in captured.err
+    assert "PSNR" in captured.out
 
 
 # ---- the app and the command line ---------------------------------------------------------------------

@@ -48,6 +48,7 @@ class NerfApp(App):
     def __init__(self):
         self.downscale, self.split, self.images, self.dataset_view = 1, "test", None, None
         self.aabb_scale = None  # None: the dataset's
+        self.skip_missing = False
 
     # ---- command line ------------------------------------------------------------------------------
 
@@ -58,6 +59,9 @@ class NerfApp(App):
             parser.add_argument("--aabb-scale", type=int, metavar="N",
                                 help="nerf: model a box N times the unit cube instead of the dataset's aabb_scale "
                                      "(a power of two up to 128)")
+            parser.add_argument("--skip-missing", action="store_true",
+                                help="nerf: leave out the views whose images are missing (a partial download) "
+                                     "instead of stopping")
         if command == "eval":
             parser.add_argument("--split", default="test", help="nerf: the split to evaluate on (default test)")
             parser.add_argument("--images", metavar="DIR",
@@ -73,6 +77,7 @@ class NerfApp(App):
         if self.downscale < 1:
             raise NgvkError("--downscale must be at least 1")
         self.aabb_scale = getattr(args, "aabb_scale", None)
+        self.skip_missing = getattr(args, "skip_missing", False)
         self.split = getattr(args, "split", "test")
         self.images = getattr(args, "images", None)
         if self.images is not None and not Path(self.images).is_dir():
@@ -99,7 +104,7 @@ class NerfApp(App):
         return DEFAULT_SIZE
 
     def load_data(self, source: str) -> NerfViews:
-        return load_nerf_dataset(source, "train", self.downscale, self.aabb_scale)
+        return load_nerf_dataset(source, "train", self.downscale, self.aabb_scale, self.skip_missing)
 
     def make_dataset(self, name, out, views, resolution, seed, progress=None) -> str:
         return scene.write_dataset(name, out, views=views, resolution=resolution, seed=seed, progress=progress)
@@ -155,7 +160,7 @@ class NerfApp(App):
 
     def evaluate(self, device, model: Model, data: NerfViews) -> dict:
         """The metrics on the split chosen (--split; test by default) of the dataset `data` came from."""
-        views = load_nerf_dataset(data.source, self.split, self.downscale, self.aabb_scale)
+        views = load_nerf_dataset(data.source, self.split, self.downscale, self.aabb_scale, self.skip_missing)
         return self.evaluate_views(device, model, views)
 
     def fit(self, device, data: NerfViews, encoding="hashgrid", steps=None, batch_size=App.default_batch_size,
@@ -163,7 +168,7 @@ class NerfApp(App):
         """Fit to the train split; evaluations on the first FIT_EVALUATION_VIEWS test views along the
         way, and on all of them at the end."""
         steps = self.default_steps[encoding] if steps is None else steps
-        test = load_nerf_dataset(data.source, "test", self.downscale, data.aabb.scale)
+        test = load_nerf_dataset(data.source, "test", self.downscale, data.aabb.scale, self.skip_missing)
         app_data = {"source": str(source or data.source), "width": data.width, "height": data.height,
                     "downscale": self.downscale}
         result = training.fit(device, data, encoding, steps, batch_size, seed,

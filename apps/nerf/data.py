@@ -18,8 +18,20 @@ Both may set `scale` (default 0.33), `offset` (default [0.5, 0.5, 0.5]) and `aab
 Intrinsics: focal lengths fx, fy and the principal point cx, cy in pixels, 0 at the image's left and
 top edges (pixel centres at +0.5, as instant-ngp and COLMAP have them); fx from `fl_x` or
 `camera_angle_x` (fx = w / 2 / tan(angle / 2)), fy from `fl_y` or `camera_angle_y`, else fy = fx;
-cx, cy default to the image's centre. Lens distortion (k1, k2, p1, p2, ...) is not modelled: a
-warning says so.
+cx, cy default to the image's centre.
+
+Lens distortion, read as instant-ngp's read_lens reads it (file-level or per frame, like the
+intrinsics): `k1`, `k2`, `k3`, `p1`, `p2` of OpenCV's radial-tangential model, or with
+`"is_fisheye": true` `k1` to `k4` of its fisheye (equidistant) model; a view whose coefficients are
+not all zero gets that engine.render.camera.Lens on its Camera, and its rays are undistorted
+exactly. (instant-ngp drops k3 of the radial-tangential model, p1 taking its slot; ngvk keeps it,
+as OpenCV's model has it.) Exporters' `camera_model` strings (nerfstudio, COLMAP's names) are taken
+where they map onto those two: PINHOLE and SIMPLE_PINHOLE (no distortion), OPENCV, SIMPLE_RADIAL and
+RADIAL (radial-tangential, some coefficients zero), OPENCV_FISHEYE, SIMPLE_RADIAL_FISHEYE and
+RADIAL_FISHEYE (fisheye); any other (EQUIRECTANGULAR, FULL_OPENCV, ...) and instant-ngp's other
+lens keys (`ftheta_p0`, `latlong`, `equirectangular`, `orthographic`) are refused. The
+coefficients act on normalised coordinates ((u - cx) / fx, ...), which a downscale leaves as they
+are: they need no scaling, as fx, fy, cx, cy do.
 
 Coordinates: a `transform_matrix` is camera-to-world in the OpenGL convention (the camera looks
 along its -z, +y up) in the data's world, which is z up (Blender's). ngvk's world is y up: the proper
@@ -37,7 +49,10 @@ the averaged alpha afterwards: training composites an image over a background (r
 average of the big one's (straight colour would let the arbitrary RGB of transparent pixels bleed
 into the edges); linear light because that is where light adds up.
 
-Bad datasets raise NgvkError with one line naming the file and frame.
+Bad datasets raise NgvkError with one line naming the file and frame. Missing images (a partial
+download) are counted over the whole split first and named in one error, which offers
+`skip_missing` (`--skip-missing`): the views whose images exist, and a warning of how many were
+skipped.
 """
 
 from __future__ import annotations
@@ -53,7 +68,7 @@ import numpy as np
 from ngvk.apps.nerf.tracing import MAX_AABB_SCALE, Aabb
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn.reference import linear_to_srgb, srgb_to_linear
-from ngvk.engine.render.camera import Camera
+from ngvk.engine.render.camera import Camera, Lens
 
 DEFAULT_SCALE = 0.33
 DEFAULT_OFFSET = (0.5, 0.5, 0.5)
@@ -64,6 +79,14 @@ SINGLE_FILE = "transforms.json"
 HOLDOUT_STRIDE = 8  # a single transforms.json's val and test splits: every 8th frame
 RIGID_TOLERANCE = 1e-3  # of a transform_matrix's rotation: max |R^T R - I|
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
+# Exporters' camera_model names ngvk models: -> fisheye or not (the coefficients say the rest).
+CAMERA_MODELS = {"OPENCV": False, "OPENCV_FISHEYE": True, "PINHOLE": False, "SIMPLE_PINHOLE": False,
+                 "SIMPLE_RADIAL": False, "RADIAL": False, "SIMPLE_RADIAL_FISHEYE": True, "RADIAL_FISHEYE": True}
+PINHOLE_MODELS = ("PINHOLE", "SIMPLE_PINHOLE")
+# instant-ngp's other lenses (src/nerf_loader.cu read_lens), by the key that selects each.
+OTHER_LENS_KEYS = {"ftheta_p0": "FTHETA", "latlong": "LATLONG", "equirectangular": "EQUIRECTANGULAR",
+                   "orthographic": "ORTHOGRAPHIC"}
+MISSING_NAMED = 5  # missing images named in the error; the rest are counted
 
 
 @dataclass
@@ -96,10 +119,12 @@ def dataset_splits(path) -> list[str]:
     return list(_split_files(Path(path))[0])
 
 
-def load_nerf_dataset(path, split: str = "train", downscale: int = 1, aabb_scale: int | None = None) -> NerfViews:
+def load_nerf_dataset(path, split: str = "train", downscale: int = 1, aabb_scale: int | None = None,
+                      skip_missing: bool = False) -> NerfViews:
     """The views of `split` of the dataset at `path` (a folder, or an instant-ngp JSON file), their
     images shrunk `downscale` times, in the box of the file's aabb_scale (or of `aabb_scale`);
-    NgvkError naming the file and frame for anything wrong."""
+    NgvkError naming the file and frame for anything wrong. Views whose images are missing are an
+    error naming them, or with `skip_missing` left out (a warning)."""
     path = Path(path)
     if isinstance(downscale, bool) or not isinstance(downscale, (int, np.integer)) or downscale < 1:
         raise NgvkError(f"downscale must be a whole number at least 1, not {downscale!r}")
@@ -121,36 +146,44 @@ def load_nerf_dataset(path, split: str = "train", downscale: int = 1, aabb_scale
     aabb = _aabb(_number(document, "aabb_scale", 1.0, json_path) if aabb_scale is None else aabb_scale,
                  json_path if aabb_scale is None else "--aabb-scale")
 
-    images, cameras, names = [], [], []
-    distorted = False
+    _check_lens_keys(document, str(json_path))
+
+    # Every image of the split found (or not) first, so that one error names all that are missing.
+    found, missing = [], []
     for index in indices:
         where = f"{json_path} frame {index}"
         frame = frames[index]
         if not isinstance(frame, dict):
             raise NgvkError(f"{where}: not a JSON object")
-        matrix = _rigid_matrix(frame, where)
         image_path = _image_path(json_path, frame, where)
+        if image_path is None:
+            missing.append(frame["file_path"])
+        else:
+            found.append((index, frame, image_path))
+    if missing:
+        _missing_images(json_path, split, missing, len(indices), skip_missing)
+
+    images, cameras, names = [], [], []
+    for index, frame, image_path in found:
+        where = f"{json_path} frame {index}"
+        matrix = _rigid_matrix(frame, where)
         image = _read_image(image_path, where)
         height, width = image.shape[:2]
         if not images:
             first = (width, height)
         elif (width, height) != first:
-            raise NgvkError(f"{where}: image {image_path} is {width}x{height}, unlike frame {indices[0]}'s "
+            raise NgvkError(f"{where}: image {image_path} is {width}x{height}, unlike frame {found[0][0]}'s "
                             f"{first[0]}x{first[1]} (every view must have one size)")
         fx, fy, cx, cy = _intrinsics(document, frame, width, height, where, image_path)
-        distorted = distorted or any(_value(document, frame, key, where) not in (None, 0, 0.0)
-                                     for key in DISTORTION_KEYS)
-        if downscale > 1:
+        lens = _lens(document, frame, where)
+        if downscale > 1:  # the lens acts on normalised coordinates: unchanged
             image = _downscale(image, downscale, where, image_path)
             sx, sy = image.shape[1] / width, image.shape[0] / height
             fx, fy, cx, cy = fx * sx, fy * sy, cx * sx, cy * sy
         images.append(image)
         cameras.append(Camera.from_pinhole(data_to_scene(matrix, scale, offset), fx, fy, cx, cy,
-                                           image.shape[1], image.shape[0]))
+                                           image.shape[1], image.shape[0], lens))
         names.append(str(image_path))
-    if distorted:
-        warnings.warn(f"{json_path}: lens distortion (k1, k2, p1, p2, ...) is not modelled: the images are used "
-                      "as if taken through a pinhole")
     stacked = np.stack(images)
     return NerfViews(images=stacked, cameras=cameras, width=stacked.shape[2], height=stacked.shape[1],
                      files=names, split=split, source=str(path), aabb=aabb)
@@ -160,8 +193,9 @@ def _aabb(value, where) -> Aabb:
     """The box of aabb_scale `value`: a power of two from 1 to MAX_AABB_SCALE, as instant-ngp requires."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or value != int(value) or \
             not 1 <= value <= MAX_AABB_SCALE or int(value) & (int(value) - 1):
-        raise NgvkError(f"{where}: aabb_scale must be a power of two from 1 to {MAX_AABB_SCALE} (as in instant-ngp), "
-                        f"not {value!r}")
+        shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+        raise NgvkError(f"{where}: aabb_scale must be a power of two from 1 to {MAX_AABB_SCALE}, not {shown} "
+                        "(as instant-ngp requires)")
     return Aabb(int(value))
 
 
@@ -199,9 +233,9 @@ def _read_json(path: Path) -> dict:
     return document
 
 
-def _image_path(json_path: Path, frame: dict, where: str) -> Path:
+def _image_path(json_path: Path, frame: dict, where: str) -> Path | None:
     """The frame's image, its file_path taken relative to the JSON, with ".png" appended when the
-    name as given is no file (the NeRF synthetic datasets leave it off)."""
+    name as given is no file (the NeRF synthetic datasets leave it off); None when neither exists."""
     name = frame.get("file_path")
     if not isinstance(name, str) or not name:
         raise NgvkError(f"{where}: no file_path")
@@ -211,8 +245,22 @@ def _image_path(json_path: Path, frame: dict, where: str) -> Path:
     with_png = path.with_name(path.name + ".png")
     if with_png.is_file():
         return with_png
-    tried = f" (nor {with_png.name})" if not path.suffix else ""
-    raise NgvkError(f"{where}: image {path}{tried} does not exist")
+    return None
+
+
+def _missing_images(json_path: Path, split: str, missing: list[str], total: int, skip: bool) -> None:
+    """The error naming the split's missing images (their file_paths as the JSON has them), or with
+    `skip` the warning that they are left out."""
+    named = ", ".join(missing[:MISSING_NAMED]) + (", …" if len(missing) > MISSING_NAMED else "")
+    rest = total - len(missing)
+    if rest == 0:
+        raise NgvkError(f"{json_path}: all {total} images of split {split!r} are missing ({named})")
+    if not skip:
+        use = "train on" if split == "train" else "use"
+        raise NgvkError(f"{json_path}: {len(missing)} of {total} images are missing ({named}); pass --skip-missing "
+                        f"to {use} the other {rest}")
+    warnings.warn(f"{json_path}: skipped {len(missing)} of {total} views of split {split!r} whose images are "
+                  f"missing ({named})")
 
 
 def _read_image(path: Path, where: str) -> np.ndarray:
@@ -292,6 +340,41 @@ def _intrinsics(document: dict, frame: dict, width: int, height: int, where: str
     fx, fy = fx if fx is not None else fy, fy if fy is not None else fx
     cx, cy = _value(document, frame, "cx", where), _value(document, frame, "cy", where)
     return fx, fy, width / 2 if cx is None else float(cx), height / 2 if cy is None else float(cy)
+
+
+def _check_lens_keys(source: dict, where: str) -> None:
+    """Refuse the camera models of `source` (the file, or a frame) that ngvk does not model."""
+    supported = ", ".join(CAMERA_MODELS)
+    for key, model in OTHER_LENS_KEYS.items():
+        if key in source:
+            raise NgvkError(f"{where}: camera model {model} ({key}) is not supported (supported: {supported})")
+    model = source.get("camera_model")
+    if model is not None and (not isinstance(model, str) or model not in CAMERA_MODELS):
+        raise NgvkError(f"{where}: camera model {model} is not supported (supported: {supported})")
+
+
+def _lens(document: dict, frame: dict, where: str) -> Lens | None:
+    """The frame's lens (its own fields, else the file's), None without distortion."""
+    _check_lens_keys(frame, where)
+    model = frame.get("camera_model", document.get("camera_model"))
+    fisheye = frame.get("is_fisheye", document.get("is_fisheye"))
+    if fisheye is not None and not isinstance(fisheye, bool):
+        raise NgvkError(f"{where}: is_fisheye must be true or false, not {fisheye!r}")
+    if model is not None:
+        if fisheye is not None and fisheye != CAMERA_MODELS[model]:
+            raise NgvkError(f"{where}: is_fisheye {str(fisheye).lower()} contradicts camera model {model}")
+        fisheye = CAMERA_MODELS[model]
+    coefficients = {key: float(_value(document, frame, key, where) or 0.0) for key in DISTORTION_KEYS}
+    distorted = [key for key, value in coefficients.items() if value != 0]
+    if not distorted:
+        return None
+    if model in PINHOLE_MODELS:
+        raise NgvkError(f"{where}: camera model {model} has no distortion, but {distorted[0]} is "
+                        f"{coefficients[distorted[0]]:g}")
+    try:
+        return Lens("fisheye" if fisheye else "opencv", **coefficients)
+    except NgvkError as error:
+        raise NgvkError(f"{where}: {error}") from None
 
 
 def _rigid_matrix(frame: dict, where: str) -> np.ndarray:

@@ -12,6 +12,10 @@ Wavefront: one dispatch per step of the live rays, a slot taking the next pixel 
 (nerf/nerf_wavefront.comp, engine/render/wavefront.py); prepost: the same kernel without the
 networks, which run over its samples in between (the encoding and the MLPs, and the colour input).
 Every path evaluates 8 samples per step of a ray (Frame.queries), the same samples, the same image.
+
+The camera may have a lens (a dataset's views do): its Camera.lens_block() goes into the `lens`
+buffer before a frame is recorded, and every kernel that shoots rays reads it (lib/camera.glsl
+CAMERA_LENS); the push constants have no room for it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ngvk.engine.errors import NgvkError
 from ngvk.engine.model import Model
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.nn.reference import srgb_to_linear
-from ngvk.engine.render.camera import Camera
+from ngvk.engine.render.camera import LENS_VEC4S, Camera
 from ngvk.engine.render.frame import FrameRenderer, close_all
 from ngvk.engine.render.occupancy import pack_occupancy
 from ngvk.engine.render.rays import (COUNTER_WORDS, GROUP_SIZE, counter, record_compact, record_dispatch_args,
@@ -73,6 +77,7 @@ class NerfRenderer(FrameRenderer):
 
     stages = STAGES
     modes = tracing.MODES
+    lenses = True
 
     def __init__(self, device, model: Model, background=DEFAULT_BACKGROUND, tile_pixels: int | None = None):
         super().__init__(device, tile_pixels or RAYS_PER_TILE)
@@ -87,6 +92,7 @@ class NerfRenderer(FrameRenderer):
         self.color = MLP(device, model.networks["color"], model.params["color"])
         self.occupancy = device.buffer_from(pack_occupancy(model_occupancy(model)), "occupancy")
         self.queries = device.buffer(4, "queries")
+        self.lens = device.buffer(LENS_VEC4S * 16, "lens")  # the frame camera's lens_block(): record()
         self.kernels = ("fused", "wavefront", "prepost", "unfused")
         self._tile_buffers = None
         self._wavefronts = {}  # split (the prepost kernels) or not -> its Wavefront
@@ -111,11 +117,16 @@ class NerfRenderer(FrameRenderer):
         self.queries.upload(np.zeros(1, np.uint32))
         return super().render(camera, width, height, kernels, float_frame, download, poison)
 
+    def record(self, sequence, camera, width, height, kernels, float_frame=False, poison=None, first=0, count=None):
+        # Uploaded now, before the caller runs what the generator records (renders run one at a time).
+        self.lens.upload(camera.lens_block(width, height))
+        return super().record(sequence, camera, width, height, kernels, float_frame, poison, first, count)
+
     def record_fused(self, sequence, frame, push: dict, float_frame: bool) -> None:
         defines = {**tracing.defines(self.aabb), **self.encoding.defines(), **self.density.defines("density"),
                    **self.color.defines("color"), "MLP_ITEMS": self.items}
         buffers = {**self.encoding.bindings(), **self.density.bindings("density"), **self.color.bindings("color"),
-                   "occupancy": self.occupancy, "frame": frame, "queries": self.queries}
+                   "occupancy": self.occupancy, "frame": frame, "queries": self.queries, "lens": self.lens}
         sequence.dispatch(self.device.kernel("nerf/nerf_fused.comp", defines), push["n"], buffers, push)
 
     # ---- wavefront ----------------------------------------------------------------------------
@@ -132,7 +143,8 @@ class NerfRenderer(FrameRenderer):
     def record_wavefront(self, sequence, frame, push: dict, float_frame: bool, split: bool):
         wavefront = self._wavefront_pool(split)
         defines = {**tracing.defines(self.aabb), "MLP_ITEMS": self.items}
-        buffers = {"occupancy": self.occupancy, "frame": frame, "queries": self.queries, "slot_state": wavefront.state}
+        buffers = {"occupancy": self.occupancy, "frame": frame, "queries": self.queries, "slot_state": wavefront.state,
+                   "lens": self.lens}
         network = None
         if split:
             b = self._wavefront_samples()
@@ -175,7 +187,7 @@ class NerfRenderer(FrameRenderer):
             self.density.record_forward(sequence, b["encoded"], b["density_out"], n, counter=samples)
         with sequence.timed("color"):
             kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(self.aabb), "NERF_STAGE": 2})
-            record_stage(sequence, kernel, {"rays": pool.state, "occupancy": self.occupancy,
+            record_stage(sequence, kernel, {"rays": pool.state, "occupancy": self.occupancy, "lens": self.lens,
                                             "density_out": b["density_out"], "color_in": b["color_in"]},
                          push, n, (listed[0], samples))
         with sequence.timed("mlp"):
@@ -217,6 +229,8 @@ class NerfRenderer(FrameRenderer):
     def _stage(self, sequence, stage: int, push: dict, n: int, buffers: dict, listed=None) -> None:
         kernel = self.device.kernel("nerf/nerf_stages.comp", {**tracing.defines(self.aabb), "NERF_STAGE": stage})
         buffers = {"rays": self._buffers()["rays"], "occupancy": self.occupancy, **buffers}
+        if stage != 4:  # the stages that shoot rays (nerf/nerf_stages.comp)
+            buffers["lens"] = self.lens
         record_stage(sequence, kernel, buffers, push, n, listed)
 
     def record_unfused(self, sequence, frame, push: dict, float_frame: bool) -> None:
@@ -261,6 +275,6 @@ class NerfRenderer(FrameRenderer):
     def close(self) -> None:
         super().close()
         close_all(self._tile_buffers, self.encoding, self.density, self.color, self.occupancy, self.queries,
-                  self._wavefronts, self._sample_buffers)
+                  self.lens, self._wavefronts, self._sample_buffers)
         self._tile_buffers = self._sample_buffers = None
         self._wavefronts = {}

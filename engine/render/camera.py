@@ -7,7 +7,8 @@ A camera file is JSON:
      "fov_y": 45.0,                    perspective: vertical field of view in degrees
      "orthographic_height": null,      or orthographic: the world height the frame shows
      "fov_x": null,                    optional: a horizontal field of view of its own, in degrees
-     "principal_point": null}          optional: where the optical axis meets the frame, [x, y]
+     "principal_point": null,          optional: where the optical axis meets the frame, [x, y]
+     "lens": null}                     optional: lens distortion, {"model": "opencv", "k1": ..., ...}
 
 World space is right-handed with y up. The image app puts its image on the plane z = 0, centred on
 the origin, one unit high; 3D apps put their scene in the unit cube. `Camera.rays()` is the NumPy
@@ -20,6 +21,25 @@ its horizontal extent follows from fov_y and the frame's aspect ratio (square pi
 `principal_point` is in the frame's normalised coordinates: x right and y up, -1 to 1 across the
 frame, [0, 0] at its centre. Both are frame-relative, so a pinhole camera drawn at another size
 keeps its field of view and stretches with the frame.
+
+`lens` (a `Lens`) makes a perspective camera a real one: the image it took is distorted, so the
+ray of a pixel is not the pinhole ray through it. OpenCV's two models, with instant-ngp's formulas
+(include/neural-graphics-primitives/common_device.cuh), both on normalised camera coordinates in
+OpenCV's convention, x right, y DOWN (the coefficients are fitted in it), z forward:
+
+    "opencv"   radial-tangential: r2 = x^2 + y^2, radial = 1 + k1 r2 + k2 r2^2 + k3 r2^3,
+               x_d = x radial + 2 p1 x y + p2 (r2 + 2 x^2),  y_d = y radial + 2 p2 x y + p1 (r2 + 2 y^2)
+    "fisheye"  equidistant: r = |(x, y)|, theta = atan r,
+               theta_d = theta (1 + k1 theta^2 + k2 theta^4 + k3 theta^6 + k4 theta^8),
+               (x_d, y_d) = (x, y) theta_d / r
+
+The pixel (u, v)'s centre is the distorted point ((u + 0.5 - cx) / fx, (v + 0.5 - cy) / fy); its
+ray goes through the undistorted point (x, y, 1), found as instant-ngp's iterative_lens_undistortion
+finds it: Newton's method on (x, y) + delta(x, y) = the distorted point, the Jacobian by central
+differences (steps of max(float32 epsilon, 1e-6 |x|)), at most LENS_ITERATIONS steps, stopping
+after the first step whose squared length is under LENS_STOP. rays() runs it in float64 and rounds
+the result to float32, where lib/camera.glsl runs the same iteration in float32. A lens whose
+coefficients are all zero is the pinhole.
 """
 
 from __future__ import annotations
@@ -33,6 +53,102 @@ import numpy as np
 
 from ngvk.engine.errors import NgvkError
 
+LENS_MODELS = ("opencv", "fisheye")  # Lens.model; lib/camera.glsl's lens mode is the index + 1 (0: none)
+LENS_COEFFICIENTS = ("k1", "k2", "k3", "k4", "p1", "p2")
+LENS_ITERATIONS = 100  # instant-ngp's iterative_lens_undistortion: kNumIterations
+LENS_STOP = 1e-10  # ... kMaxStepNorm, against the squared length of a step
+LENS_RELATIVE_STEP = 1e-6  # ... kRelStepSize, the central differences' step relative to x
+LENS_VEC4S = 3  # Camera.lens_block(): the lens as lib/camera.glsl reads it
+
+
+@dataclass
+class Lens:
+    """Lens distortion in one of OpenCV's models (module docstring): "opencv" (radial-tangential:
+    k1, k2, k3, p1, p2; k4 must be 0) or "fisheye" (equidistant: k1 to k4; p1, p2 must be 0).
+
+    instant-ngp's loader keeps only k1, k2, p1, p2 of the radial-tangential model: it reads k3 into
+    the parameter slot that p1 then overwrites (src/nerf_loader.cu read_lens). OpenCV's model has k3
+    (the r^6 term), and so has this one, so that a lens calibrated with it is modelled whole."""
+
+    model: str = "opencv"
+    k1: float = 0.0
+    k2: float = 0.0
+    k3: float = 0.0
+    k4: float = 0.0
+    p1: float = 0.0
+    p2: float = 0.0
+
+    def __post_init__(self):
+        if self.model not in LENS_MODELS:
+            raise NgvkError(f"lens: model must be one of {', '.join(LENS_MODELS)}, not {self.model!r}")
+        for name in LENS_COEFFICIENTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or \
+                    not math.isfinite(value):
+                raise NgvkError(f"lens: {name} must be a finite number, not {value!r}")
+            setattr(self, name, float(value))
+        if self.model == "opencv" and self.k4 != 0:
+            raise NgvkError(f"lens: k4 ({self.k4:g}) belongs to the fisheye model; the opencv model has k1, k2, "
+                            "k3, p1 and p2")
+        if self.model == "fisheye" and (self.p1 != 0 or self.p2 != 0):
+            raise NgvkError(f"lens: p1, p2 ({self.p1:g}, {self.p2:g}) belong to the opencv model; the fisheye model "
+                            "has k1 to k4")
+
+    @property
+    def pinhole(self) -> bool:
+        """Whether every coefficient is zero (no distortion)."""
+        return all(getattr(self, name) == 0 for name in LENS_COEFFICIENTS)
+
+    def distortion(self, x, y):
+        """(dx, dy): the distorted point minus (x, y), float64 arrays; x right, y down (instant-ngp's
+        opencv_lens_distortion_delta and opencv_fisheye_lens_distortion_delta)."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        if self.model == "fisheye":
+            r = np.sqrt(x * x + y * y)
+            theta = np.arctan(r)
+            theta2 = theta * theta
+            theta4 = theta2 * theta2
+            theta_d = theta * (1 + self.k1 * theta2 + self.k2 * theta4 + self.k3 * theta4 * theta2 +
+                               self.k4 * theta4 * theta4)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(r > np.finfo(np.float64).eps, theta_d / r, 1.0)
+            return x * ratio - x, y * ratio - y
+        u2, uv, v2 = x * x, x * y, y * y
+        r2 = u2 + v2
+        radial = self.k1 * r2 + self.k2 * r2 * r2 + self.k3 * r2 * r2 * r2
+        return (x * radial + 2 * self.p1 * uv + self.p2 * (r2 + 2 * u2),
+                y * radial + 2 * self.p2 * uv + self.p1 * (r2 + 2 * v2))
+
+    def undistort(self, x, y):
+        """The undistorted points (float64 arrays) of distorted ones: Newton's method, each point
+        stopping on its own (module docstring); x right, y down."""
+        x0, y0 = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        x, y = x0.copy(), y0.copy()
+        active = np.ones(x.shape, bool)
+        epsilon = float(np.finfo(np.float32).eps)
+        for _ in range(LENS_ITERATIONS):
+            hx = np.maximum(epsilon, np.abs(LENS_RELATIVE_STEP * x))
+            hy = np.maximum(epsilon, np.abs(LENS_RELATIVE_STEP * y))
+            dx, dy = self.distortion(x, y)
+            dx_xb, dy_xb = self.distortion(x - hx, y)
+            dx_xf, dy_xf = self.distortion(x + hx, y)
+            dx_yb, dy_yb = self.distortion(x, y - hy)
+            dx_yf, dy_yf = self.distortion(x, y + hy)
+            j00 = 1 + (dx_xf - dx_xb) / (2 * hx)
+            j01 = (dx_yf - dx_yb) / (2 * hy)
+            j10 = (dy_xf - dy_xb) / (2 * hx)
+            j11 = 1 + (dy_yf - dy_yb) / (2 * hy)
+            rx, ry = x + dx - x0, y + dy - y0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                det = j00 * j11 - j01 * j10
+                step_x = np.where(active, (j11 * rx - j01 * ry) / det, 0.0)
+                step_y = np.where(active, (j00 * ry - j10 * rx) / det, 0.0)
+            x, y = x - step_x, y - step_y
+            active &= ~(step_x * step_x + step_y * step_y < LENS_STOP)
+            if not active.any():
+                break
+        return x, y
+
 
 @dataclass
 class Camera:
@@ -43,6 +159,7 @@ class Camera:
     orthographic_height: float | None = None
     fov_x: float | None = None  # None: from fov_y and the frame's aspect ratio
     principal_point: tuple[float, float] | None = None  # None: the frame's centre
+    lens: Lens | None = None  # None: a pinhole (a dict of Lens's fields is taken too: camera files)
 
     def __post_init__(self):
         self.position = tuple(float(v) for v in self.position)
@@ -71,22 +188,37 @@ class Camera:
             self.principal_point = tuple(float(v) for v in self.principal_point)
             if len(self.principal_point) != 2:
                 raise NgvkError("camera: principal_point takes two numbers, x and y from -1 to 1 across the frame")
+        if isinstance(self.lens, dict):
+            unknown = set(self.lens) - set(Lens.__dataclass_fields__)
+            if unknown:
+                raise NgvkError(f"camera: lens: unknown fields {sorted(unknown)} (known: "
+                                f"{sorted(Lens.__dataclass_fields__)})")
+            try:
+                self.lens = Lens(**self.lens)
+            except NgvkError as error:
+                raise NgvkError(f"camera: {error}") from None
+        if self.lens is not None:
+            if not isinstance(self.lens, Lens):
+                raise NgvkError(f"camera: lens must be an object of lens coefficients or null, not {self.lens!r}")
+            if self.orthographic:
+                raise NgvkError("camera: a lens is for perspective cameras; drop it or orthographic_height")
 
     @classmethod
     def from_pinhole(cls, camera_to_world, fx: float, fy: float, cx: float, cy: float, width: int,
-                     height: int) -> "Camera":
+                     height: int, lens: Lens | None = None) -> "Camera":
         """The pinhole camera of a `width` x `height` image with focal lengths `fx`, `fy` and principal
         point (`cx`, `cy`) in pixels (0 at the image's left and top edges, so the centre is (W / 2,
         H / 2)), posed by a 4 x 4 (or 3 x 4) camera-to-world matrix of ngvk's world in the OpenGL
         convention: columns x right, y up, z backward (the camera looks along -z), then the position.
         The ray of pixel (u, v) goes along (u + 0.5 - cx) / fx right, (cy - v - 0.5) / fy up, and 1
-        forward, exactly as rays() computes it."""
+        forward, exactly as rays() computes it; with a `lens`, along the undistorted point of
+        ((u + 0.5 - cx) / fx, (v + 0.5 - cy) / fy) (OpenCV's y down; module docstring)."""
         matrix = np.asarray(camera_to_world, dtype=np.float64)
         position, up, backward = matrix[:3, 3], matrix[:3, 1], matrix[:3, 2]
         return cls(position=tuple(position), look_at=tuple(position - backward), up=tuple(up),
                    fov_y=math.degrees(2 * math.atan(height / (2 * fy))),
                    fov_x=math.degrees(2 * math.atan(width / (2 * fx))),
-                   principal_point=(2 * cx / width - 1, 1 - 2 * cy / height))
+                   principal_point=(2 * cx / width - 1, 1 - 2 * cy / height), lens=lens)
 
     @property
     def orthographic(self) -> bool:
@@ -133,6 +265,22 @@ class Camera:
             "frame_height": height,
         }
 
+    def lens_block(self, width: int, height: int) -> np.ndarray:
+        """The lens as lib/camera.glsl reads it, float32 [LENS_VEC4S, 4]: (k1, k2, k3, k4), (p1, p2,
+        mode, 0) with mode 0 for none (no lens, or a lens without distortion: the pinhole, exactly),
+        1 opencv, 2 fisheye; then (px, py, half_x, half_y), which take the frame's normalised
+        coordinates (x, y) (-1 to 1, y up) to the lens's, ((x - px) half_x, (py - y) half_y) (y down),
+        and back. All zeros for a pinhole."""
+        block = np.zeros((LENS_VEC4S, 4), np.float32)
+        lens = self.lens
+        if lens is None or lens.pinhole:
+            return block
+        px, py = self.principal_point or (0.0, 0.0)
+        block[0] = lens.k1, lens.k2, lens.k3, lens.k4
+        block[1] = lens.p1, lens.p2, LENS_MODELS.index(lens.model) + 1, 0.0
+        block[2] = (px, py, *self.half_extents(width, height))
+        return block
+
     def rays(self, width: int, height: int, pixels: np.ndarray | None = None):
         """(origins [N, 3], directions [N, 3]) of `pixels` (indices y * width + x; default all), in
         float32 as the shader computes them."""
@@ -147,12 +295,23 @@ class Camera:
         forward = np.array(push["camera_forward"][:3], f32)
         x = ((pixels % width).astype(f32) + f32(0.5)) / f32(width) * f32(2) - f32(1)
         y = f32(1) - ((pixels // width).astype(f32) + f32(0.5)) / f32(height) * f32(2)
+        if self.lens is not None and not self.lens.pinhole:
+            x, y = self._undistorted(x, y, width, height)
         offset = x[:, None] * right + y[:, None] * up
         if self.orthographic:
             return position + offset, np.tile(forward, (len(pixels), 1))
         directions = forward + offset
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
         return np.tile(position, (len(pixels), 1)), directions.astype(f32)
+
+    def _undistorted(self, x: np.ndarray, y: np.ndarray, width: int, height: int):
+        """The frame coordinates (float32, y up) whose pinhole rays are the lens's rays of the pixels
+        at (x, y): to the lens's normalised coordinates (lens_block()), undistorted in float64,
+        back, rounded to float32 (where lib/camera.glsl computes all of it in float32)."""
+        px, py = self.principal_point or (0.0, 0.0)
+        half_x, half_y = self.half_extents(width, height)
+        u, v = self.lens.undistort((x.astype(np.float64) - px) * half_x, (py - y.astype(np.float64)) * half_y)
+        return (px + u / half_x).astype(np.float32), (py - v / half_y).astype(np.float32)
 
     # ---- interactive control (the viewer's mouse and keys) ----------------------------------------
 
@@ -207,15 +366,20 @@ class Camera:
         Path(path).write_text(self.to_json())
 
 
+CAMERA_ARRAY_VEC4S = 5 + LENS_VEC4S  # lib/camera.glsl CAMERA_ARRAY_VEC4S
+
+
 def camera_array(views) -> np.ndarray:
-    """The blocks lib/camera.glsl camera_ray_indexed() reads, float32 [N, 5, 4], for `views`, a list
-    of (camera, width, height): per camera its push-constant values (Camera.push_constants()), the
-    frame size in the last vec4. Upload it as the CAMERA_ARRAY buffer."""
-    blocks = np.zeros((len(views), 5, 4), np.float32)
+    """The blocks lib/camera.glsl camera_ray_indexed() reads, float32 [N, CAMERA_ARRAY_VEC4S, 4],
+    for `views`, a list of (camera, width, height): per camera its push-constant values
+    (Camera.push_constants()), then (width, height, 0, 0), then its lens_block(). Upload it as the
+    CAMERA_ARRAY buffer."""
+    blocks = np.zeros((len(views), CAMERA_ARRAY_VEC4S, 4), np.float32)
     for block, (camera, width, height) in zip(blocks, views):
         push = camera.push_constants(width, height)
         block[:4] = [push["camera_position"], push["camera_right"], push["camera_up"], push["camera_forward"]]
         block[4, :2] = width, height
+        block[5:] = camera.lens_block(width, height)
     return blocks
 
 
@@ -242,5 +406,5 @@ def load_camera(path: str | Path) -> Camera:
         raise NgvkError(f"camera file {path}: unknown fields {sorted(unknown)} (known: {sorted(known)})")
     try:
         return Camera(**data)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, NgvkError) as error:
         raise NgvkError(f"camera file {path}: {error}") from None

@@ -92,6 +92,9 @@ class FrameRenderer:
     stages = STAGES
     modes: tuple[str, ...] = ("network",)  # render modes, the first the default (see set_mode)
     kernels: tuple[str, ...] = ("fused", "unfused")  # the variants of KERNELS this renderer has
+    # Whether the kernels take a camera's lens (lib/camera.glsl CAMERA_LENS); others refuse a camera
+    # that has one rather than draw it as a pinhole.
+    lenses = False
     # A wavefront needs no tiles (its slots take the pixels of the whole band from one queue, and
     # a GPU wants them all in flight at once), unless the renderer keeps per-tile buffers for it.
     wavefront_by_tile = False
@@ -182,6 +185,10 @@ class FrameRenderer:
         buffer is first set to it (untimed)."""
         check_frame_size(width, height)
         check_kernels(self, kernels)
+        lens = getattr(camera, "lens", None)
+        if lens is not None and not lens.pinhole and not self.lenses:
+            raise NgvkError("this app renders pinhole cameras only: drop the camera's lens (only the nerf app "
+                            "models lenses)")
         count = width * height - first if count is None else count
         frame = self._frame_buffer(count, float_frame)
         if poison is not None:

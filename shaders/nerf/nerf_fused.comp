@@ -15,6 +15,7 @@
 // 3       | occupancy       | read       | uint [cascades R^3 / 32]: the occupancy grid's bits
 // 4       | frame           | write      | the frame (lib/frame.glsl)
 // 5       | queries         | read-write | uint [1]: samples evaluated in the frame (atomic)
+// 6       | lens            | read       | vec4 [3]: the camera's Camera.lens_block() (lib/camera.glsl)
 // push constants: the app's (nerf/nerf_push.glsl)
 // defines: the marcher's constants (apps/nerf/tracing.py defines()), MLP_ITEMS, the encoding's
 // (GRID_*) and the two networks' (density_*, color_*: MLP.defines(instance))
@@ -34,10 +35,12 @@ MLP_WEIGHTS_BUFFER_NAMED(2, color_weights);
 layout(std430, binding = 3) readonly buffer Occupancy { uint occupancy[]; };
 FRAME_BUFFER(4);
 layout(std430, binding = 5) buffer Queries { uint queries[]; };
+layout(std430, binding = 6) readonly buffer Lens { vec4 lens[]; };
 layout(push_constant) uniform Push {
 #include "nerf/nerf_push.glsl"
 };
 
+#define CAMERA_LENS lens
 #include "lib/camera.glsl"
 #include "nerf/nerf_march.glsl"
 #include "nerf/nerf_network.glsl"

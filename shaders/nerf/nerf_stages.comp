@@ -32,6 +32,7 @@
 // 11      | alive          | write      | 0 3     | uint [n]: nonzero where (listed) ray i goes on
 // 12      | queries        | read-write | 3       | uint [1]: samples evaluated in the frame (atomic)
 // 13      | frame          | write      | 4       | the frame (lib/frame.glsl)
+// 14      | lens           | read       | 0 1 2 3 | vec4 [3]: the camera's Camera.lens_block() (lib/camera.glsl)
 // push constants: the app's (nerf/nerf_push.glsl)
 // defines: NERF_STAGE, the marcher's constants (apps/nerf/tracing.py defines())
 
@@ -77,6 +78,9 @@ layout(std430, binding = 12) buffer Queries { uint queries[]; };
 #endif
 #if NERF_STAGE == 4
 FRAME_BUFFER(13);
+#else
+layout(std430, binding = 14) readonly buffer Lens { vec4 lens[]; };
+#define CAMERA_LENS lens
 #endif
 layout(push_constant) uniform Push {
 #include "nerf/nerf_push.glsl"

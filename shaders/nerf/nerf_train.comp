@@ -19,7 +19,7 @@
 //
 // binding | name          | access     | stages | contents
 // 0       | occupancy     | read       | 0      | uint [cascades R^3 / 32]: the occupancy grid's bits
-// 1       | cameras       | read       | 0      | vec4 [images x 5]: camera_array() blocks (lib/camera.glsl)
+// 1       | cameras       | read       | 0      | vec4 [images x 8]: camera_array() blocks, lenses too (lib/camera.glsl)
 // 2       | images        | read       | 0      | uint [images x H x W]: RGBA8, sRGB colour, straight alpha
 // 3       | train_rays    | read       | 0 2    | uint [1]: the rays of this step
 // 4       | sample_count  | read-write | 0      | uint [1]: samples the rays asked for (atomic)

@@ -43,6 +43,7 @@
 //         |                 |            | render/rays.py) the networks are dispatched through: zeroed
 //         |                 |            | before the dispatch, grown here as slots are appended (split)
 // 12-17   | slot_list_in, counter_in, slot_list_out, counter_out, slot_work, work_queue (lib/wavefront.glsl)
+// 18      | lens            | read       | vec4 [3]: the camera's Camera.lens_block() (lib/camera.glsl)
 // push constants: the app's (nerf/nerf_push.glsl)
 // defines: the marcher's constants (apps/nerf/tracing.py defines()), MLP_ITEMS, WAVEFRONT_SPLIT,
 // and unless split the encoding's (GRID_*) and the two networks' (density_*, color_*)
@@ -66,6 +67,7 @@ layout(std430, binding = 3) readonly buffer Occupancy { uint occupancy[]; };
 FRAME_BUFFER(4);
 layout(std430, binding = 5) buffer Queries { uint queries[]; };
 layout(std430, binding = 6) buffer SlotState { NerfRay slot_state[]; };
+layout(std430, binding = 18) readonly buffer Lens { vec4 lens[]; };
 #if WAVEFRONT_SPLIT
 layout(std430, binding = 7) buffer SampleT { float sample_t[]; };
 layout(std430, binding = 8) writeonly buffer Positions { float positions[]; };
@@ -81,6 +83,7 @@ layout(push_constant) uniform Push {
 #define WAVEFRONT_WORK_TOTAL n
 #include "lib/wavefront.glsl"
 
+#define CAMERA_LENS lens
 #include "lib/camera.glsl"
 #include "nerf/nerf_march.glsl"
 #if !WAVEFRONT_SPLIT
