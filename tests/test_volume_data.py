@@ -106,3 +106,72 @@ def test_a_grid_with_albedo_loads_both(tmp_path, rng):
     np.testing.assert_array_equal(data.density, grid[..., 0])
     np.testing.assert_array_equal(data.albedo, grid[..., 1:])
     np.testing.assert_array_equal(data.grid(), np.concatenate([grid[..., 1:], grid[..., :1]], axis=-1))
+
+
+class FloatGrid:
+    """A stand-in for OpenVDB's Python FloatGrid, with the calls apps/volume/data.py load_vdb() makes
+    (OpenVDB's module is not on PyPI, so the suite cannot install it): sparse voxels from a dict."""
+
+    def __init__(self, name, voxels):
+        self.name, self.voxels = name, voxels
+
+    def evalActiveVoxelBoundingBox(self):
+        ijk = np.array(list(self.voxels))
+        return tuple(ijk.min(axis=0)), tuple(ijk.max(axis=0))
+
+    def activeVoxelCount(self):
+        return len(self.voxels)
+
+    def copyToArray(self, array, ijk):
+        for (i, j, k), value in self.voxels.items():
+            array[i - ijk[0], j - ijk[1], k - ijk[2]] = value
+
+
+class Vec3SGrid(FloatGrid):
+    pass
+
+
+def fake_openvdb(monkeypatch, grids):
+    import sys
+    import types
+
+    module = types.SimpleNamespace(readAll=lambda path: (grids, {}))
+    monkeypatch.setitem(sys.modules, "openvdb", module)
+
+
+def test_an_openvdb_density_grid_is_cut_to_its_voxels_and_centred_in_a_cube(tmp_path, monkeypatch):
+    path = tmp_path / "cloud.vdb"
+    path.write_bytes(b"stand-in")
+    # Active voxels from (-3, 10, 5) to (0, 11, 5): a 4 x 2 x 1 box, centred in a 4^3 cube.
+    voxels = {(-3, 10, 5): 1.0, (0, 11, 5): 2.0, (-1, 10, 5): 0.5}
+    fake_openvdb(monkeypatch, [Vec3SGrid("velocity", {(0, 0, 0): 1.0}), FloatGrid("temperature", {(0, 0, 0): 9.0}),
+                               FloatGrid("density", voxels)])
+    data = load_volume_data(str(path))
+    assert data.density.shape == (4, 4, 4) and data.albedo.shape == (4, 4, 4, 3)
+    expected = np.zeros((4, 4, 4), np.float32)
+    expected[0, 1, 1], expected[3, 2, 1], expected[2, 1, 1] = 1.0, 2.0, 0.5
+    np.testing.assert_array_equal(data.density, expected)
+    # Bigger than the cap: box-filtered by a whole factor.
+    monkeypatch.setattr("ngvk.apps.volume.data.VDB_MAX_SIDE", 2)
+    small = load_volume_data(str(path)).density
+    np.testing.assert_allclose(small, expected.reshape(2, 2, 2, 2, 2, 2).mean(axis=(1, 3, 5)))
+
+
+def test_vdb_problems_are_one_line_errors(tmp_path, monkeypatch):
+    import sys
+
+    path = tmp_path / "cloud.vdb"
+    path.write_bytes(b"stand-in")
+    for name in ("openvdb", "pyopenvdb"):
+        monkeypatch.setitem(sys.modules, name, None)  # not installed
+    with pytest.raises(NgvkError, match="needs OpenVDB's Python module"):
+        load_volume_data(str(path))
+    fake_openvdb(monkeypatch, [Vec3SGrid("velocity", {(0, 0, 0): 1.0})])
+    with pytest.raises(NgvkError, match=r"no float grid to take as density \(its grids: Vec3SGrid\)"):
+        load_volume_data(str(path))
+    fake_openvdb(monkeypatch, [FloatGrid("density", {(0, 0, 0): -1.0, (1, 1, 1): -2.0})])
+    with pytest.raises(NgvkError, match="holds no positive density"):
+        load_volume_data(str(path))
+    (tmp_path / "cloud.nvdb").write_bytes(b"x")
+    with pytest.raises(NgvkError, match="nanovdb_convert"):
+        load_volume_data(str(tmp_path / "cloud.nvdb"))

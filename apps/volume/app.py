@@ -60,7 +60,8 @@ def shared_scene(model: Model, data: VolumeData):
 class VolumeApp(App):
     name = "volume"
     title = "neural volume rendering: a point to its albedo and density, drawn by free-flight sampling"
-    data_help = "a density grid (.npy, [X, Y, Z] or [X, Y, Z, 4] with RGB albedo) or volume:NAME (cloud, nebula)"
+    data_help = ("a density grid (.npy, [X, Y, Z] or [X, Y, Z, 4] with RGB albedo; .vdb with OpenVDB's Python module) "
+                 "or volume:NAME (cloud, nebula)")
     render_modes = tracing.MODES + (ERROR_MODE,)
     moves_in_3d = True
     renders_data = True

@@ -3,7 +3,14 @@ unit cube, with an RGB albedo grid beside it:
 
 - `volume:NAME`: a built-in procedural volume (volumes.py), rasterised at RESOLUTION^3;
 - a `.npy` file: a float array [X, Y, Z] of densities (albedo then a constant grey), or
-  [X, Y, Z, 4] of density and RGB albedo.
+  [X, Y, Z, 4] of density and RGB albedo;
+- an OpenVDB `.vdb` file (the format Houdini, Blender and EmberGen write): its float grid named
+  `density` (else its first float grid), read through OpenVDB's own Python module where it is
+  installed (`openvdb`, or `pyopenvdb` before OpenVDB 11; conda-forge's `openvdb` package has it;
+  PyPI has no maintained wheel). The active voxels' bounding box is cut out, centred in a cube
+  (the unit cube's aspect is kept, empty space around) and box-filtered down by a whole factor so
+  its side is at most VDB_MAX_SIDE voxels. NanoVDB (`.nvdb`, instant-ngp's volume input) has no
+  Python reader: OpenVDB's `nanovdb_convert` turns it into a `.vdb`, as the error says.
 
 Densities are extinction coefficients per unit length (non-negative, finite); albedo is in [0, 1].
 The grid is sampled trilinearly between voxel centres, which lie at (i + 0.5) / X (and likewise for
@@ -29,6 +36,8 @@ VOLUME_PREFIX = "volume:"
 RESOLUTION = 128  # of the built-in volumes' grids
 DEFAULT_ALBEDO = 0.8  # of a grid given without one
 UNIFORM_FRACTION = 0.5  # of the training samples; the rest follow the density
+VDB_MAX_SIDE = 256  # voxels per side of a grid read from a .vdb (a dense copy: 64 MiB in float32)
+VDB_MODULES = ("openvdb", "pyopenvdb")  # OpenVDB's Python module: its name from OpenVDB 11, and before
 
 
 @dataclass
@@ -95,7 +104,65 @@ def load_volume_data(source: str) -> VolumeData:
             raise NgvkError(f"no built-in volume {name!r}; the volumes are {', '.join(sorted(volumes.VOLUMES))}")
         density, albedo = cached_rasterise(name, RESOLUTION)
         return VolumeData(source, density, albedo)
+    suffix = Path(source).suffix.lower()
+    if suffix == ".vdb":
+        return load_vdb(source)
+    if suffix == ".nvdb":
+        raise NgvkError(f"{source}: NanoVDB has no Python reader; convert it to OpenVDB with OpenVDB's tool "
+                        f"(nanovdb_convert {source} {Path(source).with_suffix('.vdb').name}) and give the .vdb")
     return load_grid(source)
+
+
+def _openvdb():
+    import importlib
+
+    for name in VDB_MODULES:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise NgvkError("reading .vdb needs OpenVDB's Python module (conda install -c conda-forge openvdb; PyPI has "
+                    "none), or convert the grid to .npy elsewhere (README, the volume app)")
+
+
+def load_vdb(path: str | Path) -> VolumeData:
+    """The density grid of an OpenVDB file (module docstring): float32, cut to its active voxels,
+    centred in a cube, at most VDB_MAX_SIDE per side; albedo a constant grey."""
+    path = Path(path)
+    if not path.is_file():
+        raise NgvkError(f"volume {path} does not exist")
+    vdb = _openvdb()
+    try:
+        grids, _ = vdb.readAll(str(path))
+    except Exception as error:  # the module raises its own types (IOError, KeyError, RuntimeError)
+        raise NgvkError(f"{path} is not an OpenVDB file OpenVDB can read ({error})") from None
+    floats = [g for g in grids if type(g).__name__.startswith(("FloatGrid", "DoubleGrid"))]
+    if not floats:
+        kinds = ", ".join(sorted({type(g).__name__ for g in grids})) or "none"
+        raise NgvkError(f"{path} has no float grid to take as density (its grids: {kinds})")
+    grid = next((g for g in floats if g.name == "density"), floats[0])
+    low, high = grid.evalActiveVoxelBoundingBox()
+    shape = tuple(int(h) - int(l) + 1 for l, h in zip(low, high))
+    if min(shape) < 1 or grid.activeVoxelCount() == 0:
+        raise NgvkError(f"{path}: grid {grid.name!r} has no active voxels")
+    side = max(shape)
+    factor = -(-side // VDB_MAX_SIDE)  # the whole factor that brings the side under the cap
+    side = -(-side // factor) * factor
+    dense = np.zeros((side,) * 3, np.float32)
+    start = [(side - n) // 2 for n in shape]
+    box = np.zeros(shape, np.float32)
+    grid.copyToArray(box, ijk=tuple(int(v) for v in low))
+    dense[start[0]:start[0] + shape[0], start[1]:start[1] + shape[1], start[2]:start[2] + shape[2]] = box
+    if factor > 1:
+        n = side // factor
+        dense = dense.reshape(n, factor, n, factor, n, factor).mean(axis=(1, 3, 5))
+    if not np.isfinite(dense).all():
+        raise NgvkError(f"{path}: grid {grid.name!r} holds NaN or infinite values")
+    dense = np.maximum(dense, 0.0)  # a level set's outside is negative: no density there
+    if not dense.max() > 0:
+        raise NgvkError(f"{path}: grid {grid.name!r} holds no positive density")
+    albedo = np.full(dense.shape + (3,), DEFAULT_ALBEDO, np.float32)
+    return VolumeData(str(path), np.ascontiguousarray(dense, np.float32), albedo)
 
 
 def cached_rasterise(name: str, resolution: int) -> tuple[np.ndarray, np.ndarray]:
