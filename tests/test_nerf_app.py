@@ -259,7 +259,7 @@ def test_a_camera_with_a_lens_renders_its_reference(device):
 
 def test_fit_on_each_format_lowers_the_loss_and_evaluates(device, dataset, tmp_path):
     from ngvk.apps import get_app
-    from ngvk.apps.nerf.render import NerfRenderer
+    from ngvk.apps.nerf.render import NerfRenderer, model_occupancy
 
     app = get_app("nerf")
     # The synthetic format: the loss falls over STEPS steps.
@@ -286,6 +286,19 @@ def test_fit_on_each_format_lowers_the_loss_and_evaluates(device, dataset, tmp_p
     ngp = app.load_data(str(ngp_copy(dataset, tmp_path / "ngp")))
     result = app.fit(device, ngp, "hashgrid", steps=4, batch_size=1 << 14, seed=1, source=ngp.source, evaluations=1)
     assert len(result.metrics["views"]) == 2 and np.isfinite(result.metrics["psnr"])
+    # aabb_scale 2 (two cascades, cone steps): the loss falls too, and the model keeps its box.
+    document = json.loads((tmp_path / "ngp" / "transforms.json").read_text())
+    (tmp_path / "ngp" / "transforms.json").write_text(json.dumps({**document, "aabb_scale": 2}))
+    boxed = app.load_data(str(tmp_path / "ngp"))
+    assert boxed.aabb.scale == 2
+    losses.clear()
+    result = app.fit(device, boxed, "hashgrid", steps=STEPS, batch_size=1 << 14, seed=1, source=boxed.source,
+                     evaluations=1, progress=lambda step, loss, metrics, status: losses.append(loss))
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:10]), losses
+    result.model.save(tmp_path / "boxed.npz")
+    model = app.load_model(tmp_path / "boxed.npz")
+    assert model.app_data["aabb_scale"] == 2 and len(model_occupancy(model)) == 2
+    assert app.evaluate(device, model, boxed)["psnr"] == pytest.approx(result.metrics["psnr"], abs=1e-6)
 
 
 def test_command_line(dataset, tmp_path, capsys):
