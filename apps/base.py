@@ -29,6 +29,9 @@ class App:
     progressive: bool = False
     # The headline metrics of `fit` and `eval`, by name, with how to print each (str.format).
     metrics: dict[str, str] = {}
+    # How metrics are measured where a name alone does not say (metric name -> one line); `fit --json`
+    # and `eval --json` write them as "metric_notes".
+    metric_notes: dict[str, str] = {}
     default_steps: dict[str, int] = {}  # training steps per encoding
     default_batch_size: int = 1 << 16
     # The procedural datasets `ngvk dataset APP NAME` writes (make_dataset()): name -> one line of

@@ -222,6 +222,7 @@ def cmd_fit(args) -> int:
                 "batch_size": batch_size,
                 "seconds": result.seconds,
                 **result.metrics,
+                **({"metric_notes": app.metric_notes} if app.metric_notes else {}),
                 "history": result.history,
                 "step_ms": result.model.training.get("step_ms", {}),
                 "device": _device_record(device),
@@ -483,6 +484,7 @@ def cmd_eval(args) -> int:
         print(f"  {app.format_metrics(result)}")
         if args.json:
             _write_json(args.json, {"app": app.name, "model": args.model, "data": args.data, **result,
+                                    **({"metric_notes": app.metric_notes} if app.metric_notes else {}),
                                     "device": _device_record(device)})
     return 0
 

@@ -181,6 +181,37 @@ def test_bad_fit_inputs(tmp_path):
         assert not out.exists(), name
 
 
+def test_unusable_exr_files_are_one_line_errors(tmp_path):
+    import OpenEXR
+
+    depth = tmp_path / "depth.exr"
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage},
+                 {"Z": np.ones((24, 32), np.float32)}).write(str(depth))
+    truncated = tmp_path / "truncated.exr"
+    truncated.write_bytes(depth.read_bytes()[:-40])
+    out = tmp_path / "m.npz"
+    for path, words in ((depth, f"{depth} has no RGB channels (it has: Z)"), (truncated, "cannot read OpenEXR image")):
+        result = run("fit", "image", str(path), "--out", str(out))
+        assert_one_line_error(result, words)
+        assert not out.exists() and result.stdout == ""
+
+
+def test_render_exposure_and_tone_curve(tmp_path):
+    # The image app's own flags: 2 stops down is darker everywhere; a tone curve other than clamp
+    # changes the image.
+    from PIL import Image
+
+    frames = {}
+    for name, flags in {"default": [], "darker": ["--exposure", "-2"], "aces": ["--tonemap", "aces"]}.items():
+        out = tmp_path / f"{name}.png"
+        result = run("render", "image", "--out", str(out), "--width", "48", "--height", "48", *flags)
+        assert result.returncode == 0, result.stderr
+        frames[name] = np.asarray(Image.open(out), dtype=int)
+    assert (frames["darker"] <= frames["default"]).all() and frames["darker"].mean() < frames["default"].mean() - 20
+    assert np.abs(frames["aces"] - frames["default"]).max() > 10
+    assert_one_line_error(run("render", "image", "--exposure", "nan", "--out", str(tmp_path / "x.png")), "--exposure")
+
+
 def test_all_four_apps_are_available_and_others_are_one_line_errors():
     from ngvk.apps import APP_NAMES, AVAILABLE, get_app
 
@@ -197,6 +228,7 @@ def test_eval_json(tmp_path):
     assert result.returncode == 0, result.stderr
     metrics = json.loads(out.read_text())
     assert metrics["psnr"] > 30 and 0 < metrics["ssim"] <= 1 and metrics["device"]["name"]
+    assert "8-bit sRGB" in metrics["metric_notes"]["psnr"]  # how PSNR is measured, stated
 
 
 def test_fit_writes_model_and_metrics(tmp_path):

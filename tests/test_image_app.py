@@ -102,6 +102,67 @@ def test_fused_and_unfused_frames_are_equal(device, renderer, name, mode):
     np.testing.assert_array_equal(bytes_fused, expected)
 
 
+def test_exposure_and_tone_curves_fused_unfused_and_reference(device, renderer):
+    # Every tone curve at +1.5 stops (2^1.5 is no power of two) and one below 0: fused and unfused
+    # frames agree as at the defaults, in the network and the error mode, and the network mode
+    # matches the reference of every stage.
+    from ngvk.apps.image.app import TONEMAPS
+
+    width, height = 201, 149
+    camera = CAMERAS["perspective, tilted"]
+    uv, coverage = image_reference.image_preprocess(camera, width, height, renderer.image_aspect)
+    model = renderer.model
+    rgb = reference.mlp_forward(model.networks["network"], model.params["network"],
+                                reference.grid_encode(model.encoding, model.params["encoding"], uv))
+    try:
+        for exposure, tonemap in [(1.5, name) for name in TONEMAPS] + [(-2.0, "clamp")]:
+            renderer.exposure, renderer.tonemap = exposure, tonemap
+            for mode in ("network", "error"):
+                renderer.set_mode(mode)
+                fused = renderer.render(camera, width, height, "fused", float_frame=True, poison=POISON_WORD)
+                unfused = renderer.render(camera, width, height, "unfused", float_frame=True, poison=POISON_WORD)
+                assert not np.isnan(fused.pixels).any(), "pixels left unwritten"
+                assert np.max(np.abs(fused.pixels - unfused.pixels)) <= paths_tolerance(device), (tonemap, mode)
+                if mode == "network":
+                    expected = image_reference.image_postprocess(rgb, coverage, exposure=exposure, tonemap=tonemap)
+                    np.testing.assert_allclose(fused.pixels.reshape(-1, 4), expected, atol=1e-4, err_msg=tonemap)
+    finally:
+        renderer.exposure, renderer.tonemap = 0.0, "clamp"
+        renderer.set_mode("network")
+
+
+def test_an_hdr_image_is_fitted_in_linear_light(device):
+    # A 48 x 32 image whose right half is 4 times too bright for the display: the network learns
+    # values above 1 (no output activation bounds it), the default display clips them to white,
+    # and 2 stops down brings them back below white, darker everywhere, but for the black pixels.
+    from ngvk.apps.image.app import displayed_8bit
+
+    v = np.linspace(0, 1, 32)[:, None, None]
+    image = np.empty((32, 48, 3), np.float32)
+    image[:, :24] = 0.2 + 0.6 * v * np.linspace(0, 1, 24)[None, :, None]
+    image[:, 24:] = 4.0 * np.array([1.0, 0.8, 0.6]) * (0.5 + 0.5 * v)  # HDR: 1.2 to 4 in linear light
+    result = app.fit(device, image, "hashgrid", steps=60, batch_size=1 << 12, evaluations=1)
+    model = result.model
+    assert result.metrics["psnr"] > 25.0  # on the 8-bit display: the HDR half is white in both
+    uv = np.array([[0.9, 0.5], [0.1, 0.5]], np.float32)
+    out = reference.mlp_forward(model.networks["network"], model.params["network"],
+                                reference.grid_encode(model.encoding, model.params["encoding"], uv))
+    assert out[0].min() > 1.5 and out[1].max() < 1.0  # linear light, above 1 where the image is
+    frames = {}
+    for exposure in (0.0, -2.0):
+        renderer = ImageRenderer(device, model, exposure=exposure)
+        try:
+            frames[exposure] = renderer.render_source_view().rgb.astype(int)
+        finally:
+            renderer.close()
+    bright = np.s_[:, 26:]
+    assert (frames[0.0][bright] >= 250).mean() > 0.9  # clipped at the default exposure
+    assert 100 < frames[-2.0][bright].mean() < 240  # 2 stops down: 4x darker in linear light, no longer white
+    assert (frames[-2.0] <= frames[0.0]).all() and frames[-2.0].mean() < frames[0.0].mean() - 20
+    # What the metrics compare with: the source displayed at exposure 0, white where it is above 1.
+    assert (displayed_8bit(image)[bright] == 255).all()
+
+
 @pytest.mark.parametrize("size", [(1, 1), (7, 1), (49, 21)], ids=["1x1", "7x1", "49x21"])
 def test_any_tiling_gives_the_reference_frame(device, shipped, size):
     # Every frame size and tile size, down to one pixel and tiles of 7, against the reference of

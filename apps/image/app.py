@@ -1,11 +1,16 @@
 """The image app (GIA, gigapixel image approximation): a grid encoding and an MLP map a position on
 an image to its colour.
 
-Colour: the network learns linear RGB (the training image's sRGB values decoded) and rendering
-encodes its output back to sRGB, clamped to [0, 1]; PSNR and SSIM compare the 8-bit sRGB render at
-the image's own resolution with the 8-bit source. Geometry: the image lies on the plane z = 0,
-centred on the origin, one unit high (engine/render/camera.py); uv = (0, 0) is its top-left corner
-and pixel (i, j) of the source has its centre at ((i + 0.5) / width, (j + 0.5) / height).
+Colour: the network learns linear-light RGB (apps/imageio.py load_linear_image(): an 8- or 16-bit
+file's sRGB values decoded, an EXR's or float TIFF's values as stored, above 1 included; no output
+activation bounds it). Rendering displays it: times 2^exposure, a tone curve (TONEMAPS; the default
+leaves it for the sRGB encoding to clamp to [0, 1]), sRGB. PSNR and SSIM compare the 8-bit render at
+the image's own resolution, exposure 0, default curve, with the source displayed the same way and
+rounded to 8 bits (METRIC_NOTES), which for an 8-bit source is the file's own values.
+
+Geometry: the image lies on the plane z = 0, centred on the origin, one unit high
+(engine/render/camera.py); uv = (0, 0) is its top-left corner and pixel (i, j) of the source has its
+centre at ((i + 0.5) / width, (j + 0.5) / height).
 
 This module holds the app (presets, data, fitting, evaluation) and its renderer (four stages, or
 one fused kernel); reference.py holds the NumPy references of its kernels.
@@ -17,11 +22,11 @@ import numpy as np
 
 from ngvk.apps import metrics
 from ngvk.apps.base import App
-from ngvk.apps.imageio import load_image
+from ngvk.apps.image import reference as image_reference
+from ngvk.apps.imageio import linear_rgb, load_linear_image
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.fit import fit_loop
 from ngvk.engine.model import Model
-from ngvk.engine.nn import reference
 from ngvk.engine.nn.config import GridConfig, MLPConfig, auto_per_level_scale, grid_preset
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
 from ngvk.engine.nn.training import grid_mlp_trainer
@@ -35,6 +40,15 @@ MIN_SIDE = 16  # smaller images: too few pixels for the finest grid level and SS
 # image, or |network - source| (times 4, in sRGB). The last two need the source image.
 RENDER_MODES = ("network", "source", "error")
 MODES_NEEDING_REFERENCE = ("source", "error")
+# The tone curves of `--tonemap` (image/image_postprocess.glsl image_tonemap(), instant-ngp's):
+# clamp (linear values above 1 are white), then three that roll them off: reinhard, aces, hable.
+TONEMAPS = ("clamp", "reinhard", "aces", "hable")
+METRIC_NOTES = {
+    "psnr": "on 8-bit sRGB: the render at the image's resolution (exposure 0, tone curve clamp: linear values "
+            "clamped to [0, 1]) against the source displayed the same way and rounded to 8 bits (an 8-bit "
+            "source: its own values); all pixels and RGB channels, peak 1.0",
+    "ssim": "on the same 8-bit sRGB images as psnr; 11-tap Gaussian window, sigma 1.5, mean over RGB",
+}
 
 
 def presets(encoding: str, width: int, height: int) -> tuple[GridConfig, MLPConfig]:
@@ -62,8 +76,11 @@ class ImageRenderer(FrameRenderer):
 
     modes = RENDER_MODES
 
-    def __init__(self, device, model: Model, reference_image: np.ndarray | None = None, tile_pixels: int | None = None):
-        """`reference_image` (uint8 [H, W, 3], the source) enables the source and error modes."""
+    def __init__(self, device, model: Model, reference_image: np.ndarray | None = None, tile_pixels: int | None = None,
+                 exposure: float = 0.0, tonemap: str = "clamp"):
+        """`reference_image` (the source: uint8 sRGB or float linear RGB [H, W, 3]) enables the
+        source and error modes; `exposure` (stops) and `tonemap` (one of TONEMAPS) say how linear
+        colours are displayed."""
         super().__init__(device, **({"tile_pixels": tile_pixels} if tile_pixels else {}))
         if model.app != "image":
             raise NgvkError(f"a {model.app!r} model cannot be rendered by the image app")
@@ -72,13 +89,15 @@ class ImageRenderer(FrameRenderer):
         self.encoding = GridEncoding(device, model.encoding, model.params["encoding"])
         self.mlp = MLP(device, model.networks["network"], model.params["network"])
         self.items = items_per_invocation(device)
+        if tonemap not in TONEMAPS:
+            raise NgvkError(f"unknown tone curve {tonemap!r}; choose one of {', '.join(TONEMAPS)}")
+        self.exposure, self.tonemap = exposure, tonemap
         self._tile_buffers = None
         self.has_reference = reference_image is not None
         if reference_image is None:
             reference_image = np.zeros((1, 1, 3), np.uint8)  # bound but unread in network mode
         self.source_height, self.source_width, _ = reference_image.shape
-        linear = reference.srgb_to_linear(reference_image.astype(np.float64) / 255.0).astype(np.float32)
-        self.source_image = device.buffer_from(linear, "source_image")
+        self.source_image = device.buffer_from(linear_rgb(reference_image), "source_image")
 
     def set_mode(self, mode: str) -> None:
         """Switch to render mode `mode` (one of RENDER_MODES)."""
@@ -101,6 +120,8 @@ class ImageRenderer(FrameRenderer):
             "render_mode": RENDER_MODES.index(self.mode),
             "source_width": self.source_width,
             "source_height": self.source_height,
+            "exposure_scale": image_reference.exposure_scale(self.exposure),
+            "tonemap": TONEMAPS.index(self.tonemap),
         }
 
     def _buffers(self):
@@ -160,21 +181,50 @@ class ImageRenderer(FrameRenderer):
 # ---- the app ------------------------------------------------------------------------------------
 
 
+def displayed_8bit(image: np.ndarray) -> np.ndarray:
+    """The image (uint8 sRGB, or float linear RGB) as the metrics see it: displayed at exposure 0
+    with the clamp curve and rounded to 8 bits as frames are (lib/color.glsl pack_rgba8). An 8-bit
+    sRGB image is itself, and so is one decoded from 8 bits: the round trip is exact."""
+    if image.dtype == np.uint8:
+        return image
+    return np.floor(image_reference.image_display(image) * 255.0 + 0.5).astype(np.uint8)
+
+
 class ImageApp(App):
     name = "image"
     title = "gigapixel image approximation: a position on an image to its colour"
-    data_help = "an image file (anything Pillow reads), or skimage:NAME for a photo bundled with scikit-image"
+    data_help = ("an image file (OpenEXR, 16-bit PNG or TIFF, or anything Pillow reads), or skimage:NAME for a "
+                 "photo bundled with scikit-image")
     render_modes = RENDER_MODES
     metrics = {"psnr": "PSNR {:.2f} dB", "ssim": "SSIM {:.4f}"}
+    metric_notes = METRIC_NOTES
     default_steps = {"hashgrid": 500, "densegrid": 500, "lowres": 500}
+
+    def __init__(self):
+        self.exposure, self.tonemap = 0.0, "clamp"
+
+    def add_arguments(self, command: str, parser) -> None:
+        if command in ("render", "view"):
+            parser.add_argument("--exposure", type=float, default=0.0, metavar="STOPS",
+                                help="image: multiply the linear colours by 2^STOPS before the tone curve (default 0)")
+            parser.add_argument("--tonemap", choices=TONEMAPS, default="clamp",
+                                help="image: the tone curve from linear colours to the display: clamp (values above "
+                                     "1 are white; the default), or reinhard, aces, hable (roll highlights off)")
+
+    def apply_arguments(self, args) -> None:
+        self.exposure = getattr(args, "exposure", 0.0)
+        self.tonemap = getattr(args, "tonemap", "clamp")
+        if not -64.0 <= self.exposure <= 64.0:  # also refuses nan; 2^64 is past any display
+            raise NgvkError(f"--exposure {self.exposure}: give a number of stops from -64 to 64")
 
     def default_resolution(self, model: Model) -> tuple[int, int]:
         """The size of the image the model was fitted to."""
         return model.app_data["width"], model.app_data["height"]
 
     def load_data(self, source: str) -> np.ndarray:
-        """The image (uint8 [H, W, 3]): a file, or `skimage:NAME` for one of scikit-image's photos."""
-        image = load_image(source)
+        """The image as float32 linear RGB [H, W, 3] (apps/imageio.py load_linear_image()): a file,
+        or `skimage:NAME` for one of scikit-image's photos."""
+        image = load_linear_image(source)
         height, width, _ = image.shape
         if min(width, height) < MIN_SIDE:
             raise NgvkError(f"image {source} is {width}x{height}: the image app needs at least {MIN_SIDE} pixels a side")
@@ -184,13 +234,14 @@ class ImageApp(App):
         """The image the model was fitted to, when it can still be read (for the source and error
         render modes), else None."""
         try:
-            image = load_image(model.app_data.get("source", ""))
+            image = load_linear_image(model.app_data.get("source", ""))
         except NgvkError:
             return None
         return image if image.shape[1::-1] == self.default_resolution(model) else None
 
     def renderer(self, device, model: Model, reference=None, tile_pixels: int | None = None) -> ImageRenderer:
-        return ImageRenderer(device, model, reference, tile_pixels)
+        """Displayed with the command line's --exposure and --tonemap (apply_arguments())."""
+        return ImageRenderer(device, model, reference, tile_pixels, self.exposure, self.tonemap)
 
     def check_cases(self) -> list:
         from ngvk.apps.image.checks import CHECKS
@@ -202,31 +253,35 @@ class ImageApp(App):
         return grid, {"network": network}
 
     def evaluate(self, device, model: Model, data: np.ndarray) -> dict:
-        """PSNR and SSIM of the model's render at the image's resolution against the 8-bit image."""
+        """PSNR and SSIM of the model's 8-bit render at the image's resolution against the image
+        (uint8 sRGB, or float linear RGB) as displayed in 8 bits (METRIC_NOTES)."""
         height, width, _ = data.shape
         if self.default_resolution(model) != (width, height):
             raise NgvkError(
                 f"the model was fitted to a {model.app_data.get('width')}x{model.app_data.get('height')} image, "
                 f"this one is {width}x{height}"
             )
-        renderer = ImageRenderer(device, model)
+        renderer = ImageRenderer(device, model)  # exposure 0, tone curve clamp, whatever the command line says
         try:
             frame = renderer.render_source_view()
         finally:
             renderer.close()
-        return {"psnr": metrics.psnr(frame.rgb, data), "ssim": metrics.ssim(frame.rgb, data), "render_ms": frame.frame_ms}
+        target = displayed_8bit(data)
+        return {"psnr": metrics.psnr(frame.rgb, target), "ssim": metrics.ssim(frame.rgb, target),
+                "render_ms": frame.frame_ms}
 
     def fit(self, device, data, encoding="hashgrid", steps=None, batch_size=App.default_batch_size, seed=0, source="",
             progress=None, max_seconds=None, evaluations=10):
-        """Fit a model to the image `data` (uint8 [H, W, 3]) with the relative L2 loss."""
+        """Fit a model to the image `data` (uint8 sRGB, or float linear RGB [H, W, 3]) in linear light
+        with the relative L2 loss (its squared error divided by the prediction's square, plus 0.01,
+        weighs a bright HDR pixel's error as a dark one's, relative to its value)."""
         height, width, _ = data.shape
         steps = self.default_steps[encoding] if steps is None else steps
         grid_config, networks = self.presets(encoding, data)
         rng = np.random.default_rng(seed)
         encoding_layer = GridEncoding(device, grid_config, grid_config.init_params(rng))
         mlp = MLP(device, networks["network"], networks["network"].init_params(rng))
-        linear = reference.srgb_to_linear(data.astype(np.float64) / 255.0).astype(np.float32)
-        image_buffer = device.buffer_from(linear, "source_image")
+        image_buffer = device.buffer_from(linear_rgb(data), "source_image")
         trainer = None
         try:
             def record_batch(sequence, state, positions, targets, n):

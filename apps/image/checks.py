@@ -30,7 +30,7 @@ def _model(rng) -> Model:
 
 
 def check_stages(device, rng):
-    """image_preprocess and image_postprocess, in every render mode."""
+    """image_preprocess and image_postprocess, in every render mode and with every tone curve."""
     from ngvk.apps.image.app import RENDER_MODES, ImageRenderer
 
     source = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
@@ -54,6 +54,18 @@ def check_stages(device, rng):
             frame = run_kernel(device, kernel, n, inputs, {"frame": (n, 4)}, {**push, "render_mode": index})["frame"]
             expected = image_reference.image_postprocess(linear, coverage, uv, mode, linear_source)
             results.append(compare("image_postprocess", f"mode {mode}", frame, expected, time.perf_counter() - start))
+        # HDR colours (up to 8) through each tone curve, at +1.5 stops (2^1.5 is not a power of two).
+        from ngvk.apps.image.app import TONEMAPS
+
+        hdr = rng.uniform(-0.5, 8.0, (n, 3)).astype(np.float32)
+        for index, tonemap in enumerate(TONEMAPS):
+            start = time.perf_counter()
+            inputs = {"rgb": hdr, "coverage": coverage, "positions": uv, "source_image": renderer.source_image}
+            display = {**push, "render_mode": 0, "exposure_scale": image_reference.exposure_scale(1.5), "tonemap": index}
+            frame = run_kernel(device, kernel, n, inputs, {"frame": (n, 4)}, display)["frame"]
+            expected = image_reference.image_postprocess(hdr, coverage, exposure=1.5, tonemap=tonemap)
+            results.append(compare("image_postprocess", f"tone curve {tonemap}, +1.5 stops", frame, expected,
+                                   time.perf_counter() - start))
     finally:
         renderer.close()
     return results

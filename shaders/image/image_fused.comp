@@ -8,12 +8,13 @@
 // 1       | mlp_weights  | read   | the layers' matrices (lib/mlp_weights.glsl)
 // 2       | frame        | write  | the frame (lib/frame.glsl), written at pixel_offset + i
 // 3       | source_image | read   | float [source_height, source_width, 3], linear RGB (modes 1, 2)
-// push constants: the app's (below)
+// push constants: the app's (image/image_push.glsl)
 
 layout(local_size_x_id = 0) in;
 
 #include "lib/common.glsl"
 #include "lib/frame_push.glsl"
+#include "image/image_push.glsl"
 #include "lib/frame.glsl"
 #include "lib/grid_types.glsl"
 #include "lib/mlp_weights.glsl"
@@ -22,15 +23,7 @@ GRID_PARAMS_BINDING(0);
 MLP_WEIGHTS_BUFFER(1);
 FRAME_BUFFER(2);
 layout(std430, binding = 3) readonly buffer SourceImage { float source_image[]; };
-// The app's push constants (apps/image/app.py ImageRenderer.push_constants), the same in all its kernels.
-layout(push_constant) uniform Push {
-    CAMERA_PUSH_CONSTANTS
-    TILE_PUSH_CONSTANTS
-    float image_aspect; // width / height of the image
-    uint render_mode;   // 0 network, 1 source, 2 error (apps/image/app.py RENDER_MODES)
-    uint source_width;  // the source image for modes 1 and 2 (1 x 1 when there is none)
-    uint source_height;
-};
+layout(push_constant) uniform Push { IMAGE_PUSH_CONSTANTS };
 
 #include "lib/grid_encoding.glsl"
 #include "lib/mlp.glsl"

@@ -8,12 +8,13 @@
 // 2       | frame         | write  | the frame (lib/frame.glsl), written at pixel_offset + i
 // 3       | positions     | read   | float [n, 2]: uv of each pixel (for the source and error modes)
 // 4       | source_image  | read   | float [source_height, source_width, 3], linear RGB
-// push constants: the app's (below)
+// push constants: the app's (image/image_push.glsl)
 
 layout(local_size_x_id = 0) in;
 
 #include "lib/common.glsl"
 #include "lib/frame_push.glsl"
+#include "image/image_push.glsl"
 #include "lib/frame.glsl"
 
 layout(std430, binding = 0) readonly buffer Rgb { float rgb[]; };
@@ -21,15 +22,7 @@ layout(std430, binding = 1) readonly buffer Coverage { float coverage[]; };
 FRAME_BUFFER(2);
 layout(std430, binding = 3) readonly buffer Positions { vec2 positions[]; };
 layout(std430, binding = 4) readonly buffer SourceImage { float source_image[]; };
-// The app's push constants (apps/image/app.py ImageRenderer.push_constants), the same in all its kernels.
-layout(push_constant) uniform Push {
-    CAMERA_PUSH_CONSTANTS
-    TILE_PUSH_CONSTANTS
-    float image_aspect; // width / height of the image
-    uint render_mode;   // 0 network, 1 source, 2 error (apps/image/app.py RENDER_MODES)
-    uint source_width;  // the source image for modes 1 and 2 (1 x 1 when there is none)
-    uint source_height;
-};
+layout(push_constant) uniform Push { IMAGE_PUSH_CONSTANTS };
 
 #include "image/image_source.glsl"
 #include "image/image_postprocess.glsl"
