@@ -59,9 +59,10 @@ class NerfApp(App):
             parser.add_argument("--aabb-scale", type=int, metavar="N",
                                 help="nerf: model a box N times the unit cube instead of the dataset's aabb_scale "
                                      "(a power of two up to 128)")
+        if command in ("fit", "eval", "render", "view"):
             parser.add_argument("--skip-missing", action="store_true",
                                 help="nerf: leave out the views whose images are missing (a partial download) "
-                                     "instead of stopping")
+                                     "instead of stopping (render, view: --frame counts the views left)")
         if command == "eval":
             parser.add_argument("--split", default="test", help="nerf: the split to evaluate on (default test)")
             parser.add_argument("--images", metavar="DIR",
@@ -87,7 +88,7 @@ class NerfApp(App):
         if dataset is not None:
             if getattr(args, "camera", None):
                 raise NgvkError("give one of --camera and --dataset")
-            views = load_nerf_dataset(dataset, self.split)
+            views = load_nerf_dataset(dataset, self.split, skip_missing=self.skip_missing)
             frame = getattr(args, "frame", 0)
             if not 0 <= frame < len(views.cameras):
                 raise NgvkError(f"--frame {frame}: the {self.split} split of {dataset} has views 0 to "
