@@ -58,9 +58,10 @@ class App:
         raise NotImplementedError
 
     def make_dataset(self, name: str, out: str | Path, views: int, resolution: int, seed: int,
-                     progress=None) -> str:
+                     progress=None, held_out: int | None = None) -> str:
         """Write the procedural dataset `name` (one of `datasets`) to the folder `out`, new or empty,
-        all or nothing: `views` views of `resolution` pixels square, deterministic for `seed`;
+        all or nothing: `views` views of `resolution` pixels square (and `held_out` validation and
+        test views each, where the data has them; None: the app's default), deterministic for `seed`;
         `progress(done, total)` after each piece. Returns one line saying what was written."""
         raise NotImplementedError
 

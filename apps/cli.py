@@ -511,7 +511,8 @@ def cmd_dataset(args) -> int:
     started = time.perf_counter()
     try:
         summary = app.make_dataset(args.name, args.out, views=args.views, resolution=args.resolution,
-                                   seed=args.seed, progress=progress)
+                                   seed=args.seed, progress=progress,
+                                   **({} if args.held_out is None else {"held_out": args.held_out}))
     finally:
         if bar is not None:
             bar.close()
@@ -642,6 +643,8 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("--views", type=int, default=100, metavar="N", help="views to render (default: 100)")
     dataset.add_argument("--resolution", type=int, default=128, metavar="R",
                          help="images of R x R pixels (default: 128)")
+    dataset.add_argument("--held-out", type=int, metavar="N",
+                         help="validation and test views, N each (default: the app's, NeRF max(2, views / 10))")
     dataset.add_argument("--seed", type=int, default=0, help="random seed of the views (default: 0)")
     dataset.set_defaults(func=cmd_dataset)
 

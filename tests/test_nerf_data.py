@@ -100,11 +100,12 @@ def test_views_circle_the_scene_which_fits_the_unit_cube():
     assert np.histogram(azimuth, bins=4, range=(-np.pi, np.pi))[0].min() >= 20  # all around
     # The scene lies within 1.3 of the origin (inside the unit cube after the loader's scale 0.33),
     # and each part's bounding sphere is a bound of its distance.
-    tabletop = scene.SCENES["tabletop"]
     q = np.random.default_rng(0).uniform(-1.6, 1.6, (100000, 3))
-    inside = tabletop.distance(q) < 0
-    assert inside.any() and np.linalg.norm(q[inside], axis=1).max() < 1.3
-    assert all(np.all(part.bound(q) <= part.distance(q) + 1e-12) for part in tabletop.parts)
+    for name, generated in scene.SCENES.items():
+        inside = generated.distance(q) < 0
+        assert inside.any() and np.abs(q[inside]).max() < 1.5, name  # 1.5: the unit cube's half-width
+        assert all(np.all(part.bound(q) <= part.distance(q) + 1e-12) for part in generated.parts), name
+    assert np.linalg.norm(q[scene.SCENES["tabletop"].distance(q) < 0], axis=1).max() < 1.3
 
 
 # ---- the loader -------------------------------------------------------------------------------------
@@ -409,12 +410,19 @@ def test_dataset_command(dataset, tmp_path, capsys):
     assert cli.main(["dataset", "nerf", "tabletop", "--out", str(out), "--views", "2", "--resolution", "8"]) == 0
     assert "written to" in capsys.readouterr().out and dataset_splits(out) == ["train", "val", "test"]
     assert len(cli.get_app("nerf").load_data(str(out)).cameras) == 2
+    held = tmp_path / "held"
+    assert cli.main(["dataset", "nerf", "spheres", "--out", str(held), "--views", "3", "--resolution", "8",
+                     "--held-out", "1"]) == 0
+    assert "3 train, 1 val and 1 test views" in capsys.readouterr().out
+    assert [len(json.loads((held / f"transforms_{split}.json").read_text())["frames"]) for split in
+            ("train", "val", "test")] == [3, 1, 1]
     cases = {
         "an app without datasets": (["image", "anything", "--out", str(tmp_path / "a")], "no dataset generator"),
         "an unknown name": (["nerf", "lego", "--out", str(tmp_path / "b")], "tabletop"),
         "a non-empty --out": (["nerf", "tabletop", "--out", str(dataset)], "not an empty folder"),
         "no parent folder": (["nerf", "tabletop", "--out", str(tmp_path / "x" / "y")], "does not exist"),
         "too few pixels": (["nerf", "tabletop", "--out", str(tmp_path / "c"), "--resolution", "4"], "--resolution"),
+        "no held-out views": (["nerf", "tabletop", "--out", str(tmp_path / "d"), "--held-out", "0"], "--held-out"),
     }
     before = sorted(dataset.rglob("*"))
     for case, (args, words) in cases.items():
@@ -422,7 +430,7 @@ def test_dataset_command(dataset, tmp_path, capsys):
         error = capsys.readouterr().err
         assert error.startswith("ngvk: error:") and error.count("\n") == 1 and words in error, (case, error)
     assert sorted(dataset.rglob("*")) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["written"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["held", "written"]
 
 
 def test_interrupted_writing_leaves_nothing(tmp_path):

@@ -107,8 +107,9 @@ class NerfApp(App):
     def load_data(self, source: str) -> NerfViews:
         return load_nerf_dataset(source, "train", self.downscale, self.aabb_scale, self.skip_missing)
 
-    def make_dataset(self, name, out, views, resolution, seed, progress=None) -> str:
-        return scene.write_dataset(name, out, views=views, resolution=resolution, seed=seed, progress=progress)
+    def make_dataset(self, name, out, views, resolution, seed, progress=None, held_out=None) -> str:
+        return scene.write_dataset(name, out, views=views, resolution=resolution, seed=seed, progress=progress,
+                                   held_out=held_out)
 
     def presets(self, encoding: str, data):
         return networks.presets(encoding, data.aabb.scale)

@@ -177,6 +177,54 @@ def _box_albedo(q):
     return np.where(grid == 0, [0.2, 0.7, 0.25], [0.55, 0.2, 0.6])
 
 
+# ---- the spheres: fine texture --------------------------------------------------------------------------
+# A scene of finer texture than the tabletop (squares of a few pixels at 96 pixels, thin stripes): the
+# quality-per-minute benchmark (README "NeRF: quality per minute").
+
+FLOOR_TOP = -0.45
+FLOOR_RADIUS = 1.45  # nearly the unit cube's half-width (1.5 in data units)
+SPHERES = ((np.array([0.0, FLOOR_TOP + 0.4, 0.0]), 0.4),  # (centre, radius)
+           (np.array([0.62, FLOOR_TOP + 0.24, 0.38]), 0.24),
+           (np.array([-0.55, FLOOR_TOP + 0.28, 0.45]), 0.28),
+           (np.array([0.1, FLOOR_TOP + 0.18, -0.7]), 0.18))
+
+
+def _floor(q):
+    return shapes.cylinder(q - [0.0, FLOOR_TOP - 0.04, 0.0], FLOOR_RADIUS, 0.04)
+
+
+def _floor_albedo(q):
+    # Checkers of 0.06 (about 2 pixels at 96) in two tones, every fifth line darker: a grid of two scales.
+    cells = np.floor(q[:, [0, 2]] / 0.06).astype(np.int64)
+    checker = cells.sum(axis=1) % 2
+    major = np.any(cells % 5 == 0, axis=1)
+    top = np.where(checker[:, None] == 0, [0.9, 0.88, 0.8], [0.15, 0.2, 0.45])
+    top = np.where(major[:, None], top * 0.6, top)
+    return np.where((q[:, 1] > FLOOR_TOP - 2e-3)[:, None], top, [0.3, 0.3, 0.3])
+
+
+def _pattern(index: int, u: np.ndarray) -> np.ndarray:
+    """Sphere `index`'s albedo at unit directions u [N, 3] from its centre."""
+    longitude, latitude = np.arctan2(u[:, 2], u[:, 0]), np.arcsin(np.clip(u[:, 1], -1.0, 1.0))
+    if index == 0:  # a globe checker of 48 x 24 cells
+        cells = np.floor(longitude / (np.pi / 24)) + np.floor(latitude / (np.pi / 24))
+        return np.where((cells % 2 == 0)[:, None], [0.95, 0.3, 0.1], [0.1, 0.1, 0.15])
+    if index == 1:  # thin rainbow stripes, twisted
+        return _rainbow(latitude * 5.0 + longitude / (2 * np.pi))
+    if index == 2:  # polka dots on a colour ramp
+        dots = np.cos(20 * longitude) * np.cos(20 * latitude) > 0.6
+        return np.where(dots[:, None], [0.95, 0.95, 0.9], _rainbow(0.15 * u[:, 1] + 0.6))
+    zig = np.floor(latitude * 12 + 0.6 * np.abs(((longitude * 8) % 2) - 1)) % 2  # a fine zigzag in two greens
+    return np.where(zig[:, None] == 0, [0.2, 0.7, 0.3], [0.85, 0.95, 0.4])
+
+
+def _sphere_part(index: int) -> Part:
+    centre, radius = SPHERES[index]
+    return Part(lambda q: shapes.sphere(q - centre, radius),
+                lambda q: _pattern(index, (q - centre) / np.linalg.norm(q - centre, axis=1, keepdims=True)),
+                tuple(centre), radius + 1e-3)
+
+
 SCENES = {
     "tabletop": Scene(
         "a checkered round table with a striped ball, a rainbow ring standing on edge, a chequered box "
@@ -187,23 +235,30 @@ SCENES = {
          Part(_pole, _pole_albedo, tuple(POLE + [0.0, 0.025, 0.0]), 0.54),
          Part(_box, _box_albedo, tuple(BOX_CENTRE), 0.25)),
     ),
+    "spheres": Scene(
+        "four spheres of fine textures (a globe checker, thin twisted stripes, polka dots, a zigzag) on a "
+        "finely checkered floor",
+        (Part(_floor, _floor_albedo, (0.0, FLOOR_TOP - 0.04, 0.0), FLOOR_RADIUS + 0.01),
+         *(_sphere_part(index) for index in range(len(SPHERES)))),
+    ),
 }
 
 
 # ---- views ----------------------------------------------------------------------------------------------
 
 
-def split_sizes(views: int) -> dict[str, int]:
-    """The views of each split for `views` training views."""
-    held_out = max(2, views // 10)
+def split_sizes(views: int, held_out: int | None = None) -> dict[str, int]:
+    """The views of each split for `views` training views: `held_out` val and test views each
+    (by default max(2, views // 10))."""
+    held_out = max(2, views // 10) if held_out is None else held_out
     return {"train": views, "val": held_out, "test": held_out}
 
 
-def camera_positions(views: int, seed: int) -> dict[str, np.ndarray]:
+def camera_positions(views: int, seed: int, held_out: int | None = None) -> dict[str, np.ndarray]:
     """Split -> camera positions [N, 3] in the data's world (z up), CAMERA_DISTANCE from the origin."""
     rng = np.random.default_rng(seed)
     low, high = (math.sin(e) for e in ELEVATIONS)
-    sizes = split_sizes(views)
+    sizes = split_sizes(views, held_out)
     # Train: a Fibonacci spiral, uniform in z (equal areas of the sphere) and the golden angle apart.
     z = high - (np.arange(views) + 0.5) / views * (high - low)
     azimuth = rng.uniform(0.0, 2 * np.pi) + np.arange(views) * np.pi * (3.0 - math.sqrt(5.0))
@@ -294,14 +349,18 @@ def _trace(scene: Scene, origins: np.ndarray, directions: np.ndarray) -> tuple[n
 # ---- writing --------------------------------------------------------------------------------------------
 
 
-def write_dataset(name: str, out, views: int = 100, resolution: int = 128, seed: int = 0, progress=None) -> str:
+def write_dataset(name: str, out, views: int = 100, resolution: int = 128, seed: int = 0, progress=None,
+                  held_out: int | None = None) -> str:
     """Write dataset `name` to the folder `out` (new, or empty) in the NeRF synthetic format:
     transforms_{train,val,test}.json and train/, val/, test/ of RGBA PNGs, `views` train views and
-    max(2, views // 10) val and test views, `resolution` pixels square. `progress(done, total)` is
+    `held_out` (by default max(2, views // 10)) val and test views, `resolution` pixels square. `progress(done, total)` is
     called after each image. Returns one line saying what was written."""
     if name not in SCENES:
         raise NgvkError(f"unknown NeRF dataset {name!r}; the datasets are {', '.join(SCENES)}")
-    for what, value, low, high in (("views", views, 1, None), ("resolution", resolution, 8, MAX_RESOLUTION)):
+    checked = [("views", views, 1, None), ("resolution", resolution, 8, MAX_RESOLUTION)]
+    if held_out is not None:
+        checked.append(("held-out", held_out, 1, None))
+    for what, value, low, high in checked:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or \
                 (high is not None and value > high):
             raise NgvkError(f"--{what} must be a whole number from {low}" + (f" to {high}" if high else "") +
@@ -317,7 +376,7 @@ def write_dataset(name: str, out, views: int = 100, resolution: int = 128, seed:
     except OSError as error:
         raise NgvkError(f"cannot write the dataset to {out}: {error.strerror or error}") from None
     try:
-        _write(SCENES[name], temporary, views, resolution, seed, progress)
+        _write(SCENES[name], temporary, views, resolution, seed, progress, held_out)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o777 & ~umask)  # mkdtemp makes it private; give it the usual mode
@@ -330,13 +389,14 @@ def write_dataset(name: str, out, views: int = 100, resolution: int = 128, seed:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    sizes = split_sizes(views)
+    sizes = split_sizes(views, held_out)
     return (f"{sizes['train']} train, {sizes['val']} val and {sizes['test']} test views, "
             f"{resolution}x{resolution} RGBA PNGs")
 
 
-def _write(scene: Scene, folder: Path, views: int, resolution: int, seed: int, progress) -> None:
-    positions = camera_positions(views, seed)
+def _write(scene: Scene, folder: Path, views: int, resolution: int, seed: int, progress,
+           held_out: int | None) -> None:
+    positions = camera_positions(views, seed, held_out)
     total = sum(len(p) for p in positions.values())
     done = 0
     per_batch = max(1, RAYS_PER_BATCH // (resolution * SUPERSAMPLING) ** 2)
