@@ -47,6 +47,10 @@ def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max
     metrics = None
     try:
         for step in range(1, steps + 1):
+            # The fit's progress (AdamConfig.rate()): by steps, or by time where that comes first.
+            trainer.progress = (step - 1) / steps
+            if max_seconds is not None:
+                trainer.progress = max(trainer.progress, (time.perf_counter() - start) / max_seconds)
             trainer.run_step()
             done = step
             loss = trainer.last_loss()
@@ -120,7 +124,7 @@ def fit_to_pool(device, app: str, grid_config, network_config, pool_positions, p
         trainer = grid_mlp_trainer(encoding_layer, mlp, batch_size, loss, record_batch, seed=seed)
 
         def snapshot(training: dict) -> Model:
-            params = {"encoding": encoding_layer.get_params(), "network": mlp.get_params()}
+            params = {"encoding": trainer.params(encoding_layer), "network": trainer.params(mlp)}
             params = {name: array.astype(param_dtype).astype(np.float32) for name, array in params.items()}
             return Model(app=app, encodings={"encoding": grid_config}, networks={"network": network_config},
                          params=params, param_dtype=param_dtype, training=training, app_data=dict(app_data))

@@ -287,3 +287,18 @@ def test_grid_jacobian_reference_matches_finite_differences(encoding, dims, rng)
         minus = reference.grid_encode(config, params, positions - step)
         numeric = (plus - minus) / (2 * eps)
         np.testing.assert_allclose(jacobian[:, :, d], numeric, rtol=2e-2, atol=2e-2 * np.abs(numeric).max())
+
+
+def test_average_reference_is_the_normalised_weighted_mean(rng):
+    # tcnn's debiased EMA after t steps is sum_k d^(t-k) (1 - d) w_k / (1 - d^t): a weighted mean of
+    # the parameters after each step whose weights sum to 1 (so the first average is w_1 itself).
+    d = 0.95
+    history = [rng.normal(size=4) for _ in range(7)]
+    average = np.zeros(4)
+    for step, w in enumerate(history, 1):
+        average = reference.average_step(average, w, decay=d, step=step)
+        if step == 1:
+            np.testing.assert_allclose(average, w, rtol=1e-12)
+    weights = np.array([d ** (len(history) - k) * (1 - d) for k in range(1, len(history) + 1)])
+    np.testing.assert_allclose(weights.sum(), 1 - d ** len(history), rtol=1e-12)
+    np.testing.assert_allclose(average, weights @ np.stack(history) / weights.sum(), rtol=1e-12)

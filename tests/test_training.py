@@ -203,6 +203,52 @@ def test_adam_matches_reference_over_several_steps(device, rng, n):
             buffer.close()
 
 
+@pytest.mark.parametrize("n", SIZES)
+def test_adam_schedule_and_average_match_reference(device, rng, n):
+    # A learning rate that changes each step (as a decay schedule writes it) and the moving
+    # average of the parameters after each step (tcnn's EMA, debiased), grid and MLP groups; the
+    # grid's untouched entries keep their parameters but their average still moves toward them.
+    config = AdamConfig(**INSTANT_NGP_ADAM, average_decay=0.9)
+    hyper = {k: v for k, v in INSTANT_NGP_ADAM.items() if k != "learning_rate"}
+    params = [rng.normal(size=n).astype(np.float32) for _ in range(2)]
+    buffers = [device.buffer_from(p, name) for p, name in zip(params, ("grid", "mlp"))]
+    grads = [device.buffer(n * 4, "grid_gradients"), device.buffer(n * 4, "mlp_gradients")]
+    adam = Adam(device, config)
+    adam.add(buffers[0], grads[0], n, False, "grid")
+    adam.add(buffers[1], grads[1], n, True, "mlp")
+    expected = [(p, np.zeros(n), np.zeros(n), np.zeros(n, int)) for p in params]
+    averages = [np.zeros(n), np.zeros(n)]
+    try:
+        with device.sequence() as sequence:
+            adam.record_step(sequence)
+            for step in range(1, 6):
+                g = rng.normal(size=n).astype(np.float32)
+                g[rng.random(n) < 0.3] = 0.0
+                rate = 0.1 * 0.7**step  # large enough that the changes stand well above float32 rounding
+                for buffer in grads:
+                    buffer.upload(g)
+                adam.schedule_step(step, rate)
+                sequence.run()
+                expected = [reference.adam_step(*e[:1], g, *e[1:], is_matrix=m, learning_rate=rate, **hyper)
+                            for e, m in zip(expected, (False, True))]
+                averages = [reference.average_step(a, e[0], decay=0.9, step=step) for a, e in zip(averages, expected)]
+        for buffer, start, state, (p, _, _, _), average in zip(buffers, params, adam.state(), expected, averages):
+            close(buffer.download(np.float32, (n,)) - start, p - start)
+            close(state["average"] - start, average - start)
+        assert adam.average_of(buffers[0]) is not None and adam.average_of(grads[0]) is None
+    finally:
+        adam.close()
+        for buffer in buffers + grads:
+            buffer.close()
+
+
+def test_learning_rate_decays_over_the_fits_progress():
+    config = AdamConfig(learning_rate=1e-2, decay_start=0.5, decay_interval=0.25, decay_base=0.1)
+    assert config.rate(0.0) == config.rate(0.5) == 1e-2
+    assert config.rate(0.75) == pytest.approx(1e-3) and config.rate(1.0) == pytest.approx(1e-4)
+    assert AdamConfig().rate(1.0) == AdamConfig().learning_rate  # no decay by default
+
+
 def test_trainer_counts_steps_and_draws_a_new_batch_each_step(device, rng):
     # The step reaches the batch kernel: the positions of step k are the random sequence of step k.
     grid = GridConfig("hashgrid", 2, 2, 2, 4, 2.0, 8)
@@ -224,6 +270,43 @@ def test_trainer_counts_steps_and_draws_a_new_batch_each_step(device, rng):
             expected = np.stack([reference.random_uniform(seed, step, np.arange(n), k) for k in (0, 1)], axis=1)
             np.testing.assert_array_equal(trainer.positions.download(np.float32, (n, 2)), expected)
             assert np.isfinite(trainer.last_loss())
+    finally:
+        trainer.close()
+        image.close()
+        mlp.close()
+        encoding.close()
+
+
+def test_trainer_saves_the_average_and_follows_the_schedule(device, rng):
+    # With an average, what the trainer gives a model (Trainer.params) is the average of the
+    # parameters after each step, not the last step's; the learning rate follows the progress the
+    # fit loop sets (here half-way into a decay: the rate the schedule buffer holds).
+    from ngvk.engine.fit import fit_loop
+
+    grid = GridConfig("hashgrid", 2, 2, 2, 4, 2.0, 8)
+    network = MLPConfig(grid.n_output, 3, 16, 1, "none")
+    encoding = GridEncoding(device, grid, grid.init_params(rng))
+    mlp = MLP(device, network, network.init_params(rng))
+    image = device.buffer_from(rng.random((8, 8, 3)).astype(np.float32), "source_image")
+    config = AdamConfig(average_decay=0.8, decay_start=0.5, decay_interval=0.25, decay_base=0.1)
+
+    def record_batch(sequence, state, positions, targets, count):
+        buffers = {"source_image": image, "training_state": state, "positions": positions, "targets": targets}
+        sequence.dispatch(device.kernel("image/image_batch.comp"), count, buffers, {"n": count, "source_width": 8, "source_height": 8})
+
+    trainer = grid_mlp_trainer(encoding, mlp, 256, "l2", record_batch, adam=config)
+    try:
+        average = np.zeros(network.n_params)
+        for step in (1, 2, 3):
+            trainer.run_step()
+            average = reference.average_step(average, mlp.get_params(), decay=0.8, step=step)
+        close(trainer.params(mlp) - mlp.get_params(), average - mlp.get_params())
+        assert np.abs(average - mlp.get_params()).max() > 1e-4  # the average is not the last step's weights
+        rates = []
+        fit_loop(trainer, 4, lambda training: None, lambda model: {},
+                 progress=lambda *a: rates.append(float(trainer.adam.schedule.download(np.float32, (3,))[0])))
+        np.testing.assert_allclose(rates, [config.rate(p) for p in (0.0, 0.25, 0.5, 0.75)], rtol=1e-6)
+        assert rates[-1] < rates[0]
     finally:
         trainer.close()
         image.close()

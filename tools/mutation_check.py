@@ -122,6 +122,12 @@ MUTATIONS = [
     Mutation("Adam L2 regularisation dropped", "shaders/nn/adam_step.comp",
              "g += l2_reg * w;", "g += 0.0 * l2_reg * w;",
              (T_TRAINING, "-k", "adam")),
+    Mutation("parameter average not debiased", "shaders/nn/adam_step.comp",
+             "w * (1.0 - average_decay)) * schedule[2];", "w * (1.0 - average_decay));",
+             (T_TRAINING, "-k", "average")),
+    Mutation("Adam ignores the scheduled learning rate", "shaders/nn/adam_step.comp",
+             "float rate = schedule[0] *", "float rate = 1e-2 *",
+             (T_TRAINING, "-k", "schedule")),
     # ---- random numbers and batches
     Mutation("random sequence ignores the step", "shaders/lib/random.glsl",
              "pcg_hash(step ^ pcg_hash(index * 4u + k))", "pcg_hash(pcg_hash(index * 4u + k))",

@@ -294,7 +294,7 @@ class ImageApp(App):
 
             def snapshot(training: dict) -> Model:
                 return Model(app=self.name, encodings={"encoding": grid_config}, networks=networks,
-                             params={"encoding": encoding_layer.get_params(), "network": mlp.get_params()},
+                             params={"encoding": trainer.params(encoding_layer), "network": trainer.params(mlp)},
                              app_data={"width": width, "height": height, "source": source}, training=training)
 
             return fit_loop(trainer, steps, snapshot, lambda model: self.evaluate(device, model, data), evaluations,

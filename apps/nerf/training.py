@@ -29,7 +29,7 @@ import numpy as np
 from ngvk.apps.nerf import tracing
 from ngvk.engine.errors import NgvkError
 from ngvk.engine.nn.layers import MLP, GridEncoding
-from ngvk.engine.nn.training import LOSS_CODES, GridTraining, MLPTraining, Trainer
+from ngvk.engine.nn.training import LOSS_CODES, AdamConfig, GridTraining, MLPTraining, Trainer
 from ngvk.engine.render.camera import camera_array
 from ngvk.engine.render.occupancy import pack_occupancy
 
@@ -154,8 +154,8 @@ class NerfTrainer(Trainer):
     sample slots per step, with the layers given (their parameters are trained in place)."""
 
     def __init__(self, device, views, encoding: GridEncoding, density: MLP, color: MLP, budget: int,
-                 seed: int = 0, occupancy: OccupancyGrid | None = None):
-        super().__init__(device, budget, seed)
+                 seed: int = 0, occupancy: OccupancyGrid | None = None, adam: AdamConfig = AdamConfig()):
+        super().__init__(device, budget, seed, adam)
         self.encoding, self.density, self.color = encoding, density, color
         self.budget = budget
         self.max_rays = max(MIN_RAYS, budget // 8)
@@ -277,7 +277,8 @@ class NerfTrainer(Trainer):
 
 
 def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evaluate, app_data: dict,
-        param_dtype: str = "float16", progress=None, max_seconds: float | None = None, evaluations: int = 10):
+        param_dtype: str = "float16", progress=None, max_seconds: float | None = None, evaluations: int = 10,
+        adam: AdamConfig = AdamConfig()):
     """Fit a NeRF model of `encoding` to the training views (engine/fit.py's loop): `evaluate(model)`
     gives the metrics along the way; snapshots round the parameters to `param_dtype`, so that the
     evaluations see the model that is saved."""
@@ -291,11 +292,10 @@ def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evalua
               MLP(device, networks["color"], networks["color"].init_params(rng))]
     trainer = None
     try:
-        trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed)
+        trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed, adam=adam)
 
         def snapshot(training: dict):
-            params = {"encoding": layers[0].get_params(), "density": layers[1].get_params(),
-                      "color": layers[2].get_params()}
+            params = {name: trainer.params(layer) for name, layer in zip(("encoding", "density", "color"), layers)}
             params = {name: array.astype(param_dtype).astype(np.float32) for name, array in params.items()}
             return make_model(grid, networks, params, trainer.occupancy.occupied, app_data, param_dtype, training,
                               aabb=views.aabb)

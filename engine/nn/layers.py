@@ -282,8 +282,9 @@ class GridEncoding:
             raise ValueError(f"{self.config.summary()}: expected {self.config.n_params} parameters, got {params.size}")
         self.params.upload(params)
 
-    def get_params(self) -> np.ndarray:
-        return self.params.download(np.float32, (self.config.n_entries, self.config.n_features))
+    def get_params(self, buffer=None) -> np.ndarray:
+        """The parameters, or those of `buffer` laid out as they are (e.g. their training average)."""
+        return (self.params if buffer is None else buffer).download(np.float32, (self.config.n_entries, self.config.n_features))
 
     def defines(self, instance: str | None = None) -> dict:
         """The `#define`s of lib/grid_encoding.glsl for this grid: as the kernel's only grid
@@ -386,8 +387,9 @@ class MLP:
             raise ValueError(f"{self.config.summary()}: expected {self.config.n_params} parameters, got {params.size}")
         self.weights.upload(params)
 
-    def get_params(self) -> np.ndarray:
-        return self.weights.download(np.float32, (self.config.n_params,))
+    def get_params(self, buffer=None) -> np.ndarray:
+        """The weights, or those of `buffer` laid out as they are (e.g. their training average)."""
+        return (self.weights if buffer is None else buffer).download(np.float32, (self.config.n_params,))
 
     def defines(self, instance: str | None = None) -> dict:
         """The `#define`s of lib/mlp.glsl for this network: as the kernel's only MLP (MLP_INPUTS,

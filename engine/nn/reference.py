@@ -311,6 +311,15 @@ def adam_step(params, grads, first, second, steps, *, learning_rate, beta1, beta
     return p, m, v, t
 
 
+def average_step(average, params, *, decay: float, step: int):
+    """tcnn's EMA optimiser after its step `step` (1, 2, ...): the parameters' exponential moving
+    average, kept debiased (divided by 1 - decay^step, so that the first is the parameters
+    themselves and no early average leans toward the zeros it starts from)."""
+    a = np.asarray(average, dtype=np.float64)
+    w = np.asarray(params, dtype=np.float64)
+    return (a * decay * (1 - decay ** (step - 1)) + w * (1 - decay)) / (1 - decay**step)
+
+
 # ---- random numbers -------------------------------------------------------------------------------
 
 def pcg_hash(v) -> np.ndarray:

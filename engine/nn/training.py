@@ -30,13 +30,29 @@ LOSS_CODES = {"l2": 0, "relative_l2": 1, "mape": 2, "huber": 3}
 
 @dataclass(frozen=True)
 class AdamConfig:
-    """tcnn's Adam with instant-ngp's defaults."""
+    """tcnn's Adam with instant-ngp's defaults, its exponential learning-rate decay and its EMA.
+
+    The decay is instant-ngp's ExponentialDecay over the fit's progress rather than its steps (a
+    fit may be bounded by time, where the steps are not known beforehand): the rate is multiplied
+    by `decay_base` for every `decay_interval` of progress past `decay_start` (progress 0 at the
+    first step, 1 at the last step asked for or at the end of the time budget, whichever comes
+    first). `average_decay` > 0 keeps tcnn's EMA of the parameters (the debiased average of the
+    parameters after each step, engine/nn/reference.py average_step()), which the fit saves instead
+    of the last step's parameters; 0 keeps none. By default neither: plain Adam."""
 
     learning_rate: float = 1e-2
     beta1: float = 0.9
     beta2: float = 0.99
     epsilon: float = 1e-15
     l2_reg: float = 1e-6  # on MLP weights only
+    decay_start: float = 1.0
+    decay_interval: float = 1.0
+    decay_base: float = 1.0
+    average_decay: float = 0.0
+
+    def rate(self, progress: float) -> float:
+        """The learning rate at `progress` (0 to 1) of the fit."""
+        return self.learning_rate * self.decay_base ** (max(0.0, progress - self.decay_start) / self.decay_interval)
 
 
 def _tile(extent: int, preferred: int) -> int:
@@ -250,13 +266,19 @@ class GridTraining:
 
 
 class Adam:
-    """Adam state (moments and per-parameter step counts) for parameter groups on the device."""
+    """Adam state (moments and per-parameter step counts) for parameter groups on the device, and
+    with the config's `average_decay` each group's moving average. The host writes the step's
+    learning rate and the average's debiasing factors into `schedule` before each step
+    (`schedule_step()`); until then the rate is the config's."""
 
     def __init__(self, device, config: AdamConfig = AdamConfig()):
         self.device = device
         self.config = config
-        self.kernel = device.kernel("nn/adam_step.comp")
+        self.averaged = config.average_decay > 0.0
+        self.kernel = device.kernel("nn/adam_step.comp", {"ADAM_AVERAGE": 1} if self.averaged else None)
+        self.schedule = device.buffer_from(np.array([config.learning_rate, 0.0, 1.0], np.float32), "schedule")
         self.groups: list[tuple] = []
+        self.averages: dict[int, object] = {}  # id(params) -> its average's buffer
 
     def add(self, params, gradients, n: int, is_matrix: bool, name: str) -> None:
         """Optimise `n` floats of buffer `params` using `gradients`; `is_matrix` for MLP weights."""
@@ -265,43 +287,50 @@ class Adam:
         steps = self.device.buffer(n * 4, f"{name}_adam_steps")
         for buffer in (first, second, steps):
             buffer.fill(0)
-        self.groups.append((params, gradients, first, second, steps, n, is_matrix))
+        average = None
+        if self.averaged:
+            average = self.averages[id(params)] = self.device.buffer(n * 4, f"{name}_average")
+            average.fill(0)
+        self.groups.append((params, gradients, first, second, steps, average, n, is_matrix))
+
+    def schedule_step(self, step: int, learning_rate: float) -> None:
+        """Before step `step` (1, 2, ...): its learning rate and the average's debiasing factors."""
+        d = self.config.average_decay
+        self.schedule.upload(np.array([learning_rate, 1.0 - d ** (step - 1), 1.0 / (1.0 - d**step)], np.float32))
+
+    def average_of(self, params):
+        """The buffer of the moving average of `params` (None without one)."""
+        return self.averages.get(id(params))
 
     def record_step(self, sequence) -> None:
         c = self.config
-        for params, gradients, first, second, steps, n, is_matrix in self.groups:
-            sequence.dispatch(
-                self.kernel,
-                n,
-                {"params": params, "gradients": gradients, "first": first, "second": second, "steps": steps},
-                {
-                    "n": n,
-                    "is_matrix": int(is_matrix),
-                    "learning_rate": c.learning_rate,
-                    "beta1": c.beta1,
-                    "beta2": c.beta2,
-                    "epsilon": c.epsilon,
-                    "l2_reg": c.l2_reg,
-                },
-            )
+        for params, gradients, first, second, steps, average, n, is_matrix in self.groups:
+            buffers = {"params": params, "gradients": gradients, "first": first, "second": second, "steps": steps,
+                       "schedule": self.schedule, **({"average": average} if average is not None else {})}
+            sequence.dispatch(self.kernel, n, buffers,
+                              {"n": n, "is_matrix": int(is_matrix), "beta1": c.beta1, "beta2": c.beta2,
+                               "epsilon": c.epsilon, "l2_reg": c.l2_reg, "average_decay": c.average_decay})
 
     def state(self) -> list[dict]:
-        """Each group's moments and step counts as arrays (for tests)."""
+        """Each group's moments, step counts and average (None without one) as arrays (for tests)."""
         return [
             {
                 "first": first.download(np.float32, (n,)),
                 "second": second.download(np.float32, (n,)),
                 "steps": steps.download(np.uint32, (n,)),
+                "average": None if average is None else average.download(np.float32, (n,)),
             }
-            for _, _, first, second, steps, n, _ in self.groups
+            for _, _, first, second, steps, average, n, _ in self.groups
         ]
 
     def close(self) -> None:
-        for _, _, first, second, steps, _, _ in self.groups:
-            first.close()
-            second.close()
-            steps.close()
+        for _, _, first, second, steps, average, _, _ in self.groups:
+            for buffer in (first, second, steps, average):
+                if buffer is not None:
+                    buffer.close()
         self.groups.clear()
+        self.averages.clear()
+        self.schedule.close()
 
 
 def record_loss(sequence, device, name: str, outputs, targets, d_outputs, losses, n: int, channels: int) -> None:
@@ -331,6 +360,7 @@ class Trainer:
         self.batch_size = batch_size
         self.seed = seed
         self.step = 0
+        self.progress = 0.0  # of the fit, 0 to 1: the fit loop sets it before each step (AdamConfig.rate())
         self.state = device.buffer(8, "training_state")
         self.losses = device.buffer(batch_size * 4, "losses")
         self.adam = Adam(device, adam)
@@ -361,7 +391,16 @@ class Trainer:
             self._finished = True
         self.step += 1
         self.state.upload(np.array([self.step, self.seed], dtype=np.uint32))
+        self.adam.schedule_step(self.step, self.adam.config.rate(self.progress))
         self.sequence.run()
+
+    def params(self, layer) -> np.ndarray:
+        """What a model saves of `layer` (whose parameters this trainer optimises): their moving
+        average where Adam keeps one (AdamConfig.average_decay), else the parameters."""
+        for candidate in (getattr(layer, "params", None), getattr(layer, "weights", None)):
+            if candidate is not None and self.adam.average_of(candidate) is not None:
+                return layer.get_params(self.adam.average_of(candidate))
+        return layer.get_params()
 
     def status(self) -> dict:
         """Live values of the training beside its loss, for a progress bar (none by default)."""
