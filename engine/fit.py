@@ -50,7 +50,8 @@ def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max
             # The fit's progress (AdamConfig.rate()): by steps, or by time where that comes first.
             trainer.progress = (step - 1) / steps
             if max_seconds is not None:
-                trainer.progress = max(trainer.progress, (time.perf_counter() - start) / max_seconds)
+                elapsed = time.perf_counter() - start
+                trainer.progress = max(trainer.progress, elapsed / max_seconds if max_seconds > 0 else 1.0)
             trainer.run_step()
             done = step
             loss = trainer.last_loss()
