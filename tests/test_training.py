@@ -9,6 +9,8 @@ chunk, so a count rounded the wrong way leaves outputs unwritten. Every output b
 with NaN first (POISON_WORD), so an unwritten output fails the comparison instead of passing with
 what an earlier test left there."""
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -249,27 +251,23 @@ def test_learning_rate_decays_over_the_fits_progress():
     assert AdamConfig().rate(1.0) == AdamConfig().learning_rate  # no decay by default
 
 
-def test_trainer_counts_steps_and_draws_a_new_batch_each_step(device, rng):
-    # The step reaches the batch kernel: the positions of step k are the random sequence of step k.
+@contextmanager
+def image_trainer(device, rng, n: int, **options):
+    """(trainer, its MLP): a small grid and MLP trained on an 8 x 8 random image with the image
+    app's batch kernel; grid_mlp_trainer's `options` (seed, adam)."""
     grid = GridConfig("hashgrid", 2, 2, 2, 4, 2.0, 8)
     network = MLPConfig(grid.n_output, 3, 16, 1, "none")
     encoding = GridEncoding(device, grid, grid.init_params(rng))
     mlp = MLP(device, network, network.init_params(rng))
     image = device.buffer_from(rng.random((8, 8, 3)).astype(np.float32), "source_image")
-    n, seed = 1029, 11
 
     def record_batch(sequence, state, positions, targets, count):
         buffers = {"source_image": image, "training_state": state, "positions": positions, "targets": targets}
         sequence.dispatch(device.kernel("image/image_batch.comp"), count, buffers, {"n": count, "source_width": 8, "source_height": 8})
 
-    trainer = grid_mlp_trainer(encoding, mlp, n, "l2", record_batch, seed=seed)
+    trainer = grid_mlp_trainer(encoding, mlp, n, "l2", record_batch, **options)
     try:
-        for step in (1, 2, 3):
-            trainer.run_step()
-            assert list(trainer.state.download(np.uint32, (2,))) == [step, seed]
-            expected = np.stack([reference.random_uniform(seed, step, np.arange(n), k) for k in (0, 1)], axis=1)
-            np.testing.assert_array_equal(trainer.positions.download(np.float32, (n, 2)), expected)
-            assert np.isfinite(trainer.last_loss())
+        yield trainer, mlp
     finally:
         trainer.close()
         image.close()
@@ -277,26 +275,28 @@ def test_trainer_counts_steps_and_draws_a_new_batch_each_step(device, rng):
         encoding.close()
 
 
+def test_trainer_counts_steps_and_draws_a_new_batch_each_step(device, rng):
+    # The step reaches the batch kernel: the positions of step k are the random sequence of step k.
+    n, seed = 1029, 11
+    with image_trainer(device, rng, n, seed=seed) as (trainer, _):
+        for step in (1, 2, 3):
+            trainer.run_step()
+            assert list(trainer.state.download(np.uint32, (2,))) == [step, seed]
+            expected = np.stack([reference.random_uniform(seed, step, np.arange(n), k) for k in (0, 1)], axis=1)
+            np.testing.assert_array_equal(trainer.positions.download(np.float32, (n, 2)), expected)
+            assert np.isfinite(trainer.last_loss())
+
+
 def test_trainer_saves_the_average_and_follows_the_schedule(device, rng):
     # With an average, what the trainer gives a model (Trainer.params) is the average of the
     # parameters after each step, not the last step's; the learning rate follows the progress the
-    # fit loop sets (here half-way into a decay: the rate the schedule buffer holds).
+    # fit loop sets before each step (progress 0, 0.25, 0.5, 0.75 of a decay from 0.5: the rates the
+    # schedule buffer holds).
     from ngvk.engine.fit import fit_loop
 
-    grid = GridConfig("hashgrid", 2, 2, 2, 4, 2.0, 8)
-    network = MLPConfig(grid.n_output, 3, 16, 1, "none")
-    encoding = GridEncoding(device, grid, grid.init_params(rng))
-    mlp = MLP(device, network, network.init_params(rng))
-    image = device.buffer_from(rng.random((8, 8, 3)).astype(np.float32), "source_image")
     config = AdamConfig(average_decay=0.8, decay_start=0.5, decay_interval=0.25, decay_base=0.1)
-
-    def record_batch(sequence, state, positions, targets, count):
-        buffers = {"source_image": image, "training_state": state, "positions": positions, "targets": targets}
-        sequence.dispatch(device.kernel("image/image_batch.comp"), count, buffers, {"n": count, "source_width": 8, "source_height": 8})
-
-    trainer = grid_mlp_trainer(encoding, mlp, 256, "l2", record_batch, adam=config)
-    try:
-        average = np.zeros(network.n_params)
+    with image_trainer(device, rng, 256, adam=config) as (trainer, mlp):
+        average = np.zeros(mlp.config.n_params)
         for step in (1, 2, 3):
             trainer.run_step()
             average = reference.average_step(average, mlp.get_params(), decay=0.8, step=step)
@@ -307,11 +307,6 @@ def test_trainer_saves_the_average_and_follows_the_schedule(device, rng):
                  progress=lambda *a: rates.append(float(trainer.adam.schedule.download(np.float32, (3,))[0])))
         np.testing.assert_allclose(rates, [config.rate(p) for p in (0.0, 0.25, 0.5, 0.75)], rtol=1e-6)
         assert rates[-1] < rates[0]
-    finally:
-        trainer.close()
-        image.close()
-        mlp.close()
-        encoding.close()
 
 
 @pytest.mark.parametrize("n", SIZES)

@@ -5,8 +5,8 @@ reads.
 A scene is a few parts, each a signed distance (apps/sdf/shapes.py's primitives) with a procedural
 albedo, in the data's units around the origin but with ngvk's axes (y up); the data's world of the
 written JSON is z up (Blender's), and the two are related by data.DATA_TO_NGVK. The parts fit in
-a radius of about 1.2, so after the loader's scale (0.33) and offset (0.5) they sit inside the unit
-cube with a margin, where apps/sdf/tracing.py's marcher (unit-cube entry, steps, tetrahedron
+the box of half-width 1.5 (the tabletop in a radius of about 1.2; the spheres' floor reaches 1.45),
+so after the loader's scale (0.33) and offset (0.5) they sit inside the unit cube, where apps/sdf/tracing.py's marcher (unit-cube entry, steps, tetrahedron
 normals) traces them unchanged. Shading is diffuse under one fixed light with shadows, baked into
 the colours (nothing depends on the view); rays that miss leave alpha 0. Each pixel averages
 SUPERSAMPLING x SUPERSAMPLING rays, colour premultiplied by coverage in linear light, so alpha is

@@ -397,10 +397,7 @@ class Trainer:
     def params(self, layer) -> np.ndarray:
         """What a model saves of `layer` (whose parameters this trainer optimises): their moving
         average where Adam keeps one (AdamConfig.average_decay), else the parameters."""
-        for candidate in (getattr(layer, "params", None), getattr(layer, "weights", None)):
-            if candidate is not None and self.adam.average_of(candidate) is not None:
-                return layer.get_params(self.adam.average_of(candidate))
-        return layer.get_params()
+        return layer.get_params(self.adam.average_of(layer.params if isinstance(layer, GridEncoding) else layer.weights))
 
     def status(self) -> dict:
         """Live values of the training beside its loss, for a progress bar (none by default)."""
