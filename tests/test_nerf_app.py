@@ -226,6 +226,29 @@ def test_every_kernel_variant_renders_the_unfused_frame(device, monkeypatch, slo
         renderer.close()
 
 
+def test_evaluation_averages_rays_on_a_grid_in_each_pixel_in_linear_light(device):
+    # One ray per pixel is the 8-bit render itself; 2 x 2 rays average, in linear light, the four
+    # pixels of a render at twice the size that fall in each pixel (what the metrics compare).
+    from ngvk.apps import get_app
+    from ngvk.apps.nerf.app import supersampled
+    from ngvk.engine.nn.reference import linear_to_srgb, srgb_to_linear
+
+    app = get_app("nerf")
+    renderer = app.renderer(device, app.load_model())
+    try:
+        camera = renderer.default_camera(20, 16)
+        one = supersampled(renderer, camera, 20, 16, factor=1)
+        assert np.array_equal(one, renderer.render(camera, 20, 16, "wavefront").rgb)
+        two = supersampled(renderer, camera, 20, 16, factor=2)
+        large = renderer.render(camera, 40, 32, "fused", float_frame=True).rgb.astype(np.float64)
+        for y, x in ((8, 10), (5, 3), (12, 17)):
+            block = srgb_to_linear(large[2 * y:2 * y + 2, 2 * x:2 * x + 2]).reshape(4, 3).mean(axis=0)
+            assert np.array_equal(two[y, x], np.floor(linear_to_srgb(block) * 255 + 0.5).astype(np.uint8))
+        assert np.abs(two.astype(int) - one.astype(int)).max() > 0  # the model has detail finer than a pixel
+    finally:
+        renderer.close()
+
+
 def test_a_camera_with_a_lens_renders_its_reference(device):
     # A random model seen through a strongly distorting lens (a dataset's view): every kernel variant
     # gives the same frame bit for bit, and that frame is tracing.render()'s (which shoots

@@ -2,7 +2,8 @@
 renderers). The work is in the sibling modules (apps/nerf/__init__.py lists them).
 
 Evaluation (`ngvk eval nerf`, and the fit's evaluations): each view of a split rendered at the
-dataset's resolution over a white background and compared, as 8-bit sRGB, with the view's image
+dataset's resolution over a white background, EVALUATION_SUPERSAMPLING^2 rays per pixel averaged
+in linear light, and compared, as 8-bit sRGB, with the view's image
 composited over white in linear light (the background the NeRF synthetic scenes are scored on):
 PSNR and SSIM per view and their means.
 """
@@ -24,6 +25,10 @@ from ngvk.engine.nn.reference import linear_to_srgb, srgb_to_linear
 
 FIT_EVALUATION_VIEWS = 3  # test views the fit's intermediate evaluations render (all at the end)
 DEFAULT_SIZE = (256, 256)  # render and view size when the model does not record its dataset's
+# Rays per pixel side of the evaluation's renders: a photo's pixel (and a generated view's,
+# supersampled) holds its area's light, which a ray through the centre does not see where texture is
+# finer than a pixel; instant-ngp scores its test views with several samples per pixel too.
+EVALUATION_SUPERSAMPLING = 2
 
 
 def composite_reference(views: NerfViews, background=DEFAULT_BACKGROUND) -> np.ndarray:
@@ -31,6 +36,16 @@ def composite_reference(views: NerfViews, background=DEFAULT_BACKGROUND) -> np.n
     rgb, alpha = views.images[..., :3], views.images[..., 3:]
     linear = srgb_to_linear(rgb) * alpha + srgb_to_linear(np.asarray(background, np.float64)) * (1.0 - alpha)
     return np.floor(linear_to_srgb(linear) * 255.0 + 0.5).astype(np.uint8)
+
+
+def supersampled(renderer, camera, width: int, height: int, factor: int = EVALUATION_SUPERSAMPLING) -> np.ndarray:
+    """8-bit sRGB [H, W, 3] of the camera's view with factor x factor rays per pixel on a regular
+    grid (a render at factor x the size), averaged in linear light."""
+    # The wavefront kernels: the same image as every variant (tests/test_nerf_app.py), and the
+    # fastest on lavapipe and on the H200 (README "Kernel variants").
+    frame = renderer.render(camera, width * factor, height * factor, "wavefront", float_frame=True).rgb
+    linear = srgb_to_linear(frame.astype(np.float64)).reshape(height, factor, width, factor, 3).mean(axis=(1, 3))
+    return np.floor(np.clip(linear_to_srgb(linear), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 class NerfApp(App):
@@ -42,8 +57,14 @@ class NerfApp(App):
     moves_in_3d = True
     datasets = {name: generated.description for name, generated in scene.SCENES.items()}
     metrics = {"psnr": "PSNR {:.2f} dB", "ssim": "SSIM {:.4f}"}
+    metric_notes = {"psnr": f"on 8-bit sRGB over white: each view rendered with {EVALUATION_SUPERSAMPLING}x"
+                            f"{EVALUATION_SUPERSAMPLING} rays per pixel averaged in linear light, against its "
+                            "image composited over white in linear light",
+                    "ssim": "on the same 8-bit sRGB images as psnr; 11-tap Gaussian window, sigma 1.5, mean over RGB"}
     default_steps = {"hashgrid": 6000, "densegrid": 3000, "lowres": 3000}  # the shipped models'
-    default_batch_size = 1 << 16  # samples per step (instant-ngp: 2^18)
+    # Samples trained per step, after compaction (instant-ngp: 2^18). On lavapipe (2 cores) 2^14
+    # gave the most PSNR in 5 minutes on the spheres scene (README "NeRF: quality per minute").
+    default_batch_size = 1 << 14
 
     def __init__(self):
         self.downscale, self.split, self.images, self.dataset_view = 1, "test", None, None
@@ -104,6 +125,9 @@ class NerfApp(App):
             return int(model.app_data["width"]), int(model.app_data["height"])
         return DEFAULT_SIZE
 
+    def data_resolution(self, data: NerfViews) -> tuple[int, int]:
+        return data.width, data.height
+
     def load_data(self, source: str) -> NerfViews:
         return load_nerf_dataset(source, "train", self.downscale, self.aabb_scale, self.skip_missing)
 
@@ -134,9 +158,7 @@ class NerfApp(App):
         per_view, first = [], None
         try:
             for k in range(count):
-                # The wavefront kernels: the same image as every variant (tests/test_nerf_app.py), and
-                # the fastest on lavapipe and on the H200 (README "Kernel variants").
-                got = renderer.render(views.cameras[k], views.width, views.height, "wavefront").rgb
+                got = supersampled(renderer, views.cameras[k], views.width, views.height)
                 per_view.append({"file": views.files[k], "psnr": metrics.psnr(got, expected[k]),
                                  "ssim": metrics.ssim(got, expected[k])})
                 if k == 0:
@@ -165,8 +187,8 @@ class NerfApp(App):
         views = load_nerf_dataset(data.source, self.split, self.downscale, self.aabb_scale, self.skip_missing)
         return self.evaluate_views(device, model, views)
 
-    def fit(self, device, data: NerfViews, encoding="hashgrid", steps=None, batch_size=App.default_batch_size,
-            seed=0, source="", progress=None, max_seconds=None, evaluations=10):
+    def fit(self, device, data: NerfViews, encoding="hashgrid", steps=None, batch_size=default_batch_size,
+            seed=0, source="", progress=None, max_seconds=None, evaluations=10, live=None):
         """Fit to the train split; evaluations on the first FIT_EVALUATION_VIEWS test views along the
         way, and on all of them at the end."""
         steps = self.default_steps[encoding] if steps is None else steps
@@ -176,7 +198,8 @@ class NerfApp(App):
         result = training.fit(device, data, encoding, steps, batch_size, seed,
                               lambda model: self._headline(self.evaluate_views(device, model, test,
                                                                                FIT_EVALUATION_VIEWS)),
-                              app_data, progress=progress, max_seconds=max_seconds, evaluations=evaluations)
+                              app_data, progress=progress, max_seconds=max_seconds, evaluations=evaluations,
+                              live=live)
         final = self.evaluate_views(device, result.model, test)
         result.metrics = final
         result.model.training.update({"psnr": round(final["psnr"], 3), "ssim": round(final["ssim"], 4),

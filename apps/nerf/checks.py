@@ -104,10 +104,13 @@ def step_values(trainer) -> dict:
     """The step's buffers as arrays, by name (the trainer's, and its networks' training buffers)."""
     from ngvk.apps.nerf.training import TRAIN_RAY_DTYPE
 
-    budget, b = trainer.budget, trainer.buffers
+    budget, march, b = trainer.budget, trainer.march_budget, trainer.buffers
     return {
         "rays": b["rays"].download(np.uint8, (trainer.max_rays * TRAIN_RAY_DTYPE.itemsize,)).view(TRAIN_RAY_DTYPE),
         "train_rays": int(b["train_rays"].download(np.uint32, (1,))[0]),
+        "march_positions": b["march_positions"].download(np.float32, (march, 3)),
+        "march_t": b["march_t"].download(np.float32, (march,)),
+        "march_raw": b["march_density"].download(np.float32, (march, 16))[:, 0],
         "positions": b["positions"].download(np.float32, (budget, 3)),
         "sample_t": b["sample_t"].download(np.float32, (budget,)),
         "raw": b["density_out"].download(np.float32, (budget, 16))[:, 0],
@@ -142,10 +145,12 @@ def expected_rays(views, step: int, seed: int, rays: int, occupied, aabb=tracing
 
 
 def check_training(device, rng, aabb=tracing.UNIT) -> list:
-    """nerf_train: one step on random images of a random model: each ray's samples against
-    tracing.march() from the same jittered start, each ray's loss and dL/d raw density and dL/d
-    colour against tracing.composite_backward() (the loss's gradient from engine/nn/reference.py
-    loss()), and dL/d density outputs (the colour network's input gradient plus dL/d raw density)."""
+    """nerf_train: one step on random images of a random model: each ray's marched samples against
+    tracing.march() from the same jittered start; the samples each ray keeps for training (the
+    compaction) against those before tracing.composite()'s stop on the marched densities, copied
+    exactly; each ray's loss and dL/d raw density and dL/d colour against
+    tracing.composite_backward() (the loss's gradient from engine/nn/reference.py loss()), and dL/d
+    density outputs (the colour network's input gradient plus dL/d raw density)."""
     from ngvk.apps.nerf.render import model_occupancy
     from ngvk.apps.nerf.training import LOSS
 
@@ -161,15 +166,26 @@ def check_training(device, rng, aabb=tracing.UNIT) -> list:
     seconds = time.perf_counter() - start
     rays, n = values["rays"], values["train_rays"]
     expected = expected_rays(views, step, seed, n, model_occupancy(model), aabb)
-    positions, wanted = [], []
+    positions, wanted, kept, copied = [], [], [], []
     d_raw, d_rgb, got_raw, got_rgb, losses, got_losses = [], [], [], [], [], []
     for i, (o, d, ts, target, background) in enumerate(expected):
         ray = rays[i]
-        if ray["count"] == 0:
+        if ray["march_count"] == 0:
             continue
-        first, count = int(ray["first"]), int(ray["count"])
+        first, count = int(ray["march_first"]), int(ray["march_count"])
         wanted.append((count, len(ts)))
-        positions.append((values["positions"][first:first + count], aabb.warp(o[None] + ts[:, None] * d[None])))
+        positions.append((values["march_positions"][first:first + count], aabb.warp(o[None] + ts[:, None] * d[None])))
+        # The compaction: the samples before the stop on the marched densities, in order.
+        march_ts = values["march_t"][first:first + count]
+        stop = tracing.composite(values["march_raw"][first:first + count], np.zeros((count, 3)), np.zeros(3),
+                                 dts=tracing.step_sizes(march_ts, aabb))["used"]
+        marched = np.concatenate([values["march_positions"][first:first + stop], march_ts[:stop, None]], axis=1)
+        first, count = int(ray["first"]), int(ray["count"])
+        kept.append((count, stop))
+        if count == 0:
+            continue
+        copied.append((np.concatenate([values["positions"][first:first + count],
+                                       values["sample_t"][first:first + count, None]], axis=1), marched))
         # The ray's ts as the kernel kept them (equal to NumPy's, checked with the positions): their steps.
         dts = tracing.step_sizes(values["sample_t"][first:first + count], aabb)
         raw, rgb = values["raw"][first:first + count], values["rgb"][first:first + count]
@@ -195,6 +211,13 @@ def check_training(device, rng, aabb=tracing.UNIT) -> list:
                     float(sum(a != b for a, b in wanted)), mismatch_allowed, seconds),
         compare("nerf_train", f"{label}rays: sample positions", np.concatenate([got for got, want in matched]),
                 np.concatenate([want for got, want in matched]), 0.0),
+        # The stop compares a transmittance with a threshold: float32 against float64 may fall either
+        # side of it on a sample, hence a ray or two allowed.
+        CheckResult("nerf_train", f"{label}compact: samples kept as NumPy's stop (mismatched rays)",
+                    float(sum(a != b for a, b in kept)), max(1.0, 0.05 * len(kept)), seconds),
+        compare("nerf_train", f"{label}compact: kept samples copied in order",
+                np.concatenate([got for got, want in copied if len(got) == len(want)] or [np.zeros((0, 4))]),
+                np.concatenate([want for got, want in copied if len(got) == len(want)] or [np.zeros((0, 4))]), 0.0, 0.0),
         compare("nerf_train", f"{label}composite: loss per ray", np.array(got_losses), np.array(losses), 0.0,
                 loose * RELATIVE_TOLERANCE),
         compare("nerf_train", f"{label}composite: dL/d raw density", np.concatenate(got_raw), np.concatenate(d_raw), 0.0,
@@ -205,6 +228,8 @@ def check_training(device, rng, aabb=tracing.UNIT) -> list:
                 np.concatenate([values["d_color_in"][:, :16] + np.pad(values["d_raw"][:, None], ((0, 0), (0, 15)))],
                                axis=1), 0.0),
         CheckResult("nerf_train", f"{label}rays with samples (1 if under 8)", float(len(wanted) < 8), 0.0, 0.0),
+        CheckResult("nerf_train", f"{label}compact: rays that stop before their last marched sample (1 if none)",
+                    float(not any(stop < count for (_, stop), (count, _) in zip(kept, wanted))), 0.0, 0.0),
     ]
     return results
 

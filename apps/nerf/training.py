@@ -3,12 +3,16 @@ composed from the engine's Trainer, layers and their backward passes and the app
 (nerf/nerf_train.comp).
 
 A step (stages as timed): rays (random pixels of random training images, random backgrounds,
-samples marched through the occupancy grid into a budget of slots), encoding, mlp_forward (the
-density network, the colour network's input, the colour network), composite (volume rendering
-forward, the loss in linear colour and its backward pass to the samples), mlp_backward (the colour
-network, the density outputs' gradients, the density network), encoding_backward, adam (the grid and
-both networks). The rays per step adapt so that their samples fill about the budget, as
-instant-ngp adapts them.
+samples marched through the occupancy grid into MARCH_FACTOR x the budget of slots), march_density
+(the encoding and the density network, inference only, at every marched sample), compact (each ray
+keeps its samples up to where it turns opaque, in the budget's slots: instant-ngp's compaction, so
+that the networks' training passes, two thirds of a step, run only on samples that count; on the
+spheres scene about a quarter of the marched samples), encoding, mlp_forward (the density network,
+the colour network's input, the colour network), composite (volume rendering forward, the loss in
+linear colour and its backward pass to the samples), mlp_backward (the colour network, the density
+outputs' gradients, the density network), encoding_backward, adam (the grid and both networks).
+The rays per step adapt so that their kept samples fill about the budget and their marched ones
+the march's slots, as instant-ngp adapts them.
 
 The occupancy grid (instant-ngp's cascaded grids: one 128^3 cascade per power of two of the aabb,
 apps/nerf/tracing.py): each cell keeps the largest optical thickness density x STEP seen at random
@@ -39,14 +43,16 @@ OCCUPANCY_THRESHOLD = 0.01  # instant-ngp's NERF_MIN_OPTICAL_THICKNESS
 OCCUPANCY_EVERY = 16
 WARMUP_STEPS = 256
 MIN_RAYS = 64
+MARCH_FACTOR = 4  # marched slots per trained slot: instant-ngp keeps a quarter or less of its marched samples
 PROBE_CHUNK = 1 << 18
 NO_RAY = 0xFFFFFFFF
 HALF_WORD = int(np.float32(0.5).view(np.uint32))  # positions of unused slots: the cube's centre
 
-# NerfTrainRay of nerf/nerf_train.comp in std430: 48 bytes.
+# NerfTrainRay of nerf/nerf_train.comp in std430: 64 bytes.
 TRAIN_RAY_DTYPE = np.dtype([("direction", "<f4", 3), ("first", "<u4"), ("target", "<f4", 3), ("count", "<u4"),
-                            ("background", "<f4", 3), ("used", "<u4")])
-assert TRAIN_RAY_DTYPE.itemsize == 48
+                            ("background", "<f4", 3), ("used", "<u4"), ("march_first", "<u4"),
+                            ("march_count", "<u4"), ("pad", "<u4", 2)])
+assert TRAIN_RAY_DTYPE.itemsize == 64
 
 
 class OccupancyGrid:
@@ -151,14 +157,16 @@ def pack_images(images: np.ndarray) -> np.ndarray:
 
 class NerfTrainer(Trainer):
     """The NeRF training graph (module docstring) on `views` (data.NerfViews), a budget of `budget`
-    sample slots per step, with the layers given (their parameters are trained in place)."""
+    trained sample slots per step (and MARCH_FACTOR x as many marched), with the layers given (their
+    parameters are trained in place)."""
 
     def __init__(self, device, views, encoding: GridEncoding, density: MLP, color: MLP, budget: int,
                  seed: int = 0, occupancy: OccupancyGrid | None = None, adam: AdamConfig = AdamConfig()):
         super().__init__(device, budget, seed, adam)
         self.encoding, self.density, self.color = encoding, density, color
         self.budget = budget
-        self.max_rays = max(MIN_RAYS, budget // 8)
+        self.march_budget = MARCH_FACTOR * budget
+        self.max_rays = max(MIN_RAYS, budget // 4)
         self.rays = min(self.max_rays, max(MIN_RAYS, budget // 256))
         self.rng = np.random.default_rng(seed)
         self.aabb = views.aabb
@@ -166,7 +174,8 @@ class NerfTrainer(Trainer):
         if self.occupancy.aabb != self.aabb:
             raise NgvkError(f"the occupancy grid's aabb_scale {self.occupancy.aabb.scale} is not the views' "
                             f"{self.aabb.scale}")
-        self.samples_per_ray = float("nan")
+        self.samples_per_ray = float("nan")  # marched
+        self.trained_per_ray = float("nan")
         try:
             self._build(views)
         except BaseException:
@@ -188,13 +197,18 @@ class NerfTrainer(Trainer):
         cameras = own(device.buffer_from(blocks.reshape(-1, 4), "cameras"))
         images = own(device.buffer_from(pack_images(views.images), "images"))
         self.train_rays = own(device.buffer(4, "train_rays"))
-        self.sample_count = own(device.buffer(4, "sample_count"))
+        self.sample_count = own(device.buffer(8, "sample_count"))
         rays = own(device.buffer(self.max_rays * TRAIN_RAY_DTYPE.itemsize, "train_rays_state"))
         sample_ray = own(device.buffer(budget * 4, "sample_ray"))
         positions = own(device.buffer(budget * 12, "positions"))
         encoded = own(device.buffer(budget * self.encoding.config.n_output * 4, "encoded"))
         d_raw = own(device.buffer(budget * 4, "d_raw"))
         sample_t = own(device.buffer(budget * 4, "sample_t"))
+        march = self.march_budget
+        march_positions = own(device.buffer(march * 12, "march_positions"))
+        march_t = own(device.buffer(march * 4, "march_t"))
+        march_encoded = own(device.buffer(march * self.encoding.config.n_output * 4, "march_encoded"))
+        march_density = own(device.buffer(march * self.density.config.n_output * 4, "march_density"))
         density_training = own(MLPTraining(self.density, budget))
         color_training = own(MLPTraining(self.color, budget))
         grid_training = own(GridTraining(self.encoding))
@@ -213,9 +227,11 @@ class NerfTrainer(Trainer):
             "density_out": density_training.outputs, "color_in": color_in, "color_out": color_training.outputs,
             "d_color_out": color_training.d_outputs, "d_raw": d_raw, "losses": self.losses,
             "d_color_in": color_training.d_inputs, "d_density_out": density_training.d_outputs,
-            "training_state": self.state, "sample_t": sample_t,
+            "training_state": self.state, "sample_t": sample_t, "march_positions": march_positions,
+            "march_t": march_t, "march_density": march_density,
         }
-        push = {"budget": budget, "image_count": count, "image_width": width, "image_height": height}
+        push = {"budget": budget, "march_budget": march, "image_count": count, "image_width": width,
+                "image_height": height}
         self.buffers = buffers  # the step's buffers by binding name (checks read them after a step)
 
         def dispatch(sequence, number, n):
@@ -224,6 +240,7 @@ class NerfTrainer(Trainer):
             sequence.dispatch(kernel, n, {k: v for k, v in buffers.items() if k in names}, {**push, "n": n})
 
         def record_rays(s):
+            s.fill(march_positions, HALF_WORD)
             s.fill(positions, HALF_WORD)
             s.fill(sample_ray, NO_RAY)
             s.fill(self.sample_count, 0)
@@ -242,7 +259,13 @@ class NerfTrainer(Trainer):
             dispatch(s, 3, budget)
             density_training.record_backward(s, encoded, budget)
 
+        def record_march_density(s):
+            self.encoding.record_encode(s, march_positions, march_encoded, march)
+            self.density.record_forward(s, march_encoded, march_density, march)
+
         self.stage("rays", record_rays)
+        self.stage("march_density", record_march_density)
+        self.stage("compact", lambda s: dispatch(s, 4, self.max_rays))
         self.stage("encoding", lambda s: self.encoding.record_encode(s, positions, encoded, budget))
         self.stage("mlp_forward", record_forward)
         self.stage("composite", lambda s: dispatch(s, 2, self.max_rays))
@@ -264,21 +287,26 @@ class NerfTrainer(Trainer):
             self.update_occupancy()
         self.train_rays.upload(np.array([self.rays], np.uint32))
         super().run_step()
-        wanted = int(self.sample_count.download(np.uint32, (1,))[0])
-        self.samples_per_ray = wanted / self.rays
-        # Next step's rays: as many as fill 95 % of the budget at this step's samples per ray (rays
-        # beyond the budget are dropped, their samples wasted).
-        self.rays = int(np.clip(0.95 * self.budget / max(self.samples_per_ray, 1.0), MIN_RAYS, self.max_rays))
+        marched, trained = (int(v) for v in self.sample_count.download(np.uint32, (2,)))
+        self.samples_per_ray = marched / self.rays
+        # The rays the march kept (it drops those beyond its slots) asked for the trained slots.
+        kept = self.rays * min(1.0, self.march_budget / max(marched, 1))
+        self.trained_per_ray = trained / max(kept, 1.0)
+        # Next step's rays: as many as fill 95 % of both budgets at this step's samples per ray
+        # (rays beyond either are dropped, their samples wasted).
+        rays = min(self.march_budget / max(self.samples_per_ray, 1.0), self.budget / max(self.trained_per_ray, 1.0))
+        self.rays = int(np.clip(0.95 * rays, MIN_RAYS, self.max_rays))
 
     def status(self) -> dict:
         """What the progress bar shows beside the loss."""
         return {"rays": self.rays, "samples/ray": f"{self.samples_per_ray:.1f}",
+                "trained/ray": f"{self.trained_per_ray:.1f}",
                 "occupied": f"{100 * self.occupancy.occupied_fraction():.1f}%"}
 
 
 def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evaluate, app_data: dict,
         param_dtype: str = "float16", progress=None, max_seconds: float | None = None, evaluations: int = 10,
-        adam: AdamConfig = AdamConfig()):
+        adam: AdamConfig = AdamConfig(), live=None):
     """Fit a NeRF model of `encoding` to the training views (engine/fit.py's loop): `evaluate(model)`
     gives the metrics along the way; snapshots round the parameters to `param_dtype`, so that the
     evaluations see the model that is saved."""
@@ -301,9 +329,10 @@ def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evalua
                               aabb=views.aabb)
 
         result = fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
-                          record={"loss": LOSS, "samples_per_step": budget})
+                          record={"loss": LOSS, "samples_per_step": budget}, live=live)
         result.model.training.update({"rays_per_step": trainer.rays,
                                       "samples_per_ray": round(trainer.samples_per_ray, 2),
+                                      "trained_samples_per_ray": round(trainer.trained_per_ray, 2),
                                       "occupied_fraction": round(trainer.occupancy.occupied_fraction(), 4)})
         return result
     finally:

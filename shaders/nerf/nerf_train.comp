@@ -6,8 +6,14 @@
 //   0 rays       max_rays:  ray i < train_rays[0] takes a random pixel of a random training image
 //                           and a random background, marches through the occupancy grid from a
 //                           random fraction of a step past the aabb's entry, reserves its samples'
-//                           slots with an atomic counter (a ray that would overflow the budget is
-//                           dropped) and writes their positions (warped into [0, 1]^3), ts and its index into them
+//                           marched slots with an atomic counter (a ray that would overflow the
+//                           march budget is dropped) and writes their positions (warped into
+//                           [0, 1]^3) and ts
+//   4 compact    max_rays:  from the density network's outputs at the marched samples, each ray
+//                           keeps its samples up to its stop (nerf_composite's rule) and copies
+//                           them into the trained slots, reserved with a second atomic counter
+//                           (a ray that would overflow the budget is dropped): instant-ngp's
+//                           compaction, so that the networks train only on samples that count
 //   1 color      budget:    the colour network's input of each slot (density outputs, SH)
 //   2 composite  max_rays:  each ray composites its samples (nerf/nerf_march.glsl's rule), its
 //                           loss against the target over the same background, and the backward
@@ -15,17 +21,18 @@
 //                           (apps/nerf/tracing.py composite_backward())
 //   3 density    budget:    dL/d density outputs: the colour network's input gradient of the first
 //                           16 inputs, plus dL/d raw density on the first
-// Unused slots hold position 0.5 and ray NERF_NO_RAY (filled before stage 0) and zero gradients.
+// Unused trained slots hold position 0.5 and ray NERF_NO_RAY (filled before stage 0) and zero
+// gradients; unused marched slots hold position 0.5.
 //
 // binding | name          | access     | stages | contents
 // 0       | occupancy     | read       | 0      | uint [cascades R^3 / 32]: the occupancy grid's bits
 // 1       | cameras       | read       | 0      | vec4 [images x 8]: camera_array() blocks, lenses too (lib/camera.glsl)
 // 2       | images        | read       | 0      | uint [images x H x W]: RGBA8, sRGB colour, straight alpha
 // 3       | train_rays    | read       | 0 2    | uint [1]: the rays of this step
-// 4       | sample_count  | read-write | 0      | uint [1]: samples the rays asked for (atomic)
-// 5       | rays          | read-write | 0 1 2  | NerfTrainRay [max_rays]
-// 6       | sample_ray    | read-write | 0 1    | uint [budget]: each slot's ray (NERF_NO_RAY: none)
-// 7       | positions     | write      | 0      | float [budget, 3]
+// 4       | sample_count  | read-write | 0 4    | uint [2]: samples the rays asked for, marched and trained (atomic)
+// 5       | rays          | read-write | 0-2, 4 | NerfTrainRay [max_rays]
+// 6       | sample_ray    | read-write | 4 1    | uint [budget]: each trained slot's ray (NERF_NO_RAY: none)
+// 7       | positions     | write      | 4      | float [budget, 3]: the trained samples' positions
 // 8       | density_out   | read       | 1 2    | float [budget, 16]: the density network's outputs
 // 9       | color_in      | write      | 1      | float [budget, 32]: the colour network's inputs
 // 10      | color_out     | read       | 2      | float [budget, 3]: the colour network's outputs
@@ -35,7 +42,10 @@
 // 14      | d_color_in    | read       | 3      | float [budget, 32]: dL/d colour network inputs
 // 15      | d_density_out | write      | 3      | float [budget, 16]: dL/d density outputs
 // 16      | training_state| read       | 0      | uint [2]: step, seed (engine/nn/training.py Trainer)
-// 17      | sample_t      | read-write | 0 2    | float [budget]: each slot's t along its ray (its step dt)
+// 17      | sample_t      | read-write | 2 4    | float [budget]: each trained slot's t along its ray (its step dt)
+// 18      | march_positions | read-write | 0 4  | float [march_budget, 3]: the marched samples' positions
+// 19      | march_t       | read-write | 0 4    | float [march_budget]: the marched samples' ts
+// 20      | march_density | read       | 4      | float [march_budget, 16]: the density network's outputs there
 // push constants: below
 // defines: NERF_TRAIN_STAGE, LOSS (lib/loss.glsl), the marcher's constants (apps/nerf/tracing.py)
 
@@ -48,14 +58,18 @@ layout(local_size_x_id = 0) in;
 
 #define NERF_NO_RAY 0xffffffffu
 
-// 48 bytes in std430 (apps/nerf/training.py TRAIN_RAY_DTYPE).
+// 64 bytes in std430 (apps/nerf/training.py TRAIN_RAY_DTYPE).
 struct NerfTrainRay {
     vec3 direction;
-    uint first;       // its first slot
-    vec3 target;      // the pixel over the background, linear RGB
-    uint count;       // its slots (0: dropped)
-    vec3 background;  // linear RGB
-    uint used;        // samples composited before the stop (stage 2)
+    uint first;        // its first trained slot
+    vec3 target;       // the pixel over the background, linear RGB
+    uint count;        // its trained slots (0: dropped)
+    vec3 background;   // linear RGB
+    uint used;         // samples composited before the stop (stage 2)
+    uint march_first;  // its first marched slot
+    uint march_count;  // its marched slots (0: dropped)
+    uint pad0;
+    uint pad1;
 };
 
 layout(std430, binding = 0) readonly buffer Occupancy { uint occupancy[]; };
@@ -76,9 +90,13 @@ layout(std430, binding = 14) readonly buffer DColorIn { float d_color_in[]; };
 layout(std430, binding = 15) writeonly buffer DDensityOut { float d_density_out[]; };
 layout(std430, binding = 16) readonly buffer TrainingState { uint training_state[]; };
 layout(std430, binding = 17) buffer SampleT { float sample_t[]; };
+layout(std430, binding = 18) buffer MarchPositions { float march_positions[]; };
+layout(std430, binding = 19) buffer MarchT { float march_t[]; };
+layout(std430, binding = 20) readonly buffer MarchDensity { float march_density[]; };
 layout(push_constant) uniform Push {
-    uint n;             // invocations: max_rays (stages 0, 2) or budget (1, 3)
-    uint budget;        // sample slots per step
+    uint n;             // invocations: max_rays (stages 0, 2, 4) or budget (1, 3)
+    uint budget;        // trained sample slots per step
+    uint march_budget;  // marched sample slots per step
     uint image_count;
     uint image_width;
     uint image_height;
@@ -101,6 +119,10 @@ void main() {
     ray.first = 0u;
     ray.count = 0u;
     ray.used = 0u;
+    ray.march_first = 0u;
+    ray.march_count = 0u;
+    ray.pad0 = 0u;
+    ray.pad1 = 0u;
     ray.direction = vec3(0.0, 0.0, 1.0);
     ray.target = vec3(0.0);
     ray.background = vec3(0.0);
@@ -124,18 +146,43 @@ void main() {
     uint count = 0u;
     while (count < uint(NERF_MAX_SAMPLES) && nerf_next_sample(o, d, t, entry.y, ts)) ++count;
     uint first = count > 0u ? atomicAdd(sample_count[0], count) : 0u;
-    if (count > 0u && first + count <= budget) {
-        ray.first = first;
-        ray.count = count;
+    if (count > 0u && first + count <= march_budget) {
+        ray.march_first = first;
+        ray.march_count = count;
         t = t0;
         for (uint k = 0u; k < count; ++k) {
             nerf_next_sample(o, d, t, entry.y, ts);
             vec3 p = nerf_sample_position(o, d, ts, true);
             uint slot = first + k;
-            sample_t[slot] = ts;
-            positions[3u * slot] = p.x;
-            positions[3u * slot + 1u] = p.y;
-            positions[3u * slot + 2u] = p.z;
+            march_t[slot] = ts;
+            march_positions[3u * slot] = p.x;
+            march_positions[3u * slot + 1u] = p.y;
+            march_positions[3u * slot + 2u] = p.z;
+        }
+    }
+    rays[i] = ray;
+#elif NERF_TRAIN_STAGE == 4
+    NerfTrainRay ray = rays[i];
+    if (ray.march_count == 0u) return;
+    // The samples up to the stop, by the render's compositing rule on the densities alone (the
+    // stop depends on the transmittance only).
+    NerfRay state = nerf_ray_empty();
+    uint count = 0u;
+    for (uint k = 0u; k < ray.march_count && state.status == NERF_MARCHING; ++k) {
+        uint slot = ray.march_first + k;
+        nerf_composite(state, march_density[slot * NERF_DENSITY_OUTPUTS], vec3(0.0), march_t[slot]);
+        count = k + 1u;
+    }
+    uint first = atomicAdd(sample_count[1], count);
+    if (first + count <= budget) {
+        ray.first = first;
+        ray.count = count;
+        for (uint k = 0u; k < count; ++k) {
+            uint from = ray.march_first + k, slot = first + k;
+            sample_t[slot] = march_t[from];
+            positions[3u * slot] = march_positions[3u * from];
+            positions[3u * slot + 1u] = march_positions[3u * from + 1u];
+            positions[3u * slot + 2u] = march_positions[3u * from + 2u];
             sample_ray[slot] = i;
         }
     }
