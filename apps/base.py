@@ -52,6 +52,10 @@ class App:
         render of the data)."""
         raise NotImplementedError
 
+    def data_resolution(self, data) -> tuple[int, int]:
+        """The window size of `ngvk view --train` on `data` when none is given (no model yet)."""
+        return self.default_resolution(None)
+
     # ---- data ------------------------------------------------------------------------------------
     def load_data(self, source: str):
         """The data a model is fitted to or evaluated against; NgvkError when it is unusable."""
@@ -86,9 +90,16 @@ class App:
         raise NotImplementedError
 
     def fit(self, device, data, encoding: str, steps: int, batch_size: int, seed: int, source: str,
-            progress=None, max_seconds: float | None = None, evaluations: int = 10):
-        """Fit a model to `data`: an engine.fit.FitResult (through engine.fit.fit_loop)."""
+            progress=None, max_seconds: float | None = None, evaluations: int = 10, live=None):
+        """Fit a model to `data`: an engine.fit.FitResult (through engine.fit.fit_loop, which calls
+        `live` after each step: the viewer's live training)."""
         raise NotImplementedError
+
+    def renderable(self, device, model: Model) -> Model:
+        """`model` made ready to render where a fit's snapshot lacks something its renderer needs
+        (the volume app: the occupancy grid and majorant, built from the network); in place. The
+        viewer's live training renders snapshots through this. Nothing by default."""
+        return model
 
     def evaluate(self, device, model: Model, data) -> dict[str, float]:
         """The app's metrics of `model` against `data`, headline metrics first."""

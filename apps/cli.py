@@ -158,14 +158,9 @@ def _format_times(timings: dict) -> str:
     return ", ".join(f"{stage} {ms:.2f} ms" for stage, ms in timings.items())
 
 
-def cmd_fit(args) -> int:
-    from ngvk.engine.fit import COMPLETED
-    from ngvk.engine.gpu.device import Device
-
-    app = get_app(args.app)
+def _fit_settings(app, args) -> int:
+    """The options `fit` and `view --train` share, checked before any work: the batch size."""
     _check_output_path(args.out, (".npz",), "model")
-    if args.json:
-        _check_output_path(args.json, (".json",), "metrics")
     if args.steps is not None and args.steps < 1:
         raise NgvkError("--steps must be at least 1")
     batch_size = app.default_batch_size if args.batch_size is None else args.batch_size
@@ -173,6 +168,17 @@ def cmd_fit(args) -> int:
         raise NgvkError("--batch-size must be at least 256")
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise NgvkError("--max-minutes must be more than 0")
+    return batch_size
+
+
+def cmd_fit(args) -> int:
+    from ngvk.engine.fit import COMPLETED
+    from ngvk.engine.gpu.device import Device
+
+    app = get_app(args.app)
+    if args.json:
+        _check_output_path(args.json, (".json",), "metrics")
+    batch_size = _fit_settings(app, args)
     data = app.load_data(args.data)
     with Device() as device:
         grid, networks = app.presets(args.encoding, data)
@@ -291,11 +297,26 @@ def _size(text: str) -> tuple[int, int]:
 def cmd_view(args) -> int:
     from ngvk.apps.viewer import view
 
-    if args.screenshot:
-        _check_output_path(args.screenshot, (".png",), "screenshot")
+    for path in (args.screenshot, args.display_screenshot):
+        if path:
+            _check_output_path(path, (".png",), "screenshot")
+    train = None
+    if args.train:
+        app = get_app(args.app)
+        if args.model:
+            raise NgvkError("--train starts a new model: leave out --model (continuing a fit is not supported yet)")
+        args.out = args.out or f"{app.name}-live.npz"
+        batch_size = _fit_settings(app, args)
+        # The data is read before the window opens: its errors are fit's, one line each.
+        train = {"data": app.load_data(args.train), "source": args.train, "encoding": args.encoding,
+                 "steps": args.steps or app.default_steps[args.encoding], "batch_size": batch_size, "seed": args.train_seed,
+                 "out": args.out, "max_seconds": None if args.max_minutes is None else args.max_minutes * 60}
+    elif args.out or args.steps or args.max_minutes or args.batch_size:
+        raise NgvkError("--out, --steps, --max-minutes and --batch-size go with --train DATA")
     return view(
         args.app, args.model, args.width, args.height, args.camera, frames=args.frames, screenshot=args.screenshot,
-        target_fps=args.target_fps, mode=args.mode, resize=args.resize, kernels=args.kernels,
+        target_fps=args.target_fps, mode=args.mode, resize=args.resize, kernels=args.kernels, train=train,
+        hud=not args.no_hud, display_screenshot=args.display_screenshot,
     )
 
 
@@ -585,6 +606,19 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--frames", type=int, metavar="N", help="scripted: quit after N frames")
     view.add_argument("--screenshot", metavar="PNG", help="scripted: at the end, write the view at full resolution")
     view.add_argument("--resize", type=_size, metavar="WxH", help="scripted: resize the window halfway through --frames")
+    view.add_argument("--display-screenshot", metavar="PNG",
+                      help="scripted: at the end, also write the window as shown, with the heads-up display")
+    view.add_argument("--no-hud", action="store_true", help="start with the heads-up display hidden (I shows it)")
+    view.add_argument("--train", metavar="DATA", help="fit a new model to DATA live in the window, steps and frames "
+                      "interleaved (Space pauses, Ctrl+S saves); the options below as fit's")
+    view.add_argument("--out", metavar="MODEL", help="with --train: the model file Ctrl+S, the end of training and "
+                      "closing the window write (default: APP-live.npz)")
+    view.add_argument("--encoding", choices=ENCODINGS, default="hashgrid", help="with --train: input encoding")
+    view.add_argument("--steps", type=int, metavar="N", help="with --train: training steps (default: the app's)")
+    view.add_argument("--max-minutes", type=float, metavar="M", help="with --train: stop training after M minutes")
+    view.add_argument("--batch-size", type=int, metavar="B", help="with --train: samples per step (default: the app's)")
+    view.add_argument("--train-seed", type=int, default=0, metavar="SEED",
+                      help="with --train: fit's --seed (default: 0)")
     view.set_defaults(func=cmd_view)
 
     bench = commands.add_parser("bench", help="time the kernel variants (fused, wavefront, prepost, unfused), per stage, "

@@ -6,6 +6,16 @@ default camera and render modes, moves the camera with the mouse and keys, and d
 resolution. Dynamic resolution keeps interaction near a target frame rate (the frame is rendered
 smaller and scaled up); once the camera has been still for a moment, one frame is rendered at full
 resolution and left on screen, so an idle viewer does not keep the device busy.
+
+Live training (`ngvk view APP --train DATA`): the app's own fit (the generic fit loop, as `ngvk
+fit`) runs in the window's thread and calls back after every step; the viewer draws a frame from
+that step's parameters whenever a frame is due (one every 1 / target-fps seconds, its resolution
+aimed at half of that, so that training keeps the other half), handles keys and pauses there. The
+heads-up display (engine/render/hud.py: a compute pass that scales the frame to the window and
+draws text over it) shows frame time, resolution, kernel variant, mode, encoding, the training's
+step, loss and headline metric, and the last frame time of the fused and unfused kernels: every
+COMPARE_EVERY-th frame is drawn with the other of the two (the same image, bit for bit), so that
+both stay current.
 """
 
 from __future__ import annotations
@@ -24,7 +34,10 @@ KEYS = """\
   1 2 3 ...       render modes
   F               the next kernel variant (fused, wavefront, prepost, unfused: those the app has)
   R               reset the camera
-  P               screenshot (full resolution PNG in the current folder)
+  P / Shift+P     screenshot (full resolution PNG in the current folder) / of the window, display and all
+  I               heads-up display on / off
+  Space           pause / resume training (--train)
+  Ctrl+S          save the model (--train: to --out, atomically; also when training ends or the window closes)
   H               this help
   Esc, Q          quit (Q moves down in 3D apps: quit with Esc there)"""
 
@@ -33,13 +46,28 @@ PROGRESSIVE_FRAMES = 64  # a progressive app keeps adding frames while the view 
 ORBIT_RADIANS_PER_PIXEL = 0.005
 ZOOM_PER_WHEEL_STEP = 1.15
 MOVE_FRACTION_PER_SECOND = 0.5  # WASD speed, as a fraction of the distance to look_at
+COMPARE_EVERY = 8  # every 8th frame is drawn with the other of fused and unfused, to show both times
+DRAW_SHARE = 0.5  # of a frame's period, what drawing aims at while training (training has the rest)
 
 
 class Viewer:
     def __init__(self, app, model, width: int, height: int, camera=None, target_fps: float = 10.0,
-                 mode: str | None = None, print_keys: bool = True, kernels: str = "fused"):
+                 mode: str | None = None, print_keys: bool = True, kernels: str = "fused", train: dict | None = None,
+                 hud: bool = True):
         self.app = app
         self.model = model
+        self.train = train  # cli.py cmd_view(): data, source, encoding, steps, batch_size, seed, out, max_seconds
+        self.hud_on = hud
+        self.hud = None
+        self.renderer = None
+        self.paused = False
+        self.save_requests = 0
+        self.training = {}  # step, loss, metrics, state ("training", "paused", "done", "stopped")
+        self.latest = None  # live training: makes the model of the last step
+        self.rendered_step = None  # the step whose parameters the renderer holds
+        self.variant_ms = {}  # last frame time per kernel variant
+        self.frames_drawn = 0
+        self.last_draw = 0.0
         self.size = (width, height)
         self.initial_camera = camera
         self.target_ms = 1000.0 / target_fps if target_fps > 0 else 0.0
@@ -54,6 +82,7 @@ class Viewer:
         self.full_resolution_shown = False
         self.quit = False
         self.screenshot_requests = 0
+        self.window_screenshot_requests = 0
         self.last_frame_ms = 0.0
         self.accumulated = 0  # frames in the image of a progressive app
 
@@ -135,7 +164,17 @@ class Viewer:
             self.kernels = variants[(variants.index(self.kernels) + 1) % len(variants)]
             self.changed()
         elif key == glfw.KEY_P:
-            self.screenshot_requests += 1
+            if mods & glfw.MOD_SHIFT:
+                self.window_screenshot_requests += 1
+            else:
+                self.screenshot_requests += 1
+        elif key == glfw.KEY_S and mods & glfw.MOD_CONTROL:
+            self.save_requests += 1
+        elif key == glfw.KEY_SPACE and self.train:
+            self.paused = not self.paused
+        elif key == glfw.KEY_I:
+            self.hud_on = not self.hud_on
+            self.changed()
         elif key == glfw.KEY_H:
             print(KEYS, flush=True)
         elif glfw.KEY_1 <= key <= glfw.KEY_9:
@@ -185,10 +224,38 @@ class Viewer:
             f"{render_size[0]}x{render_size[1]} of {width}x{height} | {self.last_frame_ms:.1f} ms | H: help"
         )
 
+    def hud_lines(self, render_size) -> list[str]:
+        """The heads-up display's text (module docstring)."""
+        width, height = self.window_size
+        fps = 1000.0 / self.last_frame_ms if self.last_frame_ms > 0 else 0.0
+        # The current variant starred; each variant's last frame time ("-": none drawn yet).
+        times = " ".join(f"{'*' if k == self.kernels else ''}{k} "
+                         f"{f'{self.variant_ms[k]:.0f}' if k in self.variant_ms else '-'}"
+                         for k in ("fused", "unfused") if k in self.renderer.kernels)
+        encoding = self.model.encoding.encoding if self.model is not None else self.train["encoding"]
+        lines = [f"{fps:.1f} fps {self.last_frame_ms:.0f} ms {render_size[0]}x{render_size[1]}/{width}x{height}",
+                 f"{times} ms" + ("" if self.kernels in ("fused", "unfused") else f" *{self.kernels}"),
+                 f"{self.renderer.mode} {encoding}"]
+        if self.train:
+            t = self.training
+            line = f"{t.get('state', 'starting')} {t.get('step', 0)}/{self.train['steps']}"
+            if "loss" in t:
+                line += f" loss {t['loss']:.3g}"
+            lines.append(line)
+            metrics = t.get("metrics") or {}
+            headline = next((name for name in self.app.metrics if name in metrics), None)
+            if headline:
+                lines.append(f"{self.app.metrics[headline].format(metrics[headline])} @{t['metrics_step']}")
+            lines.append("Spc pause ^S save I hide H help")
+        else:
+            lines.append("I hide H help")
+        return lines
+
     def draw(self, window, settle: bool) -> None:
         import glfw
 
         from ngvk.engine.gpu.present import SwapchainOutOfDate
+        from ngvk.engine.render.hud import glyph_scale
 
         width, height = self.render_resolution(settle)
         options = {}
@@ -196,12 +263,27 @@ class Viewer:
             accumulate = settle and self.full_resolution_shown and not self.dirty
             self.accumulated = self.accumulated + 1 if accumulate else 1
             options["accumulate"] = accumulate
-        frame = self.renderer.render(self.camera, width, height, self.kernels, download=False, **options)
-        self.last_frame_ms = frame.frame_ms
-        if not settle:
+        # Every COMPARE_EVERY-th frame, the other of fused and unfused (module docstring).
+        kernels = self.kernels
+        if self.hud_on and self.frames_drawn % COMPARE_EVERY == COMPARE_EVERY - 1:
+            other = "unfused" if kernels != "unfused" else "fused"
+            kernels = other if other in self.renderer.kernels else kernels
+        frame = self.renderer.render(self.camera, width, height, kernels, download=False, **options)
+        self.frames_drawn += 1
+        self.variant_ms[kernels] = frame.frame_ms
+        if kernels == self.kernels:
+            self.last_frame_ms = frame.frame_ms
+        if not settle and kernels == self.kernels:
             self.adapt_scale(frame.frame_ms)
         try:
-            self.presenter.present(self.renderer.frame_buffer(width, height, False), width, height)
+            buffer = self.renderer.frame_buffer(width, height, False)
+            if self.hud_on:
+                window_width, window_height = self.window_size
+                buffer = self.hud.compose(buffer, width, height, window_width, window_height,
+                                          self.hud_lines((width, height)), glyph_scale(window_height))
+                self.presenter.present(buffer, window_width, window_height)
+            else:
+                self.presenter.present(buffer, width, height)
         except SwapchainOutOfDate:
             self.window_size = self.presenter.resize()
             self.dirty = True
@@ -219,65 +301,194 @@ class Viewer:
         save_png(path, frame.rgb)
         print(f"screenshot {width}x{height} -> {path}", flush=True)
 
+    def window_screenshot(self, path: str) -> None:
+        """The window as shown: the current view at full resolution with the heads-up display."""
+        import numpy as np
+
+        from ngvk.apps.imageio import save_png
+        from ngvk.engine.render.hud import glyph_scale
+
+        width, height = self.window_size
+        self.renderer.render(self.camera, width, height, self.kernels, download=False)
+        buffer = self.hud.compose(self.renderer.frame_buffer(width, height, False), width, height, width, height,
+                                  self.hud_lines((width, height)), glyph_scale(height))
+        save_png(path, buffer.download(np.uint8, (height, width, 4))[..., :3])
+        print(f"screenshot {width}x{height} with the display -> {path}", flush=True)
+
+    # ---- the model ----------------------------------------------------------------------------
+
+    def show_model(self, model) -> None:
+        """Draw `model` from now on: a renderer of it (the camera, mode and variant kept)."""
+        from ngvk.engine.render.frame import check_kernels
+
+        model = self.app.renderable(self.device, model)
+        if not self.train or self.renderer is None:  # live training: every snapshot has the same data
+            self.reference = self.app.load_reference(model)
+        renderer = self.app.renderer(self.device, model, self.reference)
+        mode = self.renderer.mode if self.renderer is not None else self.initial_mode
+        if self.renderer is not None:
+            self.renderer.close()
+        self.renderer, self.model = renderer, model
+        if self.camera is None:
+            self.camera = self.initial_camera or self.renderer.default_camera(*self.size)
+        if mode:
+            self.renderer.set_mode(mode)
+        check_kernels(self.renderer, self.kernels)
+
+    def save(self, model) -> None:
+        model.save(self.train["out"])  # atomically (engine/model.py)
+        print(f"model of step {model.training.get('steps', self.training.get('step'))} written to "
+              f"{self.train['out']}", flush=True)
+
     # ---- the loop -----------------------------------------------------------------------------
 
-    def run(self, frames: int | None = None, screenshot: str | None = None, resize=None) -> int:
-        """Until the window closes, or for `frames` frames (then write `screenshot`, if given).
-        `resize` (width, height) resizes the window halfway through a scripted run."""
+    def run(self, frames: int | None = None, screenshot: str | None = None, resize=None,
+            display_screenshot: str | None = None) -> int:
+        """Until the window closes, or for `frames` frames (then write `screenshot` and
+        `display_screenshot`, the window with its display, if given). `resize` (width, height)
+        resizes the window halfway through a scripted run."""
         import glfw
 
         from ngvk.engine.gpu.device import Device
         from ngvk.engine.gpu.present import SWAPCHAIN_EXTENSION, Presenter, required_instance_extensions
+        from ngvk.engine.render.hud import Hud
 
         window = self.open_window()
+        self.camera = None
         try:
             with Device(instance_extensions=required_instance_extensions(), device_extensions=[SWAPCHAIN_EXTENSION]) as device:
+                self.device = device
                 self.presenter = Presenter(device, window)
-                reference = self.app.load_reference(self.model)
-                self.renderer = self.app.renderer(device, self.model, reference)
+                self.hud = Hud(device)
                 try:
                     self.window_size = self.presenter.size
-                    self.camera = self.initial_camera or self.renderer.default_camera(*self.size)
-                    if self.initial_mode:
-                        self.renderer.set_mode(self.initial_mode)
-                    check_kernels(self.renderer, self.kernels)
                     if self.print_keys:
                         print(f"ngvk view {self.app.name} on {device.info.name}; keys:\n{KEYS}", flush=True)
-                    self.loop(window, frames, resize)
+                    if self.train:
+                        drawn = self.train_live(window)
+                        if self.training["state"] == "done" and (frames is None or drawn < frames):
+                            self.loop(window, None if frames is None else frames - drawn, resize)
+                    else:
+                        self.show_model(self.model)
+                        self.loop(window, frames, resize)
                     if screenshot:
                         self.screenshot(screenshot)
+                    if display_screenshot:
+                        self.window_screenshot(display_screenshot)
                 finally:
-                    self.renderer.close()
+                    if self.renderer is not None:
+                        self.renderer.close()
+                    self.hud.close()
                     self.presenter.close()
         finally:
             glfw.destroy_window(window)
             glfw.terminate()
         return 0
 
+    def service(self, window) -> float:
+        """Events, flying, resizes and screenshot requests between frames; returns the time."""
+        import glfw
+
+        glfw.poll_events()
+        now = time.perf_counter()
+        self.move_with_keys(window, now - self.previous)
+        self.previous = now
+        size = tuple(glfw.get_framebuffer_size(window))
+        if size != self.window_size and 0 not in size:
+            self.window_size = self.presenter.resize()
+            self.changed()
+        if self.renderer is not None:
+            while self.screenshot_requests:
+                self.screenshot_requests -= 1
+                self.screenshot(f"ngvk-{self.app.name}-{time.strftime('%Y%m%d-%H%M%S')}.png")
+            while self.window_screenshot_requests:
+                self.window_screenshot_requests -= 1
+                self.window_screenshot(f"ngvk-{self.app.name}-{time.strftime('%Y%m%d-%H%M%S')}-display.png")
+        return now
+
+    def train_live(self, window) -> int:
+        """The app's fit with a frame drawn between steps when one is due (module docstring: with
+        --target-fps 0, after every step). Saves the model to --out at the end, and on a quit or
+        Ctrl-C, which end training. Prints each evaluation of the app's metrics and, at the end,
+        the frames drawn while training. Returns how many."""
+        import glfw
+
+        train = self.train
+        period_ms = self.target_ms * 2 if self.target_ms > 0 else 0.0  # a frame's period; drawing aims at half
+        self.target_ms = period_ms * DRAW_SHARE
+        self.previous = start = time.perf_counter()
+        drawn, frame_ms = 0, []
+
+        def live(step, loss, metrics, model):
+            nonlocal drawn
+            self.training.update(step=step, loss=loss, state="paused" if self.paused else "training")
+            if metrics:
+                self.training.update(metrics=metrics, metrics_step=step)
+                print(f"step {step}, {time.perf_counter() - start:.1f} s: {self.app.format_metrics(metrics)}",
+                      flush=True)
+            self.latest = model
+            while True:
+                now = self.service(window)
+                if self.quit or glfw.window_should_close(window):
+                    raise KeyboardInterrupt
+                if self.save_requests:
+                    self.save_requests = 0
+                    self.save(model())
+                self.training["state"] = "paused" if self.paused else "training"
+                due = (now - self.last_draw) * 1000.0 >= period_ms
+                if due or self.dirty or self.rendered_step is None:
+                    if self.rendered_step != step:
+                        self.show_model(model())
+                        self.rendered_step = step
+                    self.last_draw = now
+                    self.draw(window, settle=False)
+                    drawn += 1
+                    frame_ms.append(self.last_frame_ms)
+                if not self.paused:
+                    return
+                glfw.wait_events_timeout(0.02)
+
+        result = self.app.fit(self.device, train["data"], train["encoding"], steps=train["steps"],
+                              batch_size=train["batch_size"], seed=train["seed"], source=train["source"],
+                              max_seconds=train["max_seconds"], live=live)
+        from ngvk.engine.fit import COMPLETED, TIME_BUDGET
+
+        seconds = time.perf_counter() - start
+        if frame_ms:
+            print(f"drew {drawn} frames in {seconds:.1f} s of training ({drawn / seconds:.2f} frames/s), "
+                  f"median frame {sorted(frame_ms)[len(frame_ms) // 2]:.1f} ms", flush=True)
+
+        done = result.stopped in (COMPLETED, TIME_BUDGET)
+        self.training.update(state="done" if done else "stopped", step=result.steps, metrics=result.metrics,
+                             metrics_step=result.steps)
+        self.save(result.model)
+        self.show_model(result.model)
+        self.target_ms = period_ms
+        self.changed()
+        if done:
+            print(f"trained {result.steps} steps in {result.seconds:.1f} s: {self.app.format_metrics(result.metrics)}",
+                  flush=True)
+        return drawn
+
     def loop(self, window, frames: int | None, resize) -> None:
         import glfw
 
         drawn = 0
-        previous = time.perf_counter()
+        self.previous = time.perf_counter()
         while not self.quit and not glfw.window_should_close(window):
             if frames is not None and drawn >= frames:
                 break
             if frames is not None and resize and drawn == frames // 2:
                 glfw.set_window_size(window, *resize)
-            glfw.poll_events()
-            now = time.perf_counter()
-            self.move_with_keys(window, now - previous)
-            previous = now
             size = tuple(glfw.get_framebuffer_size(window))
-            if size != self.window_size:
-                if 0 in size:  # minimised: nothing to present to until it comes back
-                    glfw.wait_events_timeout(0.1)
-                    continue
-                self.window_size = self.presenter.resize()
-                self.changed()
-            while self.screenshot_requests:
-                self.screenshot_requests -= 1
-                self.screenshot(f"ngvk-{self.app.name}-{time.strftime('%Y%m%d-%H%M%S')}.png")
+            if 0 in size:  # minimised: nothing to present to until it comes back
+                glfw.wait_events_timeout(0.1)
+                continue
+            now = self.service(window)
+            while self.save_requests:
+                self.save_requests = 0
+                if self.train:
+                    self.save(self.model)
             settle = now - self.last_change >= SETTLE_SECONDS
             converging = self.app.progressive and settle and self.accumulated < PROGRESSIVE_FRAMES
             if frames is not None or self.dirty or (settle and not self.full_resolution_shown) or converging:
@@ -289,21 +500,24 @@ class Viewer:
 
 def view(app_name: str, model_path=None, width: int | None = None, height: int | None = None, camera_path=None,
          frames: int | None = None, screenshot: str | None = None, target_fps: float = 10.0,
-         mode: str | None = None, resize=None, kernels: str = "fused") -> int:
-    """`ngvk view`: open the viewer for `app_name`."""
+         mode: str | None = None, resize=None, kernels: str = "fused", train: dict | None = None,
+         hud: bool = True, display_screenshot: str | None = None) -> int:
+    """`ngvk view`: open the viewer for `app_name` (with `train`, training a new model live: cli.py
+    cmd_view())."""
     from ngvk.engine.render.camera import load_camera
 
     from ngvk.apps import get_app
 
     app = get_app(app_name)
-    model = app.load_model(model_path)
+    model = None if train else app.load_model(model_path)
     camera = load_camera(camera_path) if camera_path else None
-    default_width, default_height = app.default_resolution(model)
+    default_width, default_height = app.default_resolution(model) if model else app.data_resolution(train["data"])
     width = width or default_width
     height = height or default_height
     if width < 1 or height < 1:
         raise NgvkError(f"window size {width}x{height}: width and height must be at least 1")
     if frames is not None and frames < 1:
         raise NgvkError("--frames must be at least 1")
-    viewer = Viewer(app, model, width, height, camera, target_fps, mode, print_keys=frames is None, kernels=kernels)
-    return viewer.run(frames, screenshot, resize)
+    viewer = Viewer(app, model, width, height, camera, target_fps, mode, print_keys=frames is None, kernels=kernels,
+                    train=train, hud=hud)
+    return viewer.run(frames, screenshot, resize, display_screenshot)

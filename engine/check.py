@@ -431,6 +431,24 @@ def check_compaction(device, rng, n: int = 1029) -> list[CheckResult]:
     ]
 
 
+def check_hud(device, rng) -> list[CheckResult]:
+    """The viewer's display pass: a random frame scaled to a window of another size, with text."""
+    from ngvk.engine.render.hud import Hud, hud_reference
+
+    frame = rng.integers(0, 256, (23, 37, 4), dtype=np.uint8)
+    lines = ["12.3 ms 81 fps", "*fused 12 unfused -", "~{}|"]
+    start = time.perf_counter()
+    hud = Hud(device)
+    try:
+        with device.buffer_from(frame.reshape(-1).view(np.uint32), "frame") as buffer:
+            got = hud.compose(buffer, 37, 23, 150, 71, lines, 2).download(np.uint8, (71, 150, 4))
+    finally:
+        hud.close()
+    expected = hud_reference(frame, 150, 71, lines, 2)
+    wrong = float(np.count_nonzero(np.any(got != expected, axis=-1)))
+    return [CheckResult("hud", "window pixels (count of wrong ones)", wrong, 0.0, time.perf_counter() - start)]
+
+
 def check_pool_batch(device, rng, n: int = 1029, pool: int = 5000) -> list[CheckResult]:
     """A training batch drawn from a pool on the device (the random sequence picks the entries)."""
     from ngvk.engine.nn.layers import run_kernel
@@ -477,6 +495,7 @@ def engine_checks(device, rng) -> list:
     jobs += [lambda name=name: check_loss(device, name, rng) for name in reference.LOSSES]
     jobs.append(lambda: check_adam(device, rng))
     jobs.append(lambda: check_compaction(device, rng))
+    jobs.append(lambda: check_hud(device, rng))
     jobs.append(lambda: check_pool_batch(device, rng))
     return jobs
 

@@ -9,7 +9,9 @@ makes a Model of the current parameters with the training record given, and `eva
 which returns the app's metrics as a dict (the first is the headline one, e.g. PSNR). The loop runs
 the steps, evaluates `evaluations` times along the way and always after the last step, and stops
 early at a wall-clock budget (`max_seconds`) or on Ctrl-C: either way the model of the last finished
-step is returned, with the reason recorded in `training["stopped"]`.
+step is returned, with the reason recorded in `training["stopped"]`. `live(step, loss, metrics,
+model)` after each step (the viewer's live training, apps/viewer.py) gets `model()`, which makes the
+model of the parameters then; a KeyboardInterrupt it raises stops the fit as Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class FitResult:
 
 
 def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max_seconds: float | None = None,
-             progress=None, record: dict | None = None) -> FitResult:
+             progress=None, record: dict | None = None, live=None) -> FitResult:
     """Run up to `steps` training steps. `progress(step, loss, metrics, status)` after each step
     (metrics is None except at evaluations; status is the trainer's status(), what a progress bar
     shows beside the loss). `record` is merged into the model's training record, after what
@@ -61,6 +63,8 @@ def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max
                 history.append({"step": step, "loss": loss, "seconds": time.perf_counter() - start, **metrics})
             if progress:
                 progress(step, loss, metrics, trainer.status())
+            if live:
+                live(step, loss, metrics, lambda: snapshot({}))
             if max_seconds is not None and step < steps and time.perf_counter() - start >= max_seconds:
                 stopped = TIME_BUDGET
                 break
@@ -93,7 +97,8 @@ def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max
 
 def fit_to_pool(device, app: str, grid_config, network_config, pool_positions, pool_targets, loss: str, steps: int,
                 batch_size: int, seed: int, evaluate, app_data: dict, param_dtype: str = "float32",
-                progress=None, max_seconds: float | None = None, evaluations: int = 10, rng=None) -> FitResult:
+                progress=None, max_seconds: float | None = None, evaluations: int = 10, rng=None,
+                live=None) -> FitResult:
     """Fit a grid encoding and an MLP (initialised from `rng`, default seeded by `seed`) to a pool of
     samples computed on the host: positions [N, D] and targets [N, C], batches drawn on the device
     (nn/pool_batch.comp), the `loss` between the MLP's outputs and the targets. `evaluate(model)`
@@ -131,7 +136,7 @@ def fit_to_pool(device, app: str, grid_config, network_config, pool_positions, p
                          params=params, param_dtype=param_dtype, training=training, app_data=dict(app_data))
 
         return fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
-                        record={"loss": loss, "pool_size": pool_size})
+                        record={"loss": loss, "pool_size": pool_size}, live=live)
     finally:
         if trainer is not None:
             trainer.close()

@@ -247,6 +247,7 @@ def test_every_shader_compiles():
         "VOLUME_SOURCE": 0, "VOLUME_STAGE": 3,
         **volume_tracing.defines(),
         "WAVEFRONT_FULL": 4096, "WAVEFRONT_MAX_STEPS": 32, "WAVEFRONT_LOCAL_SIZE": 8,  # the wavefront kernels
+        "HUD_GLYPH_WIDTH": 6, "HUD_GLYPH_HEIGHT": 11,  # the viewer's display
     }
     # NeRF's kernels hold two named MLP instances (density, colour) instead of the MLP_* network.
     nerf = {key: value for key, value in defines.items() if not key.startswith("MLP_") or key == "MLP_ITEMS"}

@@ -1,6 +1,7 @@
 """The viewer under a virtual display (Xvfb): what it shows and screenshots is what `ngvk render`
-writes, to the last bit (the same renderer and kernels), it survives a resize with validation on, and
-it fails cleanly without a display."""
+writes, to the last bit (the same renderer and kernels), the heads-up display over it, live training
+ending with `ngvk fit`'s parameters, it survives a resize with validation on, and it fails cleanly
+without a display."""
 
 import os
 import shutil
@@ -80,7 +81,7 @@ def test_window_shows_the_render(display, rendered):
     from PIL import ImageGrab
 
     camera, expected = rendered
-    viewer = ngvk("view", "image", "--frames", "400", "--target-fps", "0", "--camera", str(camera),
+    viewer = ngvk("view", "image", "--frames", "400", "--target-fps", "0", "--camera", str(camera), "--no-hud",
                   "--width", str(SIZE[0]), "--height", str(SIZE[1]), display=display, background=True)
     try:
         shown = False
@@ -93,6 +94,97 @@ def test_window_shows_the_render(display, rendered):
     finally:
         viewer.kill()
         viewer.communicate()
+
+
+def test_the_display_is_drawn_over_the_render_in_its_box(display, rendered):
+    # The heads-up display on (the default): outside its box the window is the rendered frame; inside,
+    # the frame darkened to a quarter (engine/render/hud.py, whose pass tests/test_hud.py checks
+    # pixel for pixel), with white glyphs.
+    from PIL import ImageGrab
+
+    from ngvk.engine.render.hud import MARGIN, font
+
+    camera, expected = rendered
+    viewer = ngvk("view", "image", "--frames", "400", "--target-fps", "0", "--camera", str(camera),
+                  "--width", str(SIZE[0]), "--height", str(SIZE[1]), display=display, background=True)
+    _, width, height = font()
+    top = 3 * height + 2 * MARGIN  # the image app's display: 4 lines
+    try:
+        shown = False
+        deadline = time.time() + 120
+        while time.time() < deadline and viewer.poll() is None and not shown:
+            time.sleep(0.5)
+            screen = np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB"))[: SIZE[1], : SIZE[0]].astype(int)
+            below = np.array_equal(screen[top + height + 1:], expected[top + height + 1:])
+            box = screen[MARGIN:top, MARGIN:MARGIN + 20 * width]
+            dark = expected[MARGIN:top, MARGIN:MARGIN + 20 * width].astype(int) // 4
+            shown = below and ((box == 255) | (box == dark)).all() and (box == 255).mean() > 0.05
+        assert shown, "the window never showed the display over the rendered frame"
+    finally:
+        viewer.kill()
+        viewer.communicate()
+
+
+@pytest.fixture(scope="module")
+def small_image(tmp_path_factory):
+    from PIL import Image
+
+    y, x = np.mgrid[0:24, 0:32]
+    rgb = np.stack([x * 8, y * 10, (x * y) % 256], axis=-1).astype(np.uint8)
+    path = tmp_path_factory.mktemp("live") / "small.png"
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_nerf(tmp_path_factory):
+    from ngvk.apps.nerf import scene
+
+    out = tmp_path_factory.mktemp("live_nerf") / "tabletop"
+    scene.write_dataset("tabletop", out, views=6, resolution=16, seed=2)
+    return out
+
+
+@pytest.mark.parametrize("app", ["image", "nerf"])
+def test_live_training_ends_with_fits_parameters(display, small_image, small_nerf, tmp_path, app):
+    # K steps trained in the window, frames drawn between them, against `ngvk fit` for K steps with
+    # the same seed: the same kernels on the same batches (drawing touches none of training's
+    # buffers). Not to the bit: the grid's backward pass adds into shared entries with float atomics,
+    # whose order varies from run to run, so that two `fit`s differ as much (about 1e-8 after 6
+    # steps here; Adam, which divides by the gradient's spread, makes that up to ~1e-5 on the entries
+    # few samples touch), then rounded to float16 where the model keeps that (NeRF); hence the
+    # tolerance: 1e-4, a hundredth of one Adam step (lr 1e-2).
+    # The live model renders.
+    from ngvk.engine.model import load_model
+
+    data = str(small_image if app == "image" else small_nerf)
+    common = ["--steps", "6", "--batch-size", "4096"]
+    live, fitted, shot = tmp_path / "live.npz", tmp_path / "fit.npz", tmp_path / "render.png"
+    result = ngvk("view", app, "--train", data, "--frames", "5", "--target-fps", "0", "--out", str(live), *common,
+                  "--width", "40", "--height", "30", display=display)
+    assert result.returncode == 0, result.stderr
+    assert f"model of step 6 written to {live}" in result.stdout
+    assert "drew 6 frames" in result.stdout  # --target-fps 0: a frame after every step
+    result = ngvk("fit", app, data, "--out", str(fitted), *common)
+    assert result.returncode == 0, result.stderr
+    a, b = load_model(live), load_model(fitted)
+    assert a.params.keys() == b.params.keys()
+    for name in a.params:
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=0, atol=1e-4, err_msg=name)
+    result = ngvk("render", app, "--model", str(live), "--out", str(shot), "--width", "20", "--height", "16")
+    assert result.returncode == 0, result.stderr
+
+
+def test_live_training_with_bad_data_is_fits_one_line_error(tmp_path):
+    # Read before the window opens: the error is the data's (no display is needed to see it), and no
+    # model file is written.
+    out = tmp_path / "live.npz"
+    result = ngvk("view", "image", "--train", str(tmp_path / "missing.png"), "--out", str(out))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1 and "missing.png" in lines[0] and "display" not in lines[0]
+    assert not out.exists()
+    result = ngvk("view", "image", "--steps", "5")
+    assert result.returncode != 0 and "--train" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_resize_while_running(display, tmp_path):

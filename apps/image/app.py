@@ -221,6 +221,9 @@ class ImageApp(App):
         """The size of the image the model was fitted to."""
         return model.app_data["width"], model.app_data["height"]
 
+    def data_resolution(self, data) -> tuple[int, int]:
+        return data.shape[1], data.shape[0]
+
     def load_data(self, source: str) -> np.ndarray:
         """The image as float32 linear RGB [H, W, 3] (apps/imageio.py load_linear_image()): a file,
         or `skimage:NAME` for one of scikit-image's photos."""
@@ -271,7 +274,7 @@ class ImageApp(App):
                 "render_ms": frame.frame_ms}
 
     def fit(self, device, data, encoding="hashgrid", steps=None, batch_size=App.default_batch_size, seed=0, source="",
-            progress=None, max_seconds=None, evaluations=10):
+            progress=None, max_seconds=None, evaluations=10, live=None):
         """Fit a model to the image `data` (uint8 sRGB, or float linear RGB [H, W, 3]) in linear light
         with the relative L2 loss (its squared error divided by the prediction's square, plus 0.01,
         weighs a bright HDR pixel's error as a dark one's, relative to its value)."""
@@ -298,7 +301,7 @@ class ImageApp(App):
                              app_data={"width": width, "height": height, "source": source}, training=training)
 
             return fit_loop(trainer, steps, snapshot, lambda model: self.evaluate(device, model, data), evaluations,
-                            max_seconds, progress, record={"loss": LOSS})
+                            max_seconds, progress, record={"loss": LOSS}, live=live)
         finally:
             if trainer is not None:
                 trainer.close()

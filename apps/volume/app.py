@@ -139,13 +139,21 @@ class VolumeApp(App):
     def evaluate(self, device, model: Model, data: VolumeData) -> dict:
         return {"psnr": self.render_psnr(device, model, data), **fitting.density_metrics(device, model, data)}
 
+    def renderable(self, device, model: Model) -> Model:
+        """The occupancy grid and majorant the renderer needs, from the network (a fit's snapshots
+        have neither)."""
+        if "occupancy" not in model.extras:
+            fitting.add_occupancy(device, model)
+        return model
+
     def fit(self, device, data: VolumeData, encoding="hashgrid", steps=None, batch_size=App.default_batch_size,
-            seed=0, source="", progress=None, max_seconds=None, evaluations=10):
+            seed=0, source="", progress=None, max_seconds=None, evaluations=10, live=None):
         """Fit with the L2 loss, then build the model's occupancy grid and majorant from the network,
         and measure the render PSNR."""
         steps = self.default_steps[encoding] if steps is None else steps
-        result = fitting.fit(device, data, encoding, steps, batch_size, seed, progress, max_seconds, evaluations)
-        fitting.add_occupancy(device, result.model)
+        result = fitting.fit(device, data, encoding, steps, batch_size, seed, progress, max_seconds, evaluations,
+                             live=live)
+        self.renderable(device, result.model)
         psnr = self.render_psnr(device, result.model, data)
         result.metrics = {"psnr": psnr, **result.metrics}
         result.model.training["psnr"] = psnr
