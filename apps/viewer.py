@@ -63,7 +63,6 @@ class Viewer:
         self.paused = False
         self.save_requests = 0
         self.training = {}  # step, loss, metrics, state ("training", "paused", "done", "stopped")
-        self.latest = None  # live training: makes the model of the last step
         self.rendered_step = None  # the step whose parameters the renderer holds
         self.variant_ms = {}  # last frame time per kernel variant
         self.frames_drawn = 0
@@ -413,8 +412,10 @@ class Viewer:
         the frames drawn while training. Returns how many."""
         import glfw
 
+        from ngvk.engine.fit import COMPLETED, TIME_BUDGET
+
         train = self.train
-        period_ms = self.target_ms * 2 if self.target_ms > 0 else 0.0  # a frame's period; drawing aims at half
+        period_ms = self.target_ms  # a frame's period (0: a frame after every step); drawing aims at a share
         self.target_ms = period_ms * DRAW_SHARE
         self.previous = start = time.perf_counter()
         drawn, frame_ms = 0, []
@@ -426,7 +427,6 @@ class Viewer:
                 self.training.update(metrics=metrics, metrics_step=step)
                 print(f"step {step}, {time.perf_counter() - start:.1f} s: {self.app.format_metrics(metrics)}",
                       flush=True)
-            self.latest = model
             while True:
                 now = self.service(window)
                 if self.quit or glfw.window_should_close(window):
@@ -451,8 +451,6 @@ class Viewer:
         result = self.app.fit(self.device, train["data"], train["encoding"], steps=train["steps"],
                               batch_size=train["batch_size"], seed=train["seed"], source=train["source"],
                               max_seconds=train["max_seconds"], live=live)
-        from ngvk.engine.fit import COMPLETED, TIME_BUDGET
-
         seconds = time.perf_counter() - start
         if frame_ms:
             print(f"drew {drawn} frames in {seconds:.1f} s of training ({drawn / seconds:.2f} frames/s), "
