@@ -90,15 +90,18 @@ class App:
         raise NotImplementedError
 
     def fit(self, device, data, encoding: str, steps: int, batch_size: int, seed: int, source: str,
-            progress=None, max_seconds: float | None = None, evaluations: int = 10, live=None):
+            progress=None, max_seconds: float | None = None, evaluations: int = 10, live=None, initial=None):
         """Fit a model to `data`: an engine.fit.FitResult (through engine.fit.fit_loop, which calls
-        `live` after each step: the viewer's live training)."""
+        `live` after each step: the viewer's live training), from fresh parameters or, continuing a
+        fit, from the model `initial`'s (engine.fit.starting_params())."""
         raise NotImplementedError
 
-    def renderable(self, device, model: Model) -> Model:
+    def renderable(self, device, model: Model, live: bool = False) -> Model:
         """`model` made ready to render where a fit's snapshot lacks something its renderer needs
         (the volume app: the occupancy grid and majorant, built from the network); in place. The
-        viewer's live training renders snapshots through this. Nothing by default."""
+        viewer's live training renders snapshots through this, `live` for a frame's (where building
+        it at full quality would cost more than the frame; a saved model is built at full quality).
+        Nothing by default."""
         return model
 
     def evaluate(self, device, model: Model, data) -> dict[str, float]:

@@ -24,6 +24,32 @@ TIME_BUDGET = "time budget"
 INTERRUPTED = "interrupted"
 
 
+def starting_params(configs: dict, rng, initial=None) -> dict:
+    """The parameters a fit starts from, by the model's names ({"encoding": GridConfig, "network":
+    MLPConfig, ...} -> {name: float32 array}): drawn from `rng`, or `initial`'s (an engine.model.Model
+    to continue training: Adam's moments and the learning-rate schedule start afresh), whose
+    encoding and networks must be those the fit builds."""
+    import numpy as np
+
+    from ngvk.engine.errors import NgvkError
+
+    if initial is None:
+        return {name: config.init_params(rng) for name, config in configs.items()}
+    for name, config in configs.items():
+        have = {**initial.encodings, **initial.networks}.get(name)
+        if have != config:
+            built = config.summary()
+            raise NgvkError(f"the model to continue has {have.summary() if have else f'no {name}'} where this fit "
+                            f"builds {built}: give the --encoding it was fitted with and data of its kind, "
+                            "or fit a new model")
+    return {name: np.array(initial.params[name], np.float32) for name in configs}
+
+
+def continued_record(initial) -> dict:
+    """What a fit's training record says of the model it continued (nothing for a new one)."""
+    return {} if initial is None else {"continued_from_steps": initial.training.get("steps", 0)}
+
+
 @dataclass
 class FitResult:
     model: object  # engine.model.Model
@@ -98,8 +124,9 @@ def fit_loop(trainer, steps: int, snapshot, evaluate, evaluations: int = 10, max
 def fit_to_pool(device, app: str, grid_config, network_config, pool_positions, pool_targets, loss: str, steps: int,
                 batch_size: int, seed: int, evaluate, app_data: dict, param_dtype: str = "float32",
                 progress=None, max_seconds: float | None = None, evaluations: int = 10, rng=None,
-                live=None) -> FitResult:
-    """Fit a grid encoding and an MLP (initialised from `rng`, default seeded by `seed`) to a pool of
+                live=None, initial=None) -> FitResult:
+    """Fit a grid encoding and an MLP (initialised from `rng`, default seeded by `seed`, or continued
+    from `initial`: starting_params()) to a pool of
     samples computed on the host: positions [N, D] and targets [N, C], batches drawn on the device
     (nn/pool_batch.comp), the `loss` between the MLP's outputs and the targets. `evaluate(model)`
     gives the app's metrics; the model's parameters are rounded to `param_dtype` in every snapshot,
@@ -114,8 +141,9 @@ def fit_to_pool(device, app: str, grid_config, network_config, pool_positions, p
     pool_positions = np.ascontiguousarray(pool_positions, np.float32)
     pool_targets = np.ascontiguousarray(pool_targets, np.float32).reshape(len(pool_positions), -1)
     pool_size = len(pool_positions)
-    encoding_layer = GridEncoding(device, grid_config, grid_config.init_params(rng))
-    mlp = MLP(device, network_config, network_config.init_params(rng))
+    start = starting_params({"encoding": grid_config, "network": network_config}, rng, initial)
+    encoding_layer = GridEncoding(device, grid_config, start["encoding"])
+    mlp = MLP(device, network_config, start["network"])
     pool = [device.buffer_from(pool_positions, "pool_positions"), device.buffer_from(pool_targets, "pool_targets")]
     trainer = None
     try:
@@ -136,7 +164,7 @@ def fit_to_pool(device, app: str, grid_config, network_config, pool_positions, p
                          params=params, param_dtype=param_dtype, training=training, app_data=dict(app_data))
 
         return fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
-                        record={"loss": loss, "pool_size": pool_size}, live=live)
+                        record={"loss": loss, "pool_size": pool_size, **continued_record(initial)}, live=live)
     finally:
         if trainer is not None:
             trainer.close()

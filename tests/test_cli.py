@@ -257,6 +257,42 @@ def test_fit_writes_model_and_metrics(tmp_path):
     assert load_model(out).training["stopped"] == "time budget"
 
 
+def test_fit_continues_a_model(tmp_path):
+    # --from-model starts from the model's parameters: one more step moves each by at most Adam's
+    # first step, the learning rate (1e-2; its update is lr * m / sqrt(v) = lr * g / |g|), plus the
+    # saved file's float16 rounding where the model keeps that; a fresh one-step fit (another seed)
+    # has a network far off.
+    from PIL import Image
+
+    from ngvk.engine.model import load_model
+
+    image = tmp_path / "small.png"
+    Image.fromarray((np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)).save(image)
+    first, more, fresh = tmp_path / "first.npz", tmp_path / "more.npz", tmp_path / "fresh.npz"
+    common = ["--steps", "1", "--batch-size", "1024"]
+    assert run("fit", "image", str(image), "--out", str(first), "--encoding", "lowres", "--steps", "3",
+               "--batch-size", "1024", "--seed", "1").returncode == 0
+    result = run("fit", "image", str(image), "--out", str(more), "--from-model", str(first), *common)
+    assert result.returncode == 0, result.stderr
+    assert f"continuing {first} (fitted 3 steps)" in result.stdout
+    assert run("fit", "image", str(image), "--out", str(fresh), "--encoding", "lowres", *common).returncode == 0
+    a, b, c = load_model(first), load_model(more), load_model(fresh)
+    assert b.encoding == a.encoding and b.training["continued_from_steps"] == 3 and b.training["steps"] == 1
+    for name in a.params:
+        moved = np.abs(b.params[name] - a.params[name])
+        assert moved.max() <= 1e-2 * 1.001 + np.abs(a.params[name]).max() * 2.0 ** -10, name
+    assert np.abs(c.params["network"] - a.params["network"]).max() > 0.05
+    # Another encoding than the model's: one line, nothing written.
+    out = tmp_path / "other.npz"
+    result = run("fit", "image", str(image), "--out", str(out), "--from-model", str(first), "--encoding", "hashgrid",
+                 *common)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1 and "--encoding" in lines[0] and not out.exists()
+    # Another app's model: refused as render refuses it.
+    result = run("fit", "sdf", str(image), "--out", str(out), "--from-model", str(first))
+    assert result.returncode != 0 and "Traceback" not in result.stderr and not out.exists()
+
+
 def test_bench_command(tmp_path):
     out, plot = tmp_path / "r.json", tmp_path / "p.png"
     result = run("bench", "image", "--encodings", "lowres", "--resolution", "48x32", "--repeat", "2",

@@ -25,7 +25,7 @@ from ngvk.apps.base import App
 from ngvk.apps.image import reference as image_reference
 from ngvk.apps.imageio import linear_rgb, load_linear_image
 from ngvk.engine.errors import NgvkError
-from ngvk.engine.fit import fit_loop
+from ngvk.engine.fit import continued_record, fit_loop, starting_params
 from ngvk.engine.model import Model
 from ngvk.engine.nn.config import GridConfig, MLPConfig, auto_per_level_scale, grid_preset
 from ngvk.engine.nn.layers import MLP, GridEncoding, items_per_invocation
@@ -274,16 +274,16 @@ class ImageApp(App):
                 "render_ms": frame.frame_ms}
 
     def fit(self, device, data, encoding="hashgrid", steps=None, batch_size=App.default_batch_size, seed=0, source="",
-            progress=None, max_seconds=None, evaluations=10, live=None):
+            progress=None, max_seconds=None, evaluations=10, live=None, initial=None):
         """Fit a model to the image `data` (uint8 sRGB, or float linear RGB [H, W, 3]) in linear light
         with the relative L2 loss (its squared error divided by the prediction's square, plus 0.01,
         weighs a bright HDR pixel's error as a dark one's, relative to its value)."""
         height, width, _ = data.shape
         steps = self.default_steps[encoding] if steps is None else steps
         grid_config, networks = self.presets(encoding, data)
-        rng = np.random.default_rng(seed)
-        encoding_layer = GridEncoding(device, grid_config, grid_config.init_params(rng))
-        mlp = MLP(device, networks["network"], networks["network"].init_params(rng))
+        start = starting_params({"encoding": grid_config, **networks}, np.random.default_rng(seed), initial)
+        encoding_layer = GridEncoding(device, grid_config, start["encoding"])
+        mlp = MLP(device, networks["network"], start["network"])
         image_buffer = device.buffer_from(linear_rgb(data), "source_image")
         trainer = None
         try:
@@ -301,7 +301,7 @@ class ImageApp(App):
                              app_data={"width": width, "height": height, "source": source}, training=training)
 
             return fit_loop(trainer, steps, snapshot, lambda model: self.evaluate(device, model, data), evaluations,
-                            max_seconds, progress, record={"loss": LOSS}, live=live)
+                            max_seconds, progress, record={"loss": LOSS, **continued_record(initial)}, live=live)
         finally:
             if trainer is not None:
                 trainer.close()

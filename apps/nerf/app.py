@@ -188,7 +188,8 @@ class NerfApp(App):
         return self.evaluate_views(device, model, views)
 
     def fit(self, device, data: NerfViews, encoding="hashgrid", steps=None, batch_size=default_batch_size,
-            seed=0, source="", progress=None, max_seconds=None, evaluations=10, live=None):
+            seed=0, source="", progress=None, max_seconds=None, evaluations=10, live=None,
+            initial=None):
         """Fit to the train split; evaluations on the first FIT_EVALUATION_VIEWS test views along the
         way, and on all of them at the end."""
         steps = self.default_steps[encoding] if steps is None else steps
@@ -199,7 +200,7 @@ class NerfApp(App):
                               lambda model: self._headline(self.evaluate_views(device, model, test,
                                                                                FIT_EVALUATION_VIEWS)),
                               app_data, progress=progress, max_seconds=max_seconds, evaluations=evaluations,
-                              live=live)
+                              live=live, initial=initial)
         final = self.evaluate_views(device, result.model, test)
         result.metrics = final
         result.model.training.update({"psnr": round(final["psnr"], 3), "ssim": round(final["ssim"], 4),

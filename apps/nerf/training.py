@@ -306,18 +306,19 @@ class NerfTrainer(Trainer):
 
 def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evaluate, app_data: dict,
         param_dtype: str = "float16", progress=None, max_seconds: float | None = None, evaluations: int = 10,
-        adam: AdamConfig = AdamConfig(), live=None):
+        adam: AdamConfig = AdamConfig(), live=None, initial=None):
     """Fit a NeRF model of `encoding` to the training views (engine/fit.py's loop): `evaluate(model)`
     gives the metrics along the way; snapshots round the parameters to `param_dtype`, so that the
-    evaluations see the model that is saved."""
+    evaluations see the model that is saved. `initial`: a model to continue (engine/fit.py
+    starting_params())."""
     from ngvk.apps.nerf.networks import make_model, presets
-    from ngvk.engine.fit import fit_loop
+    from ngvk.engine.fit import continued_record, fit_loop, starting_params
 
-    rng = np.random.default_rng(seed)
     grid, networks = presets(encoding, views.aabb.scale)
-    layers = [GridEncoding(device, grid, grid.init_params(rng)),
-              MLP(device, networks["density"], networks["density"].init_params(rng)),
-              MLP(device, networks["color"], networks["color"].init_params(rng))]
+    start = starting_params({"encoding": grid, **networks}, np.random.default_rng(seed), initial)
+    layers = [GridEncoding(device, grid, start["encoding"]),
+              MLP(device, networks["density"], start["density"]),
+              MLP(device, networks["color"], start["color"])]
     trainer = None
     try:
         trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed, adam=adam)
@@ -329,7 +330,7 @@ def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evalua
                               aabb=views.aabb)
 
         result = fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
-                          record={"loss": LOSS, "samples_per_step": budget}, live=live)
+                          record={"loss": LOSS, "samples_per_step": budget, **continued_record(initial)}, live=live)
         result.model.training.update({"rays_per_step": trainer.rays,
                                       "samples_per_ray": round(trainer.samples_per_ray, 2),
                                       "trained_samples_per_ray": round(trainer.trained_per_ray, 2),

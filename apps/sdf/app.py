@@ -99,12 +99,13 @@ class SdfApp(App):
                 **fitting.distance_metrics(device, model, data)}
 
     def fit(self, device, data: SdfData, encoding="hashgrid", steps=None, batch_size=App.default_batch_size, seed=0,
-            source="", progress=None, max_seconds=None, evaluations=10, live=None):
+            source="", progress=None, max_seconds=None, evaluations=10, live=None,
+            initial=None):
         """Fit a model to `data` with the MAPE loss; the metrics along the way are the distance
         metrics, and the final model's also the normals PSNR."""
         steps = self.default_steps[encoding] if steps is None else steps
         result = fitting.fit(device, data, encoding, steps, batch_size, seed, progress, max_seconds, evaluations,
-                             live=live)
+                             live=live, initial=initial)
         psnr = self.normals_psnr(device, result.model, data)
         result.metrics = {"normals_psnr": psnr, **result.metrics}
         result.model.training["normals_psnr"] = psnr

@@ -70,7 +70,8 @@ def distance_metrics(device, model: Model, data: SdfData, seed: int = 12345) -> 
 
 def fit(device, data: SdfData, encoding: str = "hashgrid", steps: int = 1000, batch_size: int = 1 << 16,
         seed: int = 0, progress=None, max_seconds: float | None = None, evaluations: int = 10,
-        pool_size: int = POOL_SIZE, configs: tuple[GridConfig, MLPConfig] | None = None, evaluate=None, live=None):
+        pool_size: int = POOL_SIZE, configs: tuple[GridConfig, MLPConfig] | None = None, evaluate=None, live=None,
+        initial=None):
     """Fit a model to `data`: an engine.fit.FitResult. `configs` replaces the preset's grid and
     network (smaller ones, for quick fits)."""
     grid_config, network_config = configs or presets(encoding)
@@ -79,4 +80,4 @@ def fit(device, data: SdfData, encoding: str = "hashgrid", steps: int = 1000, ba
     app_data = {"source": data.source, "transform": data.transform, "ground": data.ground_height()}
     return fit_to_pool(device, APP, grid_config, network_config, positions, distances, LOSS, steps, batch_size, seed,
                        evaluate or (lambda model: distance_metrics(device, model, data)), app_data, PARAM_DTYPE,
-                       progress, max_seconds, evaluations, rng, live)
+                       progress, max_seconds, evaluations, rng, live, initial)

@@ -22,6 +22,9 @@ EVALUATION_VIEWS = ((35.0, 20.0), (155.0, 45.0), (275.0, 5.0))
 EVALUATION_SIZE = 256
 EVALUATION_SPP = 16
 DEFAULT_SPP = 16
+# The occupancy grid of a live-training frame (the viewer's): 32^3 cells probe the network at 65^3
+# points instead of 128^3's 257^3 (17 million, seconds on a CPU device, longer than the frame).
+LIVE_OCCUPANCY_RESOLUTION = 32
 
 
 def model_occupancy(model: Model) -> np.ndarray:
@@ -139,20 +142,21 @@ class VolumeApp(App):
     def evaluate(self, device, model: Model, data: VolumeData) -> dict:
         return {"psnr": self.render_psnr(device, model, data), **fitting.density_metrics(device, model, data)}
 
-    def renderable(self, device, model: Model) -> Model:
+    def renderable(self, device, model: Model, live: bool = False) -> Model:
         """The occupancy grid and majorant the renderer needs, from the network (a fit's snapshots
-        have neither)."""
+        have neither); for a live frame at LIVE_OCCUPANCY_RESOLUTION."""
         if "occupancy" not in model.extras:
-            fitting.add_occupancy(device, model)
+            fitting.add_occupancy(device, model, LIVE_OCCUPANCY_RESOLUTION if live else None)
         return model
 
     def fit(self, device, data: VolumeData, encoding="hashgrid", steps=None, batch_size=App.default_batch_size,
-            seed=0, source="", progress=None, max_seconds=None, evaluations=10, live=None):
+            seed=0, source="", progress=None, max_seconds=None, evaluations=10, live=None,
+            initial=None):
         """Fit with the L2 loss, then build the model's occupancy grid and majorant from the network,
         and measure the render PSNR."""
         steps = self.default_steps[encoding] if steps is None else steps
         result = fitting.fit(device, data, encoding, steps, batch_size, seed, progress, max_seconds, evaluations,
-                             live=live)
+                             live=live, initial=initial)
         self.renderable(device, result.model)
         psnr = self.render_psnr(device, result.model, data)
         result.metrics = {"psnr": psnr, **result.metrics}

@@ -83,7 +83,7 @@ def density_metrics(device, model: Model, data: VolumeData, seed: int = 12345) -
 def fit(device, data: VolumeData, encoding: str = "hashgrid", steps: int = 1000, batch_size: int = 1 << 16,
         seed: int = 0, progress=None, max_seconds: float | None = None, evaluations: int = 10,
         pool_size: int = POOL_SIZE, configs: tuple[GridConfig, MLPConfig] | None = None, evaluate=None,
-        loss: str = LOSS, live=None):
+        loss: str = LOSS, live=None, initial=None):
     """Fit a model to `data`: an engine.fit.FitResult. `configs` replaces the preset's grid and
     network (smaller ones, for quick fits); `loss` the loss (for measuring the choice)."""
     grid_config, network_config = configs or presets(encoding)
@@ -91,4 +91,4 @@ def fit(device, data: VolumeData, encoding: str = "hashgrid", steps: int = 1000,
     positions, targets = data.training_samples(pool_size, rng)
     return fit_to_pool(device, APP, grid_config, network_config, positions, targets, loss, steps, batch_size, seed,
                        evaluate or (lambda model: density_metrics(device, model, data)), {"source": data.source},
-                       PARAM_DTYPE, progress, max_seconds, evaluations, rng, live)
+                       PARAM_DTYPE, progress, max_seconds, evaluations, rng, live, initial)
