@@ -11,6 +11,7 @@ import json
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from ngvk.apps import APP_NAMES, AVAILABLE, VERSION, get_app
 from ngvk.engine.errors import NgvkError
@@ -145,8 +146,6 @@ def _device_record(device) -> dict:
 
 def _check_output_path(path: str, suffixes: tuple[str, ...], what: str) -> None:
     """Fail before any work when an output could not be written."""
-    from pathlib import Path
-
     from ngvk.engine.files import check_writable
 
     if Path(path).suffix.lower() not in suffixes:
@@ -158,9 +157,14 @@ def _format_times(timings: dict) -> str:
     return ", ".join(f"{stage} {ms:.2f} ms" for stage, ms in timings.items())
 
 
-def _fit_settings(app, args) -> int:
-    """The options `fit` and `view --train` share, checked before any work: the batch size."""
+def _fit_settings(app, args, initial_path: str | None):
+    """The options `fit` and `view --train` share, checked before any work: (batch size, the model
+    to continue or None). The encoding defaults to that model's, else the hashgrid (args.encoding
+    is set)."""
     _check_output_path(args.out, (".npz",), "model")
+    initial = app.load_model(initial_path) if initial_path else None
+    if args.encoding is None:
+        args.encoding = initial.encoding.encoding if initial else "hashgrid"
     if args.steps is not None and args.steps < 1:
         raise NgvkError("--steps must be at least 1")
     batch_size = app.default_batch_size if args.batch_size is None else args.batch_size
@@ -168,7 +172,7 @@ def _fit_settings(app, args) -> int:
         raise NgvkError("--batch-size must be at least 256")
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise NgvkError("--max-minutes must be more than 0")
-    return batch_size
+    return batch_size, initial
 
 
 def cmd_fit(args) -> int:
@@ -178,12 +182,13 @@ def cmd_fit(args) -> int:
     app = get_app(args.app)
     if args.json:
         _check_output_path(args.json, (".json",), "metrics")
-    batch_size = _fit_settings(app, args)
+    batch_size, initial = _fit_settings(app, args, args.from_model)
     data = app.load_data(args.data)
     with Device() as device:
         grid, networks = app.presets(args.encoding, data)
         steps = args.steps or app.default_steps[args.encoding]
-        print(f"fitting {app.name} to {args.data} on {device.info.name}: {steps} steps of {batch_size} samples")
+        print(f"fitting {app.name} to {args.data} on {device.info.name}: {steps} steps of {batch_size} samples"
+              + (f", continuing {args.from_model} (fitted {initial.training.get('steps', 0)} steps)" if initial else ""))
         print(f"  {grid.summary()}")
         for name, network in networks.items():
             print(f"  {name}: {network.summary()}")
@@ -207,7 +212,7 @@ def cmd_fit(args) -> int:
 
         try:
             result = app.fit(device, data, args.encoding, steps=steps, batch_size=batch_size, seed=args.seed,
-                             source=args.data, progress=progress,
+                             source=args.data, progress=progress, initial=initial,
                              max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
         finally:
             if bar is not None:
@@ -243,6 +248,14 @@ def cmd_render(args) -> int:
     from ngvk.apps.imageio import save_png
 
     app = get_app(args.app)
+    if args.path is not None:
+        return cmd_render_path(app, args)
+    path_only = [flag for flag, given in (("--video", args.video), ("--fps", args.fps), ("--workers", args.workers),
+                                          ("--ray-address", args.ray_address),
+                                          ("--threads-per-worker", args.threads_per_worker)) if given is not None]
+    if path_only:
+        raise NgvkError(f"{', '.join(path_only)} go with --path PATH.json")
+    args.out = args.out or "render.png"
     _check_output_path(args.out, (".png",), "output")
     if args.data is not None and not app.renders_data:
         raise NgvkError(f"the {app.name} app has no render of its data; drop --data")
@@ -279,6 +292,76 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_render_path(app, args) -> int:
+    """`render --path`: apps/path_render.py."""
+    from ngvk.apps import path_render
+    from ngvk.engine.render.camera_path import load_path
+
+    if args.out is None:
+        raise NgvkError("--path writes a folder of frames: give --out DIR")
+    for flag, given in (("--camera", args.camera), ("--data", args.data)):
+        if given is not None:
+            raise NgvkError(f"--path gives every frame's camera: drop {flag}")
+    if args.workers is not None and args.workers < 1:
+        raise NgvkError("--workers must be at least 1")
+    if args.threads_per_worker is not None and args.threads_per_worker < 1:
+        raise NgvkError("--threads-per-worker must be at least 1")
+    if args.fps is not None and not args.fps > 0:
+        raise NgvkError("--fps must be more than 0")
+    if args.video:
+        _check_output_path(args.video, (".mp4",), "video")
+    path = load_path(args.path, warn=lambda message: print(f"ngvk: warning: {message}", file=sys.stderr))
+    if args.fps is not None:
+        path.fps = args.fps
+    model_file = Path(args.model) if args.model else app.default_model_path()
+    model = app.load_model(model_file)  # checked here, one line, before any worker starts
+    width, height = app.default_resolution(model)
+    width = args.width if args.width is not None else width
+    height = args.height if args.height is not None else height
+    check_frame_size(width, height)
+    if args.video and (width % 2 or height % 2):
+        raise NgvkError(f"--video encodes H.264 in 4:2:0, which needs an even width and height, not {width}x{height}")
+    if args.mode and args.mode not in app.render_modes:
+        raise NgvkError(f"unknown mode {args.mode!r} for {app.name}; the modes are {', '.join(app.render_modes)}")
+    if args.workers or args.ray_address:
+        path_render._import_ray()
+        if args.ray_address:
+            path_render.check_address(args.ray_address)
+    cameras = [json.loads(camera.to_json()) for camera in path.cameras()]
+    # The app's own render options (--spp...), which workers apply as this process did.
+    own = argparse.ArgumentParser(add_help=False)
+    app.add_arguments("render", own)
+    options = {"command": "render", **{a.dest: getattr(args, a.dest) for a in own._actions if hasattr(args, a.dest)}}
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(cameras), unit="frame", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done, total):
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    print(f"rendering {len(cameras)} frames of {args.path} ({path.duration:g} s at {path.fps:g} fps), {app.name} "
+          f"{width}x{height} ({_kernels(args)}) -> {args.out}")
+    try:
+        result = path_render.render_frames(app.name, model_file.read_bytes(), cameras, Path(args.out), width, height,
+                                           _kernels(args), args.mode, options, args.workers or 0, args.ray_address,
+                                           args.threads_per_worker, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    rate = f", {result['rendered'] / result['seconds']:.2f} frames/s" if result["rendered"] else ""
+    deaths = f", {result['worker_deaths']} worker(s) lost and their frames re-rendered" if result["worker_deaths"] else ""
+    print(f"rendered {result['rendered']} frames in {result['seconds']:.1f} s{rate} on {result['workers']} "
+          f"worker(s) ({', '.join(result['devices']) or 'none needed'}); {result['skipped']} already complete{deaths}")
+    if args.video:
+        path_render.encode_video(Path(args.out), len(cameras), path.fps, args.video)
+        print(f"video {args.video}: {len(cameras)} frames at {path.fps:g} fps (H.264)")
+    return 0
+
+
 def _kernels(args) -> str:
     """--kernels, or `unfused` for --unfused (the two may not disagree)."""
     if args.unfused and args.kernels not in (None, "unfused"):
@@ -301,22 +384,28 @@ def cmd_view(args) -> int:
         if path:
             _check_output_path(path, (".png",), "screenshot")
     train = None
+    path = None
+    if args.path_out:
+        _check_output_path(args.path_out, (".json",), "camera path")
+    if args.path:
+        from ngvk.engine.render.camera_path import load_path
+
+        path = load_path(args.path, warn=lambda message: print(f"ngvk: warning: {message}", file=sys.stderr))
     if args.train:
         app = get_app(args.app)
-        if args.model:
-            raise NgvkError("--train starts a new model: leave out --model (continuing a fit is not supported yet)")
         args.out = args.out or f"{app.name}-live.npz"
-        batch_size = _fit_settings(app, args)
+        batch_size, initial = _fit_settings(app, args, args.model)
         # The data is read before the window opens: its errors are fit's, one line each.
         train = {"data": app.load_data(args.train), "source": args.train, "encoding": args.encoding,
                  "steps": args.steps or app.default_steps[args.encoding], "batch_size": batch_size, "seed": args.train_seed,
-                 "out": args.out, "max_seconds": None if args.max_minutes is None else args.max_minutes * 60}
-    elif args.out or args.steps or args.max_minutes or args.batch_size:
-        raise NgvkError("--out, --steps, --max-minutes and --batch-size go with --train DATA")
+                 "out": args.out, "max_seconds": None if args.max_minutes is None else args.max_minutes * 60,
+                 "initial": initial}
+    elif args.out or args.steps or args.max_minutes or args.batch_size or args.encoding:
+        raise NgvkError("--out, --steps, --max-minutes, --batch-size and --encoding go with --train DATA")
     return view(
         args.app, args.model, args.width, args.height, args.camera, frames=args.frames, screenshot=args.screenshot,
         target_fps=args.target_fps, mode=args.mode, resize=args.resize, kernels=args.kernels, train=train,
-        hud=not args.no_hud, display_screenshot=args.display_screenshot,
+        hud=not args.no_hud, display_screenshot=args.display_screenshot, path=path, path_out=args.path_out,
     )
 
 
@@ -569,7 +658,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
     fit.add_argument("data", metavar="DATA", help=f"training data ({data_help})")
     fit.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.npz)")
-    fit.add_argument("--encoding", choices=ENCODINGS, default="hashgrid", help="input encoding (default: hashgrid)")
+    fit.add_argument("--encoding", choices=ENCODINGS,
+                     help="input encoding (default: hashgrid, or --from-model's)")
+    fit.add_argument("--from-model", metavar="MODEL",
+                     help="continue training this model (its parameters; Adam and the learning-rate schedule "
+                          "start afresh): same app, encoding and kind of data")
     fit.add_argument("--steps", type=int, metavar="N", help="training steps (default: the app's, e.g. 500 for image)")
     fit.add_argument("--max-minutes", type=float, metavar="M",
                      help="stop after M minutes of wall time and keep the model of the last step (Ctrl-C does too)")
@@ -581,7 +674,8 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="render a frame headless to a PNG file")
     render.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
     render.add_argument("--model", metavar="MODEL", help="model file (default: the one shipped in assets/)")
-    render.add_argument("--out", default="render.png", metavar="PNG", help="output image (default: render.png)")
+    render.add_argument("--out", metavar="PNG", help="output image (default: render.png); with --path, the folder of "
+                        "the path's frames")
     render.add_argument("--width", type=int, metavar="W", help="frame width (default: the model's source size)")
     render.add_argument("--height", type=int, metavar="H", help="frame height (default: the model's source size)")
     render.add_argument("--camera", metavar="CAM.json", help="camera file (default: the app's default view)")
@@ -591,6 +685,17 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--data", metavar="DATA",
                         help="render the data itself instead of a model: the ground truth a model is judged against "
                         f"(apps that have one: {', '.join(a.name for a in apps if a.renders_data) or 'none'})")
+    render.add_argument("--path", metavar="PATH.json",
+                        help="render every frame of a camera path (instant-ngp's or nerfstudio's JSON; the viewer's K "
+                             "and J keys make one) into --out DIR; a rerun resumes")
+    render.add_argument("--video", metavar="OUT.mp4", help="with --path: also encode the frames as H.264 video")
+    render.add_argument("--fps", type=float, metavar="FPS", help="with --path: frames per second (default: the path's)")
+    render.add_argument("--workers", type=int, metavar="N",
+                        help="with --path: render on N Ray actors of a local Ray cluster (pip install 'ngvk[ray]')")
+    render.add_argument("--ray-address", metavar="ADDR",
+                        help="with --path: render on an existing Ray cluster (HOST:PORT, ray://HOST:PORT or auto)")
+    render.add_argument("--threads-per-worker", type=int, metavar="T",
+                        help="with --workers or --ray-address: CPUs (lavapipe threads) per actor (default: 1)")
     render.set_defaults(func=cmd_render)
 
     view = commands.add_parser("view", help="open an interactive window (GLFW + Vulkan swapchain)")
@@ -608,12 +713,17 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--resize", type=_size, metavar="WxH", help="scripted: resize the window halfway through --frames")
     view.add_argument("--display-screenshot", metavar="PNG",
                       help="scripted: at the end, also write the window as shown, with the heads-up display")
+    view.add_argument("--path", metavar="PATH.json",
+                      help="a camera path to play (L; a scripted --frames run plays it frame by frame) and add to (K)")
+    view.add_argument("--path-out", metavar="PATH.json",
+                      help="where J saves the camera path (default: APP-path.json)")
     view.add_argument("--no-hud", action="store_true", help="start with the heads-up display hidden (I shows it)")
-    view.add_argument("--train", metavar="DATA", help="fit a new model to DATA live in the window, steps and frames "
-                      "interleaved (Space pauses, Ctrl+S saves); the options below as fit's")
+    view.add_argument("--train", metavar="DATA", help="fit a new model to DATA (or continue --model's) live in the "
+                      "window, steps and frames interleaved (Space pauses, Ctrl+S saves); the options below as fit's")
     view.add_argument("--out", metavar="MODEL", help="with --train: the model file Ctrl+S, the end of training and "
                       "closing the window write (default: APP-live.npz)")
-    view.add_argument("--encoding", choices=ENCODINGS, default="hashgrid", help="with --train: input encoding")
+    view.add_argument("--encoding", choices=ENCODINGS,
+                      help="with --train: input encoding (default: hashgrid, or --model's)")
     view.add_argument("--steps", type=int, metavar="N", help="with --train: training steps (default: the app's)")
     view.add_argument("--max-minutes", type=float, metavar="M", help="with --train: stop training after M minutes")
     view.add_argument("--batch-size", type=int, metavar="B", help="with --train: samples per step (default: the app's)")

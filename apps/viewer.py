@@ -16,6 +16,12 @@ draws text over it) shows frame time, resolution, kernel variant, mode, encoding
 step, loss and headline metric, and the last frame time of the fused and unfused kernels: every
 COMPARE_EVERY-th frame is drawn with the other of the two (the same image, bit for bit), so that
 both stay current.
+
+Camera paths (engine/render/camera_path.py): K adds the current view as a keyframe a second after
+the last, J saves the path (instant-ngp's format, atomically) to --path-out, L plays it back in real
+time at its frame rate (and stops). `--path FILE` starts from a saved path; a scripted run (`--frames
+N`) with one plays it frame by frame, the path's frame i on drawn frame i, so that a screenshot
+after N frames is the render of frame N - 1 (`ngvk render --path`'s).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ KEYS = """\
   R               reset the camera
   P / Shift+P     screenshot (full resolution PNG in the current folder) / of the window, display and all
   I               heads-up display on / off
+  K / J / L       camera path: add the view as a keyframe / save the path (--path-out) / play it
   Space           pause / resume training (--train)
   Ctrl+S          save the model (--train: to --out, atomically; also when training ends or the window closes)
   H               this help
@@ -53,8 +60,14 @@ DRAW_SHARE = 0.5  # of a frame's period, what drawing aims at while training (tr
 class Viewer:
     def __init__(self, app, model, width: int, height: int, camera=None, target_fps: float = 10.0,
                  mode: str | None = None, print_keys: bool = True, kernels: str = "fused", train: dict | None = None,
-                 hud: bool = True):
+                 hud: bool = True, path=None, path_out: str | None = None):
+        from ngvk.engine.render.camera_path import CameraPath
+
         self.app = app
+        self.path = path if path is not None else CameraPath()  # keyframes recorded (K) or loaded (--path)
+        self.path_out = path_out or f"{app.name}-path.json"
+        self.playing = None  # playback's start time (L), or None
+        self.scripted_path = path is not None  # a scripted run plays a loaded path frame by frame
         self.model = model
         self.train = train  # cli.py cmd_view(): data, source, encoding, steps, batch_size, seed, out, max_seconds
         self.hud_on = hud
@@ -174,6 +187,16 @@ class Viewer:
         elif key == glfw.KEY_I:
             self.hud_on = not self.hud_on
             self.changed()
+        elif key == glfw.KEY_K:
+            self.path.add(self.camera)
+            print(f"keyframe {len(self.path.keyframes)} at {self.path.keyframes[-1].time:g} s", flush=True)
+        elif key == glfw.KEY_J:
+            self.save_path()
+        elif key == glfw.KEY_L:
+            if self.playing is None and self.path.keyframes:
+                self.playing = time.perf_counter()
+            else:
+                self.playing = None
         elif key == glfw.KEY_H:
             print(KEYS, flush=True)
         elif glfw.KEY_1 <= key <= glfw.KEY_9:
@@ -185,6 +208,31 @@ class Viewer:
                     self.changed()
                 except NgvkError as error:
                     print(f"ngvk view: {error}", file=sys.stderr, flush=True)
+
+    def save_path(self) -> None:
+        from ngvk.engine.render.camera_path import save_path
+
+        if not self.path.keyframes:
+            print("ngvk view: no keyframes to save: K adds the view as one", file=sys.stderr, flush=True)
+            return
+        try:
+            save_path(self.path, self.path_out)
+        except NgvkError as error:
+            print(f"ngvk view: {error}", file=sys.stderr, flush=True)
+            return
+        print(f"camera path of {len(self.path.keyframes)} keyframes ({self.path.duration:g} s) written to "
+              f"{self.path_out}", flush=True)
+
+    def follow_path(self, now: float) -> None:
+        """During playback (L), the camera of the path at the time since it started; at its end,
+        playback stops on the last keyframe."""
+        if self.playing is None:
+            return
+        elapsed = now - self.playing
+        self.camera = self.path.at(self.path.keyframes[0].time + elapsed)
+        if elapsed >= self.path.duration:
+            self.playing = None
+        self.changed()
 
     def move_with_keys(self, window, seconds: float) -> None:
         """WASD/QE flying for apps with a 3D scene."""
@@ -320,7 +368,7 @@ class Viewer:
         """Draw `model` from now on: a renderer of it (the camera, mode and variant kept)."""
         from ngvk.engine.render.frame import check_kernels
 
-        model = self.app.renderable(self.device, model)
+        model = self.app.renderable(self.device, model, live=self.train is not None)
         if not self.train or self.renderer is None:  # live training: every snapshot has the same data
             self.reference = self.app.load_reference(model)
         renderer = self.app.renderer(self.device, model, self.reference)
@@ -335,6 +383,7 @@ class Viewer:
         check_kernels(self.renderer, self.kernels)
 
     def save(self, model) -> None:
+        model = self.app.renderable(self.device, model)  # what `render` needs, at full quality
         model.save(self.train["out"])  # atomically (engine/model.py)
         print(f"model of step {model.training.get('steps', self.training.get('step'))} written to "
               f"{self.train['out']}", flush=True)
@@ -385,11 +434,13 @@ class Viewer:
         return 0
 
     def service(self, window) -> float:
-        """Events, flying, resizes and screenshot requests between frames; returns the time."""
+        """Events, flying, path playback, resizes and screenshot requests between frames; returns the
+        time."""
         import glfw
 
         glfw.poll_events()
         now = time.perf_counter()
+        self.follow_path(now)
         self.move_with_keys(window, now - self.previous)
         self.previous = now
         size = tuple(glfw.get_framebuffer_size(window))
@@ -419,9 +470,12 @@ class Viewer:
         self.target_ms = period_ms * DRAW_SHARE
         self.previous = start = time.perf_counter()
         drawn, frame_ms = 0, []
+        steps_span = [0.0, 0.0]  # the times of the first and the latest step: the frame rate while training
 
         def live(step, loss, metrics, model):
             nonlocal drawn
+            steps_span[1] = time.perf_counter()
+            steps_span[0] = steps_span[0] or steps_span[1]
             self.training.update(step=step, loss=loss, state="paused" if self.paused else "training")
             if metrics:
                 self.training.update(metrics=metrics, metrics_step=step)
@@ -450,11 +504,13 @@ class Viewer:
 
         result = self.app.fit(self.device, train["data"], train["encoding"], steps=train["steps"],
                               batch_size=train["batch_size"], seed=train["seed"], source=train["source"],
-                              max_seconds=train["max_seconds"], live=live)
-        seconds = time.perf_counter() - start
+                              max_seconds=train["max_seconds"], live=live,
+                              initial=train.get("initial"))
         if frame_ms:
-            print(f"drew {drawn} frames in {seconds:.1f} s of training ({drawn / seconds:.2f} frames/s), "
-                  f"median frame {sorted(frame_ms)[len(frame_ms) // 2]:.1f} ms", flush=True)
+            # From the first step to the last: the data's set-up and the last evaluation draw nothing.
+            seconds = steps_span[1] - steps_span[0] if steps_span[1] > steps_span[0] else time.perf_counter() - start
+            print(f"drew {drawn} frames in {seconds:.1f} s from the first step to the last ({drawn / seconds:.2f} "
+                  f"frames/s), median frame {sorted(frame_ms)[len(frame_ms) // 2]:.1f} ms", flush=True)
 
         done = result.stopped in (COMPLETED, TIME_BUDGET)
         self.training.update(state="done" if done else "stopped", step=result.steps, metrics=result.metrics,
@@ -483,6 +539,9 @@ class Viewer:
                 glfw.wait_events_timeout(0.1)
                 continue
             now = self.service(window)
+            if frames is not None and self.scripted_path:
+                self.camera = self.path.at(self.path.frame_times()[min(drawn, self.path.frame_count() - 1)])
+                self.changed()
             while self.save_requests:
                 self.save_requests = 0
                 if self.train:
@@ -499,9 +558,9 @@ class Viewer:
 def view(app_name: str, model_path=None, width: int | None = None, height: int | None = None, camera_path=None,
          frames: int | None = None, screenshot: str | None = None, target_fps: float = 10.0,
          mode: str | None = None, resize=None, kernels: str = "fused", train: dict | None = None,
-         hud: bool = True, display_screenshot: str | None = None) -> int:
-    """`ngvk view`: open the viewer for `app_name` (with `train`, training a new model live: cli.py
-    cmd_view())."""
+         hud: bool = True, display_screenshot: str | None = None, path=None, path_out: str | None = None) -> int:
+    """`ngvk view`: open the viewer for `app_name` (with `train`, training a model live: cli.py
+    cmd_view(); with `path`, a CameraPath to play)."""
     from ngvk.engine.render.camera import load_camera
 
     from ngvk.apps import get_app
@@ -517,5 +576,5 @@ def view(app_name: str, model_path=None, width: int | None = None, height: int |
     if frames is not None and frames < 1:
         raise NgvkError("--frames must be at least 1")
     viewer = Viewer(app, model, width, height, camera, target_fps, mode, print_keys=frames is None, kernels=kernels,
-                    train=train, hud=hud)
+                    train=train, hud=hud, path=path, path_out=path_out)
     return viewer.run(frames, screenshot, resize, display_screenshot)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ngvk_command
+from ngvk.engine.render.camera import Camera
 
 SIZE = (240, 180)
 CAMERA = '{"position": [0.15, 0.1, 1.2], "look_at": [0.05, 0.0, 0.0], "fov_y": 35.0}'
@@ -175,6 +176,26 @@ def test_live_training_ends_with_fits_parameters(display, small_image, small_ner
     assert result.returncode == 0, result.stderr
 
 
+def test_live_training_continues_a_model_as_fit_does(display, small_image, tmp_path):
+    # --model with --train continues that model: the same parameters as `fit --from-model` after the
+    # same steps (within the tolerance above, for the same reason), the model's encoding by default.
+    from ngvk.engine.model import load_model
+
+    first, live, fitted = tmp_path / "first.npz", tmp_path / "live.npz", tmp_path / "fit.npz"
+    common = ["--steps", "2", "--batch-size", "4096"]
+    assert ngvk("fit", "image", str(small_image), "--out", str(first), "--encoding", "lowres", *common).returncode == 0
+    result = ngvk("view", "image", "--model", str(first), "--train", str(small_image), "--frames", "2",
+                  "--target-fps", "0", "--out", str(live), *common, "--width", "40", "--height", "30",
+                  display=display)
+    assert result.returncode == 0, result.stderr
+    result = ngvk("fit", "image", str(small_image), "--out", str(fitted), "--from-model", str(first), *common)
+    assert result.returncode == 0, result.stderr
+    a, b = load_model(live), load_model(fitted)
+    assert a.encoding.encoding == "lowres" and a.training["continued_from_steps"] == 2
+    for name in a.params:
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=0, atol=1e-4, err_msg=name)
+
+
 def test_live_training_with_bad_data_is_fits_one_line_error(tmp_path):
     # Read before the window opens: the error is the data's (no display is needed to see it), and no
     # model file is written.
@@ -295,3 +316,53 @@ def test_keys_and_dynamic_resolution():
     assert viewer.render_resolution(settle=True) == (400, 300)
     viewer.on_key(None, glfw.KEY_Q, 0, glfw.PRESS, 0)  # Q quits in a 2D app
     assert viewer.quit
+
+
+def test_keyframes_recorded_saved_and_played(tmp_path):
+    # K adds the view (a second after the last keyframe), J saves the path, L plays it: the camera
+    # follows the path in time and stops on its last keyframe.
+    import glfw
+
+    from ngvk.apps import get_app
+    from ngvk.apps.viewer import Viewer
+    from ngvk.engine.render.camera_path import load_path
+
+    image = get_app("image")
+    out = tmp_path / "recorded.json"
+    viewer = Viewer(image, image.load_model(), 400, 300, path_out=str(out))
+    viewer.renderer = FakeRenderer()
+    viewer.window_size = (400, 300)
+    viewer.camera = viewer.renderer.default_camera(400, 300)
+    viewer.on_key(None, glfw.KEY_K, 0, glfw.PRESS, 0)
+    viewer.on_scroll(None, 0, 3)
+    viewer.camera = viewer.camera.pan(0.2, 0.1, 400, 300)
+    viewer.on_key(None, glfw.KEY_K, 0, glfw.PRESS, 0)
+    viewer.on_key(None, glfw.KEY_J, 0, glfw.PRESS, 0)
+    path = load_path(out)
+    assert [k.time for k in path.keyframes] == [0.0, 1.0]
+    assert path.keyframes[1].camera == viewer.camera and path.keyframes[0].camera == Camera(orthographic_height=1.0)
+    viewer.on_key(None, glfw.KEY_L, 0, glfw.PRESS, 0)
+    start = viewer.playing
+    viewer.follow_path(start + 0.25)
+    assert viewer.camera == path.at(0.25) and viewer.playing == start
+    viewer.follow_path(start + 2.0)
+    assert viewer.camera == path.keyframes[-1].camera and viewer.playing is None
+
+
+def test_a_scripted_run_plays_a_path_frame_by_frame(display, tmp_path):
+    # --path with --frames N: drawn frame i is the path's frame i, so the screenshot after all of
+    # them is `ngvk render --path`'s last frame.
+    from ngvk.engine.render.camera_path import CameraPath, Keyframe, save_path
+
+    path = CameraPath([Keyframe(Camera(orthographic_height=1.0), 0.0),
+                       Keyframe(Camera(position=(0.2, 0.1, 1), look_at=(0.2, 0.1, 0), orthographic_height=0.4), 1.0)],
+                      fps=3)
+    save_path(path, tmp_path / "path.json")
+    size = ["--width", "40", "--height", "30"]
+    shot, frames = tmp_path / "shot.png", tmp_path / "frames"
+    result = ngvk("view", "image", "--path", str(tmp_path / "path.json"), "--frames", "4", "--screenshot", str(shot),
+                  *size, display=display)
+    assert result.returncode == 0, result.stderr
+    result = ngvk("render", "image", "--path", str(tmp_path / "path.json"), "--out", str(frames), *size)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(read_png(shot), read_png(frames / "frame_00003.png"))
