@@ -3,7 +3,7 @@
 An app is a subclass of `App`, registered by name in `ngvk/apps/__init__.py`. It declares its
 presets, data, renderer, training graph and metrics; the generic pieces (engine/fit.py's loop, the
 frame renderer's tiling and timing, the viewer, the benchmark) do the rest. Nothing outside an
-app's own package names the app or tests which one it is. README.md's "Adding an app" walks
+app's own package names the app or tests which one it is. docs/adding-an-app.md walks
 through a new one.
 """
 

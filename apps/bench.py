@@ -13,7 +13,7 @@ timed with GPU timestamps. An app plugs in through its renderer's stage names
   the encoding and the MLP, compaction included) over the same work in the prepost variant, where
   each iteration's pre- and post-processing is one kernel around the same encoding and MLP
   kernels; both are sums of the stages' own GPU timestamps.
-The JSON written with `--json` has the schema documented in README.md ("Benchmark JSON");
+The JSON written with `--json` has the schema documented in docs/benchmarks.md ("Benchmark JSON");
 `SCHEMA_VERSION` changes whenever a field changes meaning.
 """
 

@@ -10,8 +10,8 @@ Operations: grid encoding forward and backward (the encodings of the models the 
 with the paper's presets), MLP forward and backward for the networks of the four apps. The MLP's
 backward pass is what training runs after the forward pass: from the stored activations and dL/d
 outputs to dL/d inputs and dL/d weights; its FLOPs are twice the forward's. Positions are uniform
-random in the unit square or cube: for a hashgrid the worst case for caches (see README.md).
-The JSON written with `--json` has the schema documented in README.md ("Kernel benchmark JSON").
+random in the unit square or cube: for a hashgrid the worst case for caches (see docs/benchmarks.md).
+The JSON written with `--json` has the schema documented in docs/benchmarks.md ("Kernel benchmark JSON").
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ usual order. `check` has no estimate: it stops after the case that reaches its s
 
 Every section is always present in the JSON. Errors of one item (a model file that cannot be read,
 a kernel beyond the device's limits, paths that disagree) are recorded as skips with their message,
-and the suite goes on. The JSON's schema is in README.md ("GPU").
+and the suite goes on. The JSON's schema is in docs/gpu.md.
 """
 
 from __future__ import annotations

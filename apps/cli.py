@@ -636,6 +636,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ngvk",
         description="Neural graphics primitives on Vulkan: encodings, fully fused MLPs and the four "
         "instant-ngp apps as SPIR-V compute kernels, on any Vulkan device.",
+        epilog="`ngvk COMMAND --help` gives a command's options. The documentation is README.md and docs/ in "
+        "ngvk's repository (docs/command-line.md has every command).",
     )
     parser.add_argument("--version", action="version", version=f"ngvk {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -671,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--json", metavar="OUT", help="also write the metrics (PSNR, SSIM, time, history) as JSON")
     fit.set_defaults(func=cmd_fit)
 
-    render = commands.add_parser("render", help="render a frame headless to a PNG file")
+    render = commands.add_parser("render", help="render a frame headless to a PNG file, or a camera path's frames")
     render.add_argument("app", choices=APP_NAMES, metavar="APP", help=f"one of {', '.join(APP_NAMES)}")
     render.add_argument("--model", metavar="MODEL", help="model file (default: the one shipped in assets/)")
     render.add_argument("--out", metavar="PNG", help="output image (default: render.png); with --path, the folder of "
@@ -747,7 +749,7 @@ def build_parser() -> argparse.ArgumentParser:
                             f"{', '.join(KERNELS)})")
     bench.add_argument("--repeat", type=int, default=7, metavar="N", help="timed frames per variant (default: 7)")
     bench.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed frames first (default: 2)")
-    bench.add_argument("--json", metavar="OUT", help="write all results as JSON (schema in README.md)")
+    bench.add_argument("--json", metavar="OUT", help="write all results as JSON (schema in docs/benchmarks.md)")
     bench.add_argument("--plot", metavar="PNG", help="plot the breakdown (needs matplotlib: the plot extra)")
     bench.add_argument("--suite", action="store_true",
                        help="the device report: info, check, the kernel benchmark and every app's shipped models at "

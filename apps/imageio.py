@@ -12,7 +12,7 @@ library reads what, chosen by the file's first bytes (and `.exr` by its name too
 - PNG of 16 bits per sample: `pypng`, since Pillow reads 16-bit RGB PNGs as 8 bits.
 - TIFF of 16 bits or floats per sample: `tifffile`, since Pillow truncates those too. 16-bit
   samples are sRGB, like 8-bit ones; float samples are linear light, like EXR.
-- Radiance `.hdr`: refused with a one-line error; no reader we depend on decodes it (see README).
+- Radiance `.hdr`: refused with a one-line error; no reader we depend on decodes it (see docs/image.md).
 - anything else (8-bit PNG, JPEG, 8-bit TIFF, ...): Pillow, 8-bit sRGB, as `load_image()`.
 
 Integer samples are sRGB-encoded (embedded ICC profiles and PNG gAMA chunks are ignored) and are

@@ -7,7 +7,7 @@ post-processing, which the paper fuses into one Vulkan kernel). This module owns
 parameters (`PARAMETERS`, each with its value and source: published, inferred or fitted), the
 projection of a measured frame onto the NGPC (`project`), the calibration against the paper's
 figures (`calibrate`, `fit_gpu_rate`), and the reports (`paper_report`, `bench_report`, `plot`).
-It touches no Vulkan: its input is an `ngvk bench` result (schema in README.md) or the paper's
+It touches no Vulkan: its input is an `ngvk bench` result (schema in docs/benchmarks.md) or the paper's
 published breakdown.
 
 The model, per app, encoding and resolution, all times per frame:

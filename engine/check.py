@@ -94,7 +94,7 @@ def fp16_tolerance(config: MLPConfig) -> float:
     gradients are sums of the same kind (over a layer's outputs, over the samples: the weight-
     gradient kernel scales each block of deltas and inputs by a power of two first, so small
     gradients keep fp16's full precision) and take the same tolerance. Measured on lavapipe 26
-    (README, "Cooperative-matrix MLP"): at most 0.15 of it. What a bug does (a wrong or missing tile,
+    (docs/gpu.md, "Cooperative-matrix MLP"): at most 0.15 of it. What a bug does (a wrong or missing tile,
     a slice of a sum left out, padding that is not zero) is tens of per cent.
     """
     return 4 * FP16_UNIT_ROUNDOFF * (config.n_hidden_layers + 1)

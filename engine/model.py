@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,15 +140,18 @@ def load_model(path: str | Path, app: str | None = None) -> Model:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-        raise NgvkError(f"{path} is not a readable ngvk model (truncated or not an .npz file: {error})") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, NotImplementedError) as error:
+        # zlib.error: a compressed member damaged; NotImplementedError: a member's compression method
+        # damaged into one zipfile does not know.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise NgvkError(f"{path} is not a readable ngvk model (damaged, truncated or not an .npz file: {reason})") from None
     if "header" not in arrays:
         raise NgvkError(f"{path} is not an ngvk model: it has no header")
     try:
         header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise NgvkError(f"{path}: the model header is not valid JSON") from None
-    if header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise NgvkError(f"{path} is not an ngvk model")
     if header.get("version") not in READS:
         raise NgvkError(
@@ -165,7 +169,12 @@ def load_model(path: str | Path, app: str | None = None) -> Model:
         described = header.get("extras", {})
         descriptions = {name: str(entry["description"]) for name, entry in described.items()}
         kinds = {name: (np.dtype(entry["dtype"]), tuple(entry["shape"])) for name, entry in described.items()}
-    except (KeyError, TypeError, ValueError) as error:
+        if not isinstance(header["app"], str):
+            raise TypeError(f"app is {header['app']!r}, not a name")
+        for key in ("app_data", "training"):
+            if not isinstance(header.get(key, {}), dict):
+                raise TypeError(f"{key} is not an object")
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
         raise NgvkError(f"{path}: invalid configuration in the model header ({error})") from None
     param_dtype = header.get("param_dtype", "float32")
     if param_dtype not in PARAM_DTYPES:

@@ -314,7 +314,7 @@ def test_metrics(rng):
     b[0, 0, 0] = 255
     assert metrics.psnr(a, b) == pytest.approx(-10 * np.log10(1 / (32 * 32 * 3)))
     assert metrics.ssim(a, a) == pytest.approx(1.0)
-    # scikit-image is the oracle, with the window README documents: Gaussian, sigma 1.5, 11 taps
+    # scikit-image is the oracle, with the window docs/image.md documents: Gaussian, sigma 1.5, 11 taps
     # (truncate 3.5), population covariances as in Wang et al. 2004; mean over the RGB channels.
     image = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
     noisy = np.clip(image.astype(int) + rng.integers(-40, 40, image.shape), 0, 255).astype(np.uint8)

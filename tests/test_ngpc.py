@@ -197,7 +197,7 @@ def stats(ms: float) -> dict:
 
 def bench_case(app, encoding, stages: dict, fused_ms: float, queries: int, networks: dict, grid: GridConfig,
                resolution=(64, 48)) -> dict:
-    """A case in `ngvk bench`'s format (README.md, "Benchmark JSON"), with only what the model reads
+    """A case in `ngvk bench`'s format (docs/benchmarks.md, "Benchmark JSON"), with only what the model reads
     and a few fields beside."""
     return {
         "app": app, "encoding": encoding, "resolution": list(resolution), "pixels": resolution[0] * resolution[1],

@@ -42,7 +42,7 @@ def supersampled(renderer, camera, width: int, height: int, factor: int = EVALUA
     """8-bit sRGB [H, W, 3] of the camera's view with factor x factor rays per pixel on a regular
     grid (a render at factor x the size), averaged in linear light."""
     # The wavefront kernels: the same image as every variant (tests/test_nerf_app.py), and the
-    # fastest on lavapipe and on the H200 (README "Kernel variants").
+    # fastest on lavapipe and on the H200 (docs/kernels.md "Kernel variants").
     frame = renderer.render(camera, width * factor, height * factor, "wavefront", float_frame=True).rgb
     linear = srgb_to_linear(frame.astype(np.float64)).reshape(height, factor, width, factor, 3).mean(axis=(1, 3))
     return np.floor(np.clip(linear_to_srgb(linear), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -63,7 +63,7 @@ class NerfApp(App):
                     "ssim": "on the same 8-bit sRGB images as psnr; 11-tap Gaussian window, sigma 1.5, mean over RGB"}
     default_steps = {"hashgrid": 6000, "densegrid": 3000, "lowres": 3000}  # the shipped models'
     # Samples trained per step, after compaction (instant-ngp: 2^18). On lavapipe (2 cores) 2^14
-    # gave the most PSNR in 5 minutes on the spheres scene (README "NeRF: quality per minute").
+    # gave the most PSNR in 5 minutes on the spheres scene (docs/nerf.md "NeRF: quality per minute").
     default_batch_size = 1 << 14
 
     def __init__(self):

@@ -179,7 +179,7 @@ def _box_albedo(q):
 
 # ---- the spheres: fine texture --------------------------------------------------------------------------
 # A scene of finer texture than the tabletop (squares of a few pixels at 96 pixels, thin stripes): the
-# quality-per-minute benchmark (README "NeRF: quality per minute").
+# quality-per-minute benchmark (docs/nerf.md "NeRF: quality per minute").
 
 FLOOR_TOP = -0.45
 FLOOR_RADIUS = 1.45  # nearly the unit cube's half-width (1.5 in data units)

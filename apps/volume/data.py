@@ -24,6 +24,7 @@ network sees the cloud's structure and also learns that the rest is empty.
 
 from __future__ import annotations
 
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def _openvdb():
         except ImportError:
             continue
     raise NgvkError("reading .vdb needs OpenVDB's Python module (conda install -c conda-forge openvdb; PyPI has "
-                    "none), or convert the grid to .npy elsewhere (README, the volume app)")
+                    "none), or convert the grid to .npy elsewhere (docs/volume.md)")
 
 
 def load_vdb(path: str | Path) -> VolumeData:
@@ -201,8 +202,11 @@ def load_grid(path: str | Path) -> VolumeData:
         raise NgvkError(f"volume {path} does not exist")
     try:
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise NgvkError(f"{path} is not a .npy array NumPy can read ({error})") from None
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError, MemoryError) as error:
+        # NumPy parses a .npy header with Python's literal parser: a damaged one raises its errors;
+        # a damaged shape can ask for more memory than there is.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise NgvkError(f"{path} is not a .npy array NumPy can read ({reason})") from None
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise NgvkError(f"{path}: a density grid holds real numbers, not {array.dtype}")
     if array.ndim == 4 and array.shape[3] != 4:

@@ -50,6 +50,16 @@ class GridConfig:
     def __post_init__(self):
         if self.encoding not in ENCODINGS:
             raise ValueError(f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}")
+        # Whole numbers in the ranges the level table's uint32 columns and a device can hold (a
+        # model file's header may say anything).
+        for name, value, top in (("n_dims", self.n_dims, 3), ("n_levels", self.n_levels, 64),
+                                 ("n_features", self.n_features, 64), ("base_resolution", self.base_resolution, 1 << 20),
+                                 ("log2_table_size", self.log2_table_size or 1, 30)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= top:
+                raise ValueError(f"{name} must be a whole number from 1 to {top}, not {value!r}")
+        if isinstance(self.per_level_scale, bool) or not isinstance(self.per_level_scale, (int, float)) \
+                or not 1 <= self.per_level_scale <= 64:
+            raise ValueError(f"per_level_scale must be a number from 1 to 64, not {self.per_level_scale!r}")
         if self.n_dims not in (2, 3):
             raise ValueError(f"grid encodings take 2D or 3D positions, not {self.n_dims}D")
         if self.encoding == "hashgrid" and not self.log2_table_size:
@@ -164,6 +174,10 @@ class MLPConfig:
     output_activation: str = "none"
 
     def __post_init__(self):
+        for name, value in (("n_input", self.n_input), ("n_output", self.n_output),
+                            ("n_hidden_layers", self.n_hidden_layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 4096:
+                raise ValueError(f"{name} must be a whole number from 1 to 4096, not {value!r}")
         if self.width not in MLP_WIDTHS:
             raise ValueError(f"MLP width must be one of {MLP_WIDTHS}, not {self.width}")
         if not 1 <= self.n_hidden_layers <= MAX_HIDDEN_LAYERS:

@@ -169,7 +169,7 @@ def mlp_path(device, config: MLPConfig | None = None, requested: str | None = No
 
     `requested` (default: `$NGVK_MLP`, else automatic) is one of MLP_PATHS or "auto". Automatic:
     coopmat where the device lists a usable cooperative-matrix shape, unless the device is a CPU
-    (lavapipe 26 lists 8x8x8, but there the tuned texel-buffer MLP is faster: README,
+    (lavapipe 26 lists 8x8x8, but there the tuned texel-buffer MLP is faster: docs/gpu.md,
     "Cooperative-matrix MLP"); otherwise portable-gpu on GPUs and portable on CPUs. A network whose
     blocks do not fit the device's shared memory falls back (coopmat -> portable-gpu on GPUs or
     portable on CPUs; portable-gpu -> portable), with the reason. Forcing coopmat on a device
