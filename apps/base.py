@@ -34,6 +34,9 @@ class App:
     metric_notes: dict[str, str] = {}
     default_steps: dict[str, int] = {}  # training steps per encoding
     default_batch_size: int = 1 << 16
+    # Numbers a camera path's keyframes may set per frame (engine/render/camera_path.py extras), by
+    # name, with what each does; apply_path_extras() hands them to the renderer.
+    path_extras: dict[str, str] = {}
     # The procedural datasets `ngvk dataset APP NAME` writes (make_dataset()): name -> one line of
     # what it holds. Empty: the app has no generator.
     datasets: dict[str, str] = {}
@@ -78,6 +81,10 @@ class App:
     def renderer(self, device, model: Model, reference=None):
         """An engine.render.frame.FrameRenderer for `model`; `reference` enables the comparing modes."""
         raise NotImplementedError
+
+    def apply_path_extras(self, renderer, extras: dict[str, float]) -> None:
+        """Set a frame's `extras` (names of path_extras) on `renderer` before it renders the frame.
+        Nothing by default."""
 
     def data_renderer(self, device, data):
         """A FrameRenderer of the data itself (the ground truth a model is judged against), for

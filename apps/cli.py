@@ -327,7 +327,12 @@ def cmd_render_path(app, args) -> int:
         path_render._import_ray()
         if args.ray_address:
             path_render.check_address(args.ray_address)
+    unknown = set(path.keyframes[0].extras) - set(app.path_extras)
+    if unknown:
+        known = ", ".join(app.path_extras) or "none"
+        raise NgvkError(f"{args.path}: the {app.name} app takes no path extras {sorted(unknown)} (it takes: {known})")
     cameras = [json.loads(camera.to_json()) for camera in path.cameras()]
+    extras = path.frame_extras() if path.keyframes[0].extras else None
     # The app's own render options (--spp...), which workers apply as this process did.
     own = argparse.ArgumentParser(add_help=False)
     app.add_arguments("render", own)
@@ -348,7 +353,7 @@ def cmd_render_path(app, args) -> int:
     try:
         result = path_render.render_frames(app.name, model_file.read_bytes(), cameras, Path(args.out), width, height,
                                            _kernels(args), args.mode, options, args.workers or 0, args.ray_address,
-                                           args.threads_per_worker, progress)
+                                           args.threads_per_worker, progress, extras=extras)
     finally:
         if bar is not None:
             bar.close()

@@ -10,8 +10,10 @@ record is refused before any work.
 Every frame is rendered by a FrameWorker: one Vulkan device, the model loaded once, the app's
 renderer, the frame encoded as PNG where it was rendered. Without workers the driver runs one itself.
 With `workers` (a local Ray cluster started here) or `address` (an existing one), each Ray actor runs
-one: on CPU nodes lavapipe with LP_NUM_THREADS set to the actor's CPUs, on GPU nodes the device Ray
-assigns (NGVK_DEVICE, the actor's GPU id as Vulkan's device index: one GPU per node maps exactly).
+one: on CPU nodes lavapipe with LP_NUM_THREADS set to the actor's CPUs, on GPU nodes the GPU Ray
+assigns (NGVK_DEVICE=gpu:K, Ray's node-local GPU id K as the K-th GPU in Vulkan's order, which is
+CUDA's where the node's GPUs are alike; with one GPU per node they are the same). On a cluster
+with GPUs there is an actor per GPU, else one per `threads` CPUs.
 The driver keeps two frames in flight per actor (one rendering, one travelling back) and hands out the
 rest as results come in; an actor that dies costs its frames nothing: they go back to the queue for
 the others, and a frame already written is never written again. Frames are the same bytes whichever
@@ -86,7 +88,7 @@ class FrameWorker:
             os.environ["LP_NUM_THREADS"] = str(threads)  # read when the device is made, below
         gpu = _ray_gpu()
         if gpu is not None:
-            os.environ["NGVK_DEVICE"] = str(gpu)
+            os.environ["NGVK_DEVICE"] = f"gpu:{gpu}"
         from ngvk.apps import get_app
         from ngvk.engine.gpu.device import Device
 
@@ -105,11 +107,14 @@ class FrameWorker:
         if mode:
             self.renderer.set_mode(mode)
 
-    def render(self, index: int, camera: dict) -> tuple[int, bytes, float]:
-        """(index, the frame as PNG bytes, its GPU time in ms)."""
+    def render(self, index: int, camera: dict, extras: dict | None = None) -> tuple[int, bytes, float]:
+        """(index, the frame as PNG bytes, its GPU time in ms); `extras`: the path's per-frame
+        numbers for the app (App.path_extras)."""
         from ngvk.engine.render.camera import Camera
 
         camera = Camera(**camera)
+        if extras:
+            self.app.apply_path_extras(self.renderer, extras)
         if not self.prepared:
             self.renderer.prepare(camera, self.kernels)
             self.prepared = True
@@ -138,9 +143,10 @@ def _ray_gpu() -> int | None:
 
 
 def render_record(app_name: str, model_bytes: bytes, cameras: list[dict], width: int, height: int, kernels: str,
-                  mode: str | None, app_options: dict) -> dict:
+                  mode: str | None, app_options: dict, extras: list[dict] | None = None) -> dict:
     """What DIR/render.json says its frames are."""
-    path_hash = hashlib.sha256(json.dumps(cameras, sort_keys=True).encode()).hexdigest()
+    frames = cameras if not extras else [[c, e] for c, e in zip(cameras, extras)]
+    path_hash = hashlib.sha256(json.dumps(frames, sort_keys=True).encode()).hexdigest()
     return {"app": app_name, "model_sha256": hashlib.sha256(model_bytes).hexdigest(), "path_sha256": path_hash,
             "frames": len(cameras), "width": width, "height": height, "kernels": kernels, "mode": mode,
             "app_options": app_options}
@@ -182,14 +188,16 @@ def _write_frame(out_dir: Path, index: int, png: bytes) -> None:
 def render_frames(app_name: str, model_bytes: bytes, cameras: list[dict], out_dir: Path, width: int, height: int,
                   kernels: str = "fused", mode: str | None = None, app_options: dict | None = None,
                   workers: int = 0, address: str | None = None, threads: int | None = None, progress=None,
-                  on_frame=None) -> dict:
-    """Render the frames of `cameras` (Camera fields each) not yet in `out_dir`: in this process, or
+                  on_frame=None, extras: list[dict] | None = None) -> dict:
+    """Render the frames of `cameras` (Camera fields each; `extras`, each frame's App.path_extras
+    values, where the path has them) not yet in `out_dir`: in this process, or
     on `workers` Ray actors of a local cluster, or on an existing one at `address` (one actor per
     `threads` CPUs of it). `progress(done, total)` after each frame written; `on_frame(index,
     actors)` too (tests kill an actor there). Returns what happened: frames rendered and skipped,
     seconds, workers, devices."""
     app_options = dict(app_options or {})
-    record = render_record(app_name, model_bytes, cameras, width, height, kernels, mode, app_options)
+    record = render_record(app_name, model_bytes, cameras, width, height, kernels, mode, app_options, extras)
+    extras = extras or [{}] * len(cameras)
     pending = prepare_folder(Path(out_dir), record)
     total, skipped = len(cameras), len(cameras) - len(pending)
     start = time.perf_counter()
@@ -201,14 +209,14 @@ def render_frames(app_name: str, model_bytes: bytes, cameras: list[dict], out_di
     if progress:
         progress(skipped, total)
     if workers or address:
-        _render_on_ray(app_name, model_bytes, cameras, Path(out_dir), pending, width, height, kernels, mode,
+        _render_on_ray(app_name, model_bytes, cameras, extras, Path(out_dir), pending, width, height, kernels, mode,
                        app_options, workers, address, threads, progress, on_frame, result, skipped)
     else:
         worker = FrameWorker(app_name, model_bytes, app_options, width, height, kernels, mode)
         try:
             result["devices"] = [worker.device_name()]
             for n, index in enumerate(pending, 1):
-                _, png, _ = worker.render(index, cameras[index])
+                _, png, _ = worker.render(index, cameras[index], extras[index])
                 _write_frame(Path(out_dir), index, png)
                 result["rendered"] += 1
                 if progress:
@@ -245,7 +253,7 @@ def check_address(address: str) -> None:
                         "`ray start --head` there, or drop --ray-address to render here") from None
 
 
-def _render_on_ray(app_name, model_bytes, cameras, out_dir, pending, width, height, kernels, mode, app_options,
+def _render_on_ray(app_name, model_bytes, cameras, extras, out_dir, pending, width, height, kernels, mode, app_options,
                    workers, address, threads, progress, on_frame, result, skipped):
     ray = _import_ray()
     from ray.exceptions import RayActorError, RayTaskError
@@ -263,10 +271,10 @@ def _render_on_ray(app_name, model_bytes, cameras, out_dir, pending, width, heig
                      logging_level="ERROR")
     try:
         threads = threads or 1
-        if not workers:  # an existing cluster: an actor per `threads` of its CPUs
-            workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        if not workers:  # an existing cluster: an actor per GPU, else per `threads` of its CPUs
+            workers = gpus or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
         result["workers"] = workers
-        gpus = ray.cluster_resources().get("GPU", 0)
         actor_class = ray.remote(FrameWorker)
         options = {"num_cpus": threads, "num_gpus": 1 if gpus >= workers else 0, "max_restarts": 0}
         model_ref = ray.put(model_bytes)
@@ -281,7 +289,7 @@ def _render_on_ray(app_name, model_bytes, cameras, out_dir, pending, width, heig
             for actor in list(live):
                 while load[actor] < IN_FLIGHT and queue:
                     index = queue.popleft()
-                    in_flight[actor.render.remote(index, cameras[index])] = (actor, index)
+                    in_flight[actor.render.remote(index, cameras[index], extras[index])] = (actor, index)
                     load[actor] += 1
 
         hand_out()

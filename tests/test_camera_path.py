@@ -184,3 +184,21 @@ def test_a_nearly_unit_quaternion_is_normalised_with_a_warning(tmp_path):
 def test_to_formats_keep_every_keyframe():
     path = CameraPath([Keyframe(orbit(0), 0.0)])
     assert len(to_instant_ngp(path)["path"]) == 1 and len(to_nerfstudio(path, 4, 4)["camera_path"]) == 1
+
+
+def test_extras_are_linear_between_keyframes_and_kept_by_both_formats(tmp_path):
+    path = CameraPath([Keyframe(orbit(0), 0.0, {"spp": 1.0}), Keyframe(orbit(40), 1.0, {"spp": 5.0}),
+                       Keyframe(orbit(80), 3.0, {"spp": 5.0})], fps=2)
+    assert path.extras_at(0.25) == {"spp": 2.0} and path.extras_at(2.0) == {"spp": 5.0}
+    assert path.extras_at(-1.0) == {"spp": 1.0} and path.extras_at(9.0) == {"spp": 5.0}
+    assert [e["spp"] for e in path.frame_extras()] == [1.0, 3.0, 5.0, 5.0, 5.0, 5.0, 5.0]
+    save_path(path, tmp_path / "ngp.json")
+    assert [k.extras for k in load_path(tmp_path / "ngp.json").keyframes] == [k.extras for k in path.keyframes]
+    save_path(path, tmp_path / "ns.json", "nerfstudio", 8, 8)
+    assert load_path(tmp_path / "ns.json").frame_extras() == path.frame_extras()
+    path.add(orbit(90))
+    assert path.keyframes[-1].extras == {"spp": 5.0}  # a keyframe added keeps the extras going
+    with pytest.raises(NgvkError, match="in every keyframe"):
+        CameraPath([Keyframe(orbit(0), 0.0, {"spp": 1.0}), Keyframe(orbit(40), 1.0)])
+    with pytest.raises(NgvkError, match="finite"):
+        CameraPath([Keyframe(orbit(0), 0.0, {"spp": float("nan")})])

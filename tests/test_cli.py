@@ -99,6 +99,21 @@ def test_no_loader_is_a_one_line_error(tmp_path):
 def test_unknown_device_choice_lists_the_devices():
     result = run("info", env={"NGVK_DEVICE": "no-such-gpu"})
     assert_one_line_error(result, "NGVK_DEVICE=no-such-gpu", "devices:")
+    result = run("info", env={"NGVK_DEVICE": "gpu:99"})  # the 100th GPU: a Ray actor's choice (path_render.py)
+    assert_one_line_error(result, "NGVK_DEVICE=gpu:99", "devices:")
+
+
+def test_the_kth_gpu_is_chosen_among_gpus_only(monkeypatch):
+    # NGVK_DEVICE=gpu:K counts GPUs (discrete, integrated, virtual) in Vulkan's order, never the CPU
+    # driver, whatever its index: lavapipe is refused as gpu:0.
+    from ngvk.engine.gpu.device import Device
+
+    monkeypatch.setenv("NGVK_DEVICE", "gpu:0")
+    try:
+        with Device() as device:
+            assert device.info.type != "cpu"
+    except NgvkError as error:
+        assert "gpu:0" in str(error) and "llvmpipe" in str(error)
 
 
 # ---- the apps' commands: bad input gets one line, a non-zero exit, and no output file ----------

@@ -168,3 +168,24 @@ def test_ray_not_installed_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     with pytest.raises(NgvkError, match=r"pip install 'ngvk\[ray\]'"):
         path_render._import_ray()
+
+
+def test_an_apps_path_extras_set_each_frame(tmp_path):
+    # The volume app's "spp" per keyframe: the first frame at 1 sample per pixel is `render --spp 1`
+    # of its camera, the last at 4 is `render --spp 4` of its own; an app without extras refuses them.
+    size = ["--width", "24", "--height", "16", "--kernels", "unfused"]
+    a = Camera(position=(0.5, 0.6, 2.2), look_at=(0.5, 0.5, 0.5))
+    b = Camera(position=(2.0, 0.8, 0.9), look_at=(0.5, 0.5, 0.5))
+    save_path(CameraPath([Keyframe(a, 0.0, {"spp": 1.0}), Keyframe(b, 1.0, {"spp": 4.0})], fps=1), tmp_path / "p.json")
+    out = tmp_path / "frames"
+    result = run("render", "volume", "--path", str(tmp_path / "p.json"), "--out", str(out), *size)
+    assert result.returncode == 0, result.stderr
+    for index, camera, spp in ((0, a, "1"), (1, b, "4")):
+        camera.save(tmp_path / "c.json")
+        single = tmp_path / f"single{index}.png"
+        result = run("render", "volume", "--camera", str(tmp_path / "c.json"), "--spp", spp, "--out", str(single),
+                     *size)
+        assert result.returncode == 0, result.stderr
+        np.testing.assert_array_equal(read_png(single), read_png(out / f"frame_{index:05d}.png"))
+    result = run("render", "image", "--path", str(tmp_path / "p.json"), "--out", str(tmp_path / "image"))
+    assert result.returncode != 0 and "no path extras" in result.stderr and not (tmp_path / "image").exists()

@@ -73,8 +73,14 @@ class VolumeApp(App):
     default_steps = {"hashgrid": 2000, "densegrid": 2000, "lowres": 2000}
     default_batch_size = 1 << 16
 
+    path_extras = {"spp": "samples per pixel of the frame (rounded; at least 1), instead of --spp"}
+
     def __init__(self):
         self.spp, self.seed = DEFAULT_SPP, 0
+
+    def apply_path_extras(self, renderer, extras: dict[str, float]) -> None:
+        if "spp" in extras:
+            renderer.set_samples(max(1, round(extras["spp"])), renderer.seed)
 
     def add_arguments(self, command: str, parser) -> None:
         if command in ("render", "view"):

@@ -2,7 +2,8 @@
 
 The device owns everything created on it (buffers, kernels, sequences) and releases them when it is
 closed, so `with Device() as device:` leaves nothing behind. It picks a GPU when there is one and falls
-back to the CPU driver (lavapipe); `NGVK_DEVICE=<index or name substring>` picks one explicitly.
+back to the CPU driver (lavapipe); `NGVK_DEVICE=<index or name substring>` picks one explicitly, and
+`NGVK_DEVICE=gpu:K` the K-th GPU in Vulkan's order (a Ray actor's GPU: apps/path_render.py).
 With `NGVK_VALIDATION=1` the Khronos validation layer runs and every message of error severity is
 collected and raised as a `ValidationError` at the next check point (kernel creation, submission,
 waiting, closing): a callback from the driver cannot raise into Python directly.
@@ -241,6 +242,9 @@ class Device:
         if wanted:
             if wanted.isdigit():
                 chosen = [c for c in candidates if c[0] == int(wanted)]
+            elif wanted.lower().startswith("gpu:") and wanted[4:].isdigit():
+                gpus = [c for c in candidates if _TYPE_RANK.get(c[3], 5) <= 2]  # discrete, integrated, virtual
+                chosen = gpus[int(wanted[4:]):int(wanted[4:]) + 1]
             else:
                 chosen = [c for c in candidates if wanted.lower() in c[2].lower()]
             if not chosen:

@@ -13,6 +13,9 @@ of the camera's basis) by slerp along the shorter arc, the vertical field of vie
 orthographic height in log space (a steady zoom). It passes through every keyframe; at the ends the
 first and last keyframes are repeated (instant-ngp clamps the same way). What the cameras of a path
 share (fov_x, principal point, lens, perspective or orthographic) must be equal in every keyframe.
+A keyframe may carry an app's numeric extras (`extras`, e.g. the volume app's "spp": App.path_extras
+declares them), interpolated linearly between keyframes and held past the ends; a name must be in
+every keyframe or in none.
 
 Files (load_path() tells them apart, save_path() writes either):
 
@@ -28,7 +31,8 @@ Files (load_path() tells them apart, save_path() writes either):
   (NGP_TO_NGVK), so a path saved in instant-ngp for a scene both fitted from one transforms.json
   flies the same way here. ngvk adds "ngvk": the keyframe's camera as a camera file holds it
   (instant-ngp ignores it), read back in preference to R, T and fov so that ngvk's paths keep
-  orthographic cameras and lenses exactly; and "ngvk_fps" at the top. instant-ngp's own
+  orthographic cameras and lenses exactly; "ngvk_extras", the keyframe's extras; and "ngvk_fps" at
+  the top (nerfstudio's frames carry "ngvk" and "ngvk_extras" too). instant-ngp's own
   interpolation is a cubic B-spline by default (spline_order 3), which passes near keyframes, not
   through them: the same keyframes give a path close to, not equal to, instant-ngp's.
 - nerfstudio's camera_path.json (`{"camera_path": [...], "fps", "seconds", "render_width",
@@ -67,6 +71,7 @@ OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0])  # camera axes: y down, z forward 
 class Keyframe:
     camera: Camera
     time: float  # seconds from the path's start
+    extras: dict[str, float] = field(default_factory=dict)  # an app's per-frame numbers (module docstring)
 
 
 @dataclass
@@ -99,10 +104,27 @@ class CameraPath:
         """The camera at `time` (seconds; clamped to the path)."""
         return interpolate(self.keyframes, time)
 
+    def extras_at(self, time: float) -> dict[str, float]:
+        """The keyframes' extras at `time`: linear between the two keyframes around it."""
+        if not self.keyframes or not self.keyframes[0].extras:
+            return {}
+        times = [k.time for k in self.keyframes]
+        time = min(max(time, times[0]), times[-1])
+        i = int(np.clip(np.searchsorted(times, time, side="right") - 1, 0, max(0, len(times) - 2)))
+        if i + 1 >= len(times):
+            return dict(self.keyframes[i].extras)
+        u = (time - times[i]) / (times[i + 1] - times[i])
+        a, b = self.keyframes[i].extras, self.keyframes[i + 1].extras
+        return {name: a[name] + (b[name] - a[name]) * u for name in a}
+
+    def frame_extras(self) -> list[dict[str, float]]:
+        """Every frame's extras."""
+        return [self.extras_at(t) for t in self.frame_times()]
+
     def add(self, camera: Camera, spacing: float = KEYFRAME_SPACING) -> None:
-        """Append a keyframe `spacing` seconds after the last."""
+        """Append a keyframe `spacing` seconds after the last (with its extras)."""
         time = self.keyframes[-1].time + spacing if self.keyframes else 0.0
-        self.keyframes.append(Keyframe(camera, time))
+        self.keyframes.append(Keyframe(camera, time, dict(self.keyframes[-1].extras) if self.keyframes else {}))
         check_path(self)
 
 
@@ -120,6 +142,13 @@ def check_path(path: CameraPath) -> None:
                   k.camera.orthographic_height or 1.0]
         if not all(math.isfinite(v) for v in values):
             raise NgvkError(f"camera path: the keyframe at {k.time:g} s has a number that is not finite")
+    for k in path.keyframes:
+        if not all(isinstance(name, str) and isinstance(value, (int, float)) and not isinstance(value, bool)
+                   and math.isfinite(value) for name, value in k.extras.items()):
+            raise NgvkError(f"camera path: the keyframe at {k.time:g} s has extras that are not named finite numbers")
+        if set(k.extras) != set(path.keyframes[0].extras):
+            raise NgvkError(f"camera path: the keyframe at {k.time:g} s has the extras {sorted(k.extras)}, the first "
+                            f"{sorted(path.keyframes[0].extras)}: give each in every keyframe or in none")
     if path.keyframes:
         first = _shared(path.keyframes[0].camera)
         for k in path.keyframes[1:]:
@@ -253,20 +282,20 @@ def to_instant_ngp(path: CameraPath) -> dict:
         position = NGP_TO_NGVK.T @ (np.asarray(camera.position) - NGP_CENTRE) + NGP_CENTRE
         frames.append({"R": matrix_to_quaternion(rotation).tolist(), "T": position.tolist(), "slice": 0.0,
                        "scale": 1.0, "fov": camera.fov_y, "aperture_size": 0.0, "timestamp": stamp,
-                       "ngvk": _camera_dict(camera)})
+                       "ngvk": _camera_dict(camera), **({"ngvk_extras": dict(k.extras)} if k.extras else {})})
     return {"loop": False, "time": 0.0, "path": frames, "duration_seconds": path.duration if frames else 0.0,
             "spline_order": 3, "ngvk_fps": path.fps}
 
 
 def to_nerfstudio(path: CameraPath, width: int, height: int) -> dict:
     frames = []
-    for camera in path.cameras():
+    for camera, extras in zip(path.cameras(), path.frame_extras()):
         right, up, forward = camera.basis()
         matrix = np.eye(4)
         matrix[:3, :3] = np.stack([right, up, -forward], 1)
         matrix[:3, 3] = camera.position
         frames.append({"camera_to_world": matrix.reshape(-1).tolist(), "fov": camera.fov_y, "aspect": width / height,
-                       "ngvk": _camera_dict(camera)})
+                       "ngvk": _camera_dict(camera), **({"ngvk_extras": extras} if extras else {})})
     return {"camera_type": "orthographic" if path.keyframes[0].camera.orthographic else "perspective",
             "render_width": width, "render_height": height, "fps": path.fps, "seconds": len(frames) / path.fps,
             "is_cycle": False, "smoothness_value": 0.0, "camera_path": frames}
@@ -294,6 +323,13 @@ def _vector(value, size: int, what: str) -> np.ndarray:
     return np.array([_number(v, what) for v in value])
 
 
+def _extras_of(entry: dict, what: str) -> dict[str, float]:
+    extras = entry.get("ngvk_extras", {})
+    if not isinstance(extras, dict):
+        raise NgvkError(f"{what}: \"ngvk_extras\" must be an object of numbers")
+    return {str(name): _number(value, f"{what}: ngvk_extras {name}") for name, value in extras.items()}
+
+
 def _camera_of(entry: dict, what: str) -> Camera:
     """A keyframe's "ngvk" camera."""
     camera = entry["ngvk"]
@@ -318,12 +354,13 @@ def from_instant_ngp(data: dict, name: str, warn=None) -> CameraPath:
     entries = data["path"]
     if not isinstance(entries, list):
         raise NgvkError(f"camera path {name}: \"path\" must be a list of keyframes")
-    cameras, stamps = [], []
+    cameras, stamps, extras = [], [], []
     for i, entry in enumerate(entries):
         what = f"camera path {name}, keyframe {i}"
         if not isinstance(entry, dict):
             raise NgvkError(f"{what} must be an object")
         stamps.append(_number(entry.get("timestamp", 0.0), f"{what}: timestamp"))
+        extras.append(_extras_of(entry, what))
         if "ngvk" in entry:
             cameras.append(_camera_of(entry, what))
             continue
@@ -345,13 +382,13 @@ def from_instant_ngp(data: dict, name: str, warn=None) -> CameraPath:
     duration = _number(data.get("duration_seconds", 0.0), f"camera path {name}: duration_seconds")
     n = len(cameras)
     if n < 2:
-        return CameraPath([Keyframe(c, 0.0) for c in cameras], fps)
+        return CameraPath([Keyframe(c, 0.0, e) for c, e in zip(cameras, extras)], fps)
     if not all(b > a for a, b in zip([0.0] + stamps, stamps)):
         stamps = [(i + 1) / n for i in range(n)]  # instant-ngp's make_keyframe_timestamps_equidistant()
     total = duration if duration > 0 else KEYFRAME_SPACING * (n - 1)
     scale = total / stamps[n - 2]
     times = [0.0] + [stamp * scale for stamp in stamps[:-1]]
-    return CameraPath([Keyframe(c, t) for c, t in zip(cameras, times)], fps)
+    return CameraPath([Keyframe(c, t, e) for c, t, e in zip(cameras, times, extras)], fps)
 
 
 def from_nerfstudio(data: dict, name: str) -> CameraPath:
@@ -367,7 +404,7 @@ def from_nerfstudio(data: dict, name: str) -> CameraPath:
         if not isinstance(entry, dict):
             raise NgvkError(f"{what} must be an object")
         if "ngvk" in entry:
-            keyframes.append(Keyframe(_camera_of(entry, what), i / fps))
+            keyframes.append(Keyframe(_camera_of(entry, what), i / fps, _extras_of(entry, what)))
             continue
         if "camera_to_world" not in entry or "fov" not in entry:
             raise NgvkError(f"{what} has no camera_to_world and fov (nerfstudio's frames have both)")
@@ -376,7 +413,7 @@ def from_nerfstudio(data: dict, name: str) -> CameraPath:
         if not np.allclose(rotation.T @ rotation, np.eye(3), atol=UNIT_TOLERANCE):
             raise NgvkError(f"{what}: camera_to_world's rotation is not orthonormal (a scaled or sheared camera)")
         keyframes.append(Keyframe(_from_matrix(rotation, matrix[:3, 3], _number(entry["fov"], f"{what}: fov"), what),
-                                  i / fps))
+                                  i / fps, _extras_of(entry, what)))
     return CameraPath(keyframes, fps)
 
 
