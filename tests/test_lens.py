@@ -127,7 +127,7 @@ void main() {
     uint i = global_index();
     if (i >= n) return;
     vec3 origin, direction;
-    camera_ray_indexed(samples[i].x, samples[i].y, origin, direction);
+    camera_ray_indexed(samples[i].x, 1u, samples[i].y, origin, direction);
     for (int k = 0; k < 3; ++k) { rays[6 * i + k] = origin[k]; rays[6 * i + 3 + k] = direction[k]; }
 }
 """

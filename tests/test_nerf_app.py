@@ -361,3 +361,34 @@ def test_images_larger_than_a_binding_ask_for_downscale(device, monkeypatch, rng
     finally:
         for layer in layers:
             layer.close()
+
+
+def test_supersampled_training_starts_after_its_share_of_the_fit(device, rng):
+    # The gradients of S x S rays per pixel are checked against NumPy by the check cases
+    # (apps/nerf/checks.py, run by tests/test_cli.py); here the schedule: one ray per pixel before
+    # supersampling_after of the fit, whole pixels of 2 x 2 rays from there.
+    from ngvk.apps.nerf.checks import tiny_views
+    from ngvk.apps.nerf.training import NerfTrainer
+    from ngvk.engine.errors import NgvkError
+    from ngvk.engine.nn.layers import MLP, GridEncoding
+
+    grid, nets = networks.presets("lowres")
+    layers = [GridEncoding(device, grid), MLP(device, nets["density"]), MLP(device, nets["color"])]
+    views = tiny_views(rng, count=3, size=16)
+    try:
+        with pytest.raises(NgvkError, match="supersampling 5"):
+            NerfTrainer(device, views, *layers, budget=1 << 12, supersampling=5)
+        trainer = NerfTrainer(device, views, *layers, budget=1 << 12, supersampling=2, supersampling_after=0.5)
+        try:
+            for progress, side in ((0.0, 1), (0.49, 1), (0.5, 2), (0.9, 2)):
+                trainer.progress = progress
+                trainer.rays = 101  # not whole pixels of 2 x 2: the step rounds down
+                trainer.run_step()
+                rays, got = trainer.train_rays.download(np.uint32, (2,))
+                assert got == side and rays % (side * side) == 0 and rays >= 100 - side * side
+                assert np.isfinite(trainer.last_loss()) and trainer.last_loss() > 0
+        finally:
+            trainer.close()
+    finally:
+        for layer in layers:
+            layer.close()

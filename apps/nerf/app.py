@@ -70,6 +70,7 @@ class NerfApp(App):
         self.downscale, self.split, self.images, self.dataset_view = 1, "test", None, None
         self.aabb_scale = None  # None: the dataset's
         self.skip_missing = False
+        self.supersampling = 1  # training rays per pixel side (fit --supersampling)
 
     # ---- command line ------------------------------------------------------------------------------
 
@@ -80,6 +81,11 @@ class NerfApp(App):
             parser.add_argument("--aabb-scale", type=int, metavar="N",
                                 help="nerf: model a box N times the unit cube instead of the dataset's aabb_scale "
                                      "(a power of two up to 128)")
+        if command == "fit":
+            parser.add_argument("--supersampling", type=int, default=1, metavar="S",
+                                help="nerf: train each pixel on S x S rays averaged in linear light, as a photo's "
+                                     "pixel holds its area's light and the evaluation renders (default 1: one ray "
+                                     "through the centre)")
         if command in ("fit", "eval", "render", "view"):
             parser.add_argument("--skip-missing", action="store_true",
                                 help="nerf: leave out the views whose images are missing (a partial download) "
@@ -100,6 +106,9 @@ class NerfApp(App):
             raise NgvkError("--downscale must be at least 1")
         self.aabb_scale = getattr(args, "aabb_scale", None)
         self.skip_missing = getattr(args, "skip_missing", False)
+        self.supersampling = getattr(args, "supersampling", 1)
+        if not 1 <= self.supersampling <= 4:
+            raise NgvkError(f"--supersampling {self.supersampling}: give 1 to 4 rays per pixel side")
         self.split = getattr(args, "split", "test")
         self.images = getattr(args, "images", None)
         if self.images is not None and not Path(self.images).is_dir():
@@ -200,7 +209,7 @@ class NerfApp(App):
                               lambda model: self._headline(self.evaluate_views(device, model, test,
                                                                                FIT_EVALUATION_VIEWS)),
                               app_data, progress=progress, max_seconds=max_seconds, evaluations=evaluations,
-                              live=live, initial=initial)
+                              live=live, initial=initial, supersampling=self.supersampling)
         final = self.evaluate_views(device, result.model, test)
         result.metrics = final
         result.model.training.update({"psnr": round(final["psnr"], 3), "ssim": round(final["ssim"], 4),

@@ -77,9 +77,10 @@ def tiny_views(rng, count: int = 3, size: int = 8, aabb=tracing.UNIT) -> SimpleN
     return SimpleNamespace(images=images, cameras=cameras, width=size, height=size, aabb=aabb)
 
 
-def training_step(device, model, views, budget: int = 1 << 14, seed: int = 3):
-    """One training step with a zero learning rate on `model`'s parameters; returns the trainer
-    (to be closed) after the step, its buffers still holding the step's values."""
+def training_step(device, model, views, budget: int = 1 << 14, seed: int = 3, supersampling: int = 1):
+    """One training step with a zero learning rate on `model`'s parameters, `supersampling`^2 rays
+    per pixel; returns the trainer (to be closed) after the step, its buffers still holding the
+    step's values."""
     from ngvk.apps.nerf.render import model_occupancy
     from ngvk.apps.nerf.training import NerfTrainer, OccupancyGrid
     from ngvk.engine.nn.layers import MLP, GridEncoding
@@ -91,9 +92,10 @@ def training_step(device, model, views, budget: int = 1 << 14, seed: int = 3):
     occupancy = OccupancyGrid(aabb=views.aabb)
     occupancy.occupied = model_occupancy(model)
     occupancy.thickness[:] = np.where(occupancy.occupied.reshape(-1), 1.0, 0.0)
-    trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed, occupancy=occupancy)
+    trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed, occupancy=occupancy,
+                          supersampling=supersampling, supersampling_after=0.0)
     trainer.adam.config = AdamConfig(learning_rate=0.0, l2_reg=0.0)
-    trainer.rays = 48
+    trainer.rays = 48  # whole pixels at 1, 2 and 4 rays per pixel side
     trainer.own(*layers)
     trainer.step = 1  # past the occupancy update at step 0: the grid stays the model's
     trainer.run_step()
@@ -123,41 +125,45 @@ def step_values(trainer) -> dict:
     }
 
 
-def expected_rays(views, step: int, seed: int, rays: int, occupied, aabb=tracing.UNIT):
-    """What nerf_train.comp stage 0 computes for the step's rays, in NumPy: (image, pixel, sample
-    ts, target, background) per ray."""
+def expected_rays(views, step: int, seed: int, rays: int, occupied, aabb=tracing.UNIT, supersampling: int = 1):
+    """What nerf_train.comp stage 0 computes for the step's rays, in NumPy: (origin, direction,
+    sample ts, target, background) per ray. Ray i is ray i % s^2 of its pixel's s x s grid (s =
+    `supersampling`): the ray of that frame `s` times larger; the pixel's rays share its draws."""
     count, height, width = views.images.shape[:3]
+    s = supersampling
     out = []
     for i in range(rays):
-        u = [random_uniform(seed, step * 2, i, k) for k in range(4)]
+        group, sub = divmod(i, s * s)
+        u = [random_uniform(seed, step * 2, group, k) for k in range(3)] + [random_uniform(seed, step * 2, i, 3)]
         image = min(int(u[0] * np.float32(count)), count - 1)
         x, y = min(int(u[1] * np.float32(width)), width - 1), min(int(u[2] * np.float32(height)), height - 1)
         camera = views.cameras[image]
-        o, d = camera.rays(width, height, [y * width + x])
+        o, d = camera.rays(width * s, height * s, [(y * s + sub // s) * width * s + x * s + sub % s])
         enter, _ = aabb.entry(o, d)
         t0 = tracing.advance(enter[0], u[3], aabb)
         ts = tracing.march(o[0], d[0], occupied, t=t0, aabb=aabb)
-        background = np.array([random_uniform(seed, step * 2 + 1, i, k) for k in range(3)], np.float64)
+        background = np.array([random_uniform(seed, step * 2 + 1, group, k) for k in range(3)], np.float64)
         texel = np.floor(np.clip(views.images[image, y, x], 0, 1) * 255 + 0.5) / 255
         target = srgb_to_linear(texel[:3]) * texel[3] + background * (1 - texel[3])
         out.append((o[0], d[0], ts, target, background))
     return out
 
 
-def check_training(device, rng, aabb=tracing.UNIT) -> list:
+def check_training(device, rng, aabb=tracing.UNIT, supersampling: int = 1) -> list:
     """nerf_train: one step on random images of a random model: each ray's marched samples against
     tracing.march() from the same jittered start; the samples each ray keeps for training (the
     compaction) against those before tracing.composite()'s stop on the marched densities, copied
-    exactly; each ray's loss and dL/d raw density and dL/d colour against
-    tracing.composite_backward() (the loss's gradient from engine/nn/reference.py loss()), and dL/d
-    density outputs (the colour network's input gradient plus dL/d raw density)."""
+    exactly; each pixel's loss (its rays' mean colour against its target) and each ray's dL/d raw
+    density and dL/d colour against tracing.composite_backward() (the loss's gradient from
+    engine/nn/reference.py loss(), shared by the pixel's rays), and dL/d density outputs (the colour
+    network's input gradient plus dL/d raw density)."""
     from ngvk.apps.nerf.render import model_occupancy
     from ngvk.apps.nerf.training import LOSS
 
     start = time.perf_counter()
     model = networks.random_model("hashgrid", seed=int(rng.integers(1 << 30)), density_bias=DENSITY_BIAS, aabb=aabb)
     views = tiny_views(rng, aabb=aabb)
-    trainer = training_step(device, model, views)
+    trainer = training_step(device, model, views, supersampling=supersampling)
     try:
         values = step_values(trainer)
         seed, step = trainer.seed, trainer.step
@@ -165,7 +171,7 @@ def check_training(device, rng, aabb=tracing.UNIT) -> list:
         trainer.close()
     seconds = time.perf_counter() - start
     rays, n = values["rays"], values["train_rays"]
-    expected = expected_rays(views, step, seed, n, model_occupancy(model), aabb)
+    expected = expected_rays(views, step, seed, n, model_occupancy(model), aabb, supersampling)
     positions, wanted, kept, copied = [], [], [], []
     d_raw, d_rgb, got_raw, got_rgb, losses, got_losses = [], [], [], [], [], []
     for i, (o, d, ts, target, background) in enumerate(expected):
@@ -182,25 +188,39 @@ def check_training(device, rng, aabb=tracing.UNIT) -> list:
         marched = np.concatenate([values["march_positions"][first:first + stop], march_ts[:stop, None]], axis=1)
         first, count = int(ray["first"]), int(ray["count"])
         kept.append((count, stop))
-        if count == 0:
+        if count > 0:
+            copied.append((np.concatenate([values["positions"][first:first + count],
+                                           values["sample_t"][first:first + count, None]], axis=1), marched))
+    pixel_rays = supersampling * supersampling
+    pixels = n // pixel_rays
+    scale = 1.0 / (3.0 * pixels)  # loss() is the mean over a pixel's 3 values; the step's over its pixels x 3
+    for g in range(pixels):
+        group = range(g * pixel_rays, (g + 1) * pixel_rays)
+        if any(rays[i]["dropped"] for i in group):
             continue
-        copied.append((np.concatenate([values["positions"][first:first + count],
-                                       values["sample_t"][first:first + count, None]], axis=1), marched))
-        # The ray's ts as the kernel kept them (equal to NumPy's, checked with the positions): their steps.
-        dts = tracing.step_sizes(values["sample_t"][first:first + count], aabb)
-        raw, rgb = values["raw"][first:first + count], values["rgb"][first:first + count]
-        forward = tracing.composite(raw, rgb, background, dts=dts)
-        value, gradient = loss(LOSS, forward["pixel"][None], target[None])
-        scale = 1.0 / (3.0 * n)  # loss() is the mean over this ray's 3 values; the step's over n rays x 3
-        g_raw, g_rgb = tracing.composite_backward(raw, rgb, background, gradient[0] * 3.0 * scale, dts=dts)
-        d_raw.append(g_raw)
-        d_rgb.append(g_rgb)
-        got_raw.append(values["d_raw"][first:first + count])
-        got_rgb.append(values["d_rgb"][first:first + count])
+        target, background = expected[group[0]][3], expected[group[0]][4]
+        parts = []
+        for i in group:
+            first, count = int(rays[i]["first"]), int(rays[i]["count"])
+            # The ray's ts as the kernel kept them (equal to NumPy's, checked with the positions): their steps.
+            dts = tracing.step_sizes(values["sample_t"][first:first + count], aabb)
+            raw, rgb = values["raw"][first:first + count], values["rgb"][first:first + count]
+            colour = tracing.composite(raw, rgb, background, dts=dts)["pixel"] if count else background
+            parts.append((first, count, raw, rgb, dts, colour))
+        value, gradient = loss(LOSS, np.mean([part[-1] for part in parts], axis=0)[None], target[None])
+        for first, count, raw, rgb, dts, _ in parts:
+            if count == 0:
+                continue
+            g_raw, g_rgb = tracing.composite_backward(raw, rgb, background, gradient[0] * 3.0 * scale / pixel_rays,
+                                                      dts=dts)
+            d_raw.append(g_raw)
+            d_rgb.append(g_rgb)
+            got_raw.append(values["d_raw"][first:first + count])
+            got_rgb.append(values["d_rgb"][first:first + count])
         losses.append(float(value[0]) * 3.0 * scale)
-        got_losses.append(float(values["losses"][i]))
+        got_losses.append(float(values["losses"][g]))
     matched = [(got, want) for got, want in positions if len(got) == len(want)]
-    label = _label(aabb)
+    label = _label(aabb) + ("" if supersampling == 1 else f"{supersampling} x {supersampling} rays per pixel, ")
     # Cone steps go through log and exp, which GLSL does not round correctly (lavapipe: within a few
     # ulps): a cell's exit or a step can land a hair the other side of a cell boundary, so that a
     # ray takes a sample more or less (2 of 48 rays seen); fixed steps (the unit cube) match exactly.
@@ -218,7 +238,7 @@ def check_training(device, rng, aabb=tracing.UNIT) -> list:
         compare("nerf_train", f"{label}compact: kept samples copied in order",
                 np.concatenate([got for got, want in copied if len(got) == len(want)] or [np.zeros((0, 4))]),
                 np.concatenate([want for got, want in copied if len(got) == len(want)] or [np.zeros((0, 4))]), 0.0, 0.0),
-        compare("nerf_train", f"{label}composite: loss per ray", np.array(got_losses), np.array(losses), 0.0,
+        compare("nerf_train", f"{label}composite: loss per pixel", np.array(got_losses), np.array(losses), 0.0,
                 loose * RELATIVE_TOLERANCE),
         compare("nerf_train", f"{label}composite: dL/d raw density", np.concatenate(got_raw), np.concatenate(d_raw), 0.0,
                 loose * RELATIVE_TOLERANCE),
@@ -243,4 +263,8 @@ def check_training_cascades(device, rng) -> list:
     return check_training(device, rng, CASCADES)
 
 
-CHECKS = [check_render, check_training, check_render_cascades, check_training_cascades]
+def check_training_supersampled(device, rng) -> list:
+    return check_training(device, rng, supersampling=2)
+
+
+CHECKS = [check_render, check_training, check_render_cascades, check_training_cascades, check_training_supersampled]

@@ -14,6 +14,16 @@ outputs' gradients, the density network), encoding_backward, adam (the grid and 
 The rays per step adapt so that their kept samples fill about the budget and their marched ones
 the march's slots, as instant-ngp adapts them.
 
+Supersampling (fit --supersampling S): from SUPERSAMPLING_AFTER of the fit on, each pixel trains
+on S x S rays on a regular grid in it (the evaluation's rays), the pixel their mean colour in
+linear light, as a photo's pixel (and a generated view's, supersampled) holds its area's light.
+One ray through the centre asks a point of the scene for the light of a pixel's whole area, which
+differs from view to view where texture is finer than a pixel, so such a fit levels off (on the
+spheres scene at about 27.4 dB, its train views no better than its test views); S x S rays are
+the images' own formation and fit them on. The first part of the fit stays at one ray per pixel:
+4 x the rays a pixel cost 4 x fewer pixels a step, slower to learn the coarse scene
+(docs/nerf.md "NeRF: quality per minute").
+
 The occupancy grid (instant-ngp's cascaded grids: one 128^3 cascade per power of two of the aabb,
 apps/nerf/tracing.py): each cell keeps the largest optical thickness density x STEP seen at random
 points in it, decayed by 0.95 at every update (every 16 steps, and before the first); a cell is
@@ -45,13 +55,15 @@ WARMUP_STEPS = 256
 MIN_RAYS = 64
 MARCH_FACTOR = 4  # marched slots per trained slot: instant-ngp keeps a quarter or less of its marched samples
 PROBE_CHUNK = 1 << 18
+MAX_SUPERSAMPLING = 4
+SUPERSAMPLING_AFTER = 0.25  # of the fit (steps or time): training rays per pixel side go from 1 to supersampling
 NO_RAY = 0xFFFFFFFF
 HALF_WORD = int(np.float32(0.5).view(np.uint32))  # positions of unused slots: the cube's centre
 
 # NerfTrainRay of nerf/nerf_train.comp in std430: 64 bytes.
 TRAIN_RAY_DTYPE = np.dtype([("direction", "<f4", 3), ("first", "<u4"), ("target", "<f4", 3), ("count", "<u4"),
                             ("background", "<f4", 3), ("used", "<u4"), ("march_first", "<u4"),
-                            ("march_count", "<u4"), ("pad", "<u4", 2)])
+                            ("march_count", "<u4"), ("dropped", "<u4"), ("pad", "<u4")])
 assert TRAIN_RAY_DTYPE.itemsize == 64
 
 
@@ -161,13 +173,18 @@ class NerfTrainer(Trainer):
     parameters are trained in place)."""
 
     def __init__(self, device, views, encoding: GridEncoding, density: MLP, color: MLP, budget: int,
-                 seed: int = 0, occupancy: OccupancyGrid | None = None, adam: AdamConfig = AdamConfig()):
+                 seed: int = 0, occupancy: OccupancyGrid | None = None, adam: AdamConfig = AdamConfig(),
+                 supersampling: int = 1, supersampling_after: float = SUPERSAMPLING_AFTER):
         super().__init__(device, budget, seed, adam)
         self.encoding, self.density, self.color = encoding, density, color
         self.budget = budget
         self.march_budget = MARCH_FACTOR * budget
-        self.max_rays = max(MIN_RAYS, budget // 4)
-        self.rays = min(self.max_rays, max(MIN_RAYS, budget // 256))
+        if not 1 <= supersampling <= MAX_SUPERSAMPLING:
+            raise NgvkError(f"supersampling {supersampling}: give 1 to {MAX_SUPERSAMPLING} rays per pixel side")
+        self.supersampling, self.supersampling_after = supersampling, supersampling_after
+        # max_rays: whole pixels at every step's rays per pixel; a pixel's rays are all kept or all skipped.
+        self.max_rays = self._whole_pixels(max(MIN_RAYS, budget // 4), supersampling)
+        self.rays = min(self.max_rays, self._whole_pixels(max(MIN_RAYS, budget // 256), supersampling))
         self.rng = np.random.default_rng(seed)
         self.aabb = views.aabb
         self.occupancy = occupancy or OccupancyGrid(aabb=self.aabb)
@@ -181,6 +198,16 @@ class NerfTrainer(Trainer):
         except BaseException:
             self.close()
             raise
+
+    @staticmethod
+    def _whole_pixels(rays: float, side: int) -> int:
+        """`rays` rounded down to whole pixels of side x side rays (at least one pixel's)."""
+        return max(1, int(rays) // (side * side)) * side * side
+
+    def step_supersampling(self) -> int:
+        """Rays per pixel side at this step: one through the centre for the first
+        `supersampling_after` of the fit, `supersampling` from there (module docstring)."""
+        return self.supersampling if self.progress >= self.supersampling_after else 1
 
     def _build(self, views) -> None:
         device, budget, own = self.device, self.budget, self.own
@@ -196,7 +223,7 @@ class NerfTrainer(Trainer):
         blocks = camera_array([(camera, width, height) for camera in views.cameras])
         cameras = own(device.buffer_from(blocks.reshape(-1, 4), "cameras"))
         images = own(device.buffer_from(pack_images(views.images), "images"))
-        self.train_rays = own(device.buffer(4, "train_rays"))
+        self.train_rays = own(device.buffer(8, "train_rays"))
         self.sample_count = own(device.buffer(8, "sample_count"))
         rays = own(device.buffer(self.max_rays * TRAIN_RAY_DTYPE.itemsize, "train_rays_state"))
         sample_ray = own(device.buffer(budget * 4, "sample_ray"))
@@ -268,7 +295,7 @@ class NerfTrainer(Trainer):
         self.stage("compact", lambda s: dispatch(s, 4, self.max_rays))
         self.stage("encoding", lambda s: self.encoding.record_encode(s, positions, encoded, budget))
         self.stage("mlp_forward", record_forward)
-        self.stage("composite", lambda s: dispatch(s, 2, self.max_rays))
+        self.stage("composite", lambda s: dispatch(s, 2, self.max_rays))  # pixels past the step's return
         self.stage("mlp_backward", record_backward)
         self.stage("encoding_backward",
                    lambda s: grid_training.record_backward(s, positions, density_training.d_inputs, budget))
@@ -285,7 +312,9 @@ class NerfTrainer(Trainer):
     def run_step(self) -> None:
         if self.step % OCCUPANCY_EVERY == 0:
             self.update_occupancy()
-        self.train_rays.upload(np.array([self.rays], np.uint32))
+        side = self.step_supersampling()
+        self.rays = self._whole_pixels(self.rays, side)
+        self.train_rays.upload(np.array([self.rays, side], np.uint32))
         super().run_step()
         marched, trained = (int(v) for v in self.sample_count.download(np.uint32, (2,)))
         self.samples_per_ray = marched / self.rays
@@ -295,7 +324,7 @@ class NerfTrainer(Trainer):
         # Next step's rays: as many as fill 95 % of both budgets at this step's samples per ray
         # (rays beyond either are dropped, their samples wasted).
         rays = min(self.march_budget / max(self.samples_per_ray, 1.0), self.budget / max(self.trained_per_ray, 1.0))
-        self.rays = int(np.clip(0.95 * rays, MIN_RAYS, self.max_rays))
+        self.rays = int(np.clip(0.95 * rays, MIN_RAYS, self.max_rays))  # rounded to whole pixels at the next step
 
     def status(self) -> dict:
         """What the progress bar shows beside the loss."""
@@ -306,7 +335,8 @@ class NerfTrainer(Trainer):
 
 def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evaluate, app_data: dict,
         param_dtype: str = "float16", progress=None, max_seconds: float | None = None, evaluations: int = 10,
-        adam: AdamConfig = AdamConfig(), live=None, initial=None):
+        adam: AdamConfig = AdamConfig(), live=None, initial=None, supersampling: int = 1,
+        supersampling_after: float = None):
     """Fit a NeRF model of `encoding` to the training views (engine/fit.py's loop): `evaluate(model)`
     gives the metrics along the way; snapshots round the parameters to `param_dtype`, so that the
     evaluations see the model that is saved. `initial`: a model to continue (engine/fit.py
@@ -321,7 +351,10 @@ def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evalua
               MLP(device, networks["color"], start["color"])]
     trainer = None
     try:
-        trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed, adam=adam)
+        trainer = NerfTrainer(device, views, *layers, budget=budget, seed=seed, adam=adam,
+                              supersampling=supersampling,
+                              supersampling_after=SUPERSAMPLING_AFTER if supersampling_after is None
+                              else supersampling_after)
 
         def snapshot(training: dict):
             params = {name: trainer.params(layer) for name, layer in zip(("encoding", "density", "color"), layers)}
@@ -330,7 +363,9 @@ def fit(device, views, encoding: str, steps: int, budget: int, seed: int, evalua
                               aabb=views.aabb)
 
         result = fit_loop(trainer, steps, snapshot, evaluate, evaluations, max_seconds, progress,
-                          record={"loss": LOSS, "samples_per_step": budget, **continued_record(initial)}, live=live)
+                          record={"loss": LOSS, "samples_per_step": budget, "supersampling": supersampling,
+                                  "supersampling_after": trainer.supersampling_after,
+                                  **continued_record(initial)}, live=live)
         result.model.training.update({"rays_per_step": trainer.rays,
                                       "samples_per_ray": round(trainer.samples_per_ray, 2),
                                       "trained_samples_per_ray": round(trainer.trained_per_ray, 2),

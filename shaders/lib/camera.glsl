@@ -12,7 +12,7 @@
 //                                   buffer holding the frame camera's Camera.lens_block() (the push
 //                                   constants have no room for it: Vulkan guarantees 128 bytes, and
 //                                   a renderer's block is near that); without it, a pinhole
-//   camera_ray_indexed(camera, ...) camera `camera` of an array in a buffer, for rays of many images
+//   camera_ray_indexed(camera, factor, ...) camera `camera` of an array in a buffer, for rays of many images
 //                                   at once (training rays): define CAMERA_ARRAY as the name of a
 //                                   `vec4 NAME[]` buffer holding engine/render/camera.py
 //                                   camera_array()'s blocks, CAMERA_ARRAY_VEC4S vec4s each: the
@@ -113,12 +113,15 @@ void camera_ray(uint pixel, out vec3 origin, out vec3 direction) {
 
 #ifdef CAMERA_ARRAY
 #define CAMERA_ARRAY_VEC4S (5 + LENS_VEC4S)  // engine/render/camera.py CAMERA_ARRAY_VEC4S
-void camera_ray_indexed(uint camera, uint pixel, out vec3 origin, out vec3 direction) {
+// `factor`: the camera's frame taken factor x larger on each side (pixel indexes that frame), so that
+// factor x factor rays on a regular grid in each pixel of the camera's own frame are exactly those
+// of the larger frame, as Camera.rays(factor * width, factor * height) computes them.
+void camera_ray_indexed(uint camera, uint factor, uint pixel, out vec3 origin, out vec3 direction) {
     uint base = camera * uint(CAMERA_ARRAY_VEC4S);
     vec4 size = CAMERA_ARRAY[base + 4u];  // width, height (exact in float up to 2^24)
     camera_ray_of(CAMERA_ARRAY[base], CAMERA_ARRAY[base + 1u], CAMERA_ARRAY[base + 2u], CAMERA_ARRAY[base + 3u],
-                  uint(size.x), uint(size.y), pixel, CAMERA_ARRAY[base + 5u], CAMERA_ARRAY[base + 6u],
-                  CAMERA_ARRAY[base + 7u], origin, direction);
+                  uint(size.x) * factor, uint(size.y) * factor, pixel, CAMERA_ARRAY[base + 5u],
+                  CAMERA_ARRAY[base + 6u], CAMERA_ARRAY[base + 7u], origin, direction);
 }
 #endif
 

@@ -4,7 +4,9 @@
 // NeRF app, training: the stages of a training step around the engine's encoding, MLP and Adam
 // kernels (apps/nerf/training.py says in which order), one per NERF_TRAIN_STAGE:
 //   0 rays       max_rays:  ray i < train_rays[0] takes a random pixel of a random training image
-//                           and a random background, marches through the occupancy grid from a
+//                           and a random background (the same for the s^2 rays of a pixel, s =
+//                           train_rays[1]: ray i is ray i % s^2 of the pixel's regular s x s grid,
+//                           as the evaluation's), marches through the occupancy grid from a
 //                           random fraction of a step past the aabb's entry, reserves its samples'
 //                           marched slots with an atomic counter (a ray that would overflow the
 //                           march budget is dropped) and writes their positions (warped into
@@ -12,13 +14,15 @@
 //   4 compact    max_rays:  from the density network's outputs at the marched samples, each ray
 //                           keeps its samples up to its stop (nerf_composite's rule) and copies
 //                           them into the trained slots, reserved with a second atomic counter
-//                           (a ray that would overflow the budget is dropped): instant-ngp's
+//                           (a ray that would overflow the budget is dropped, and its pixel with
+//                           it: stage 2 skips a pixel with a dropped ray): instant-ngp's
 //                           compaction, so that the networks train only on samples that count
 //   1 color      budget:    the colour network's input of each slot (density outputs, SH)
-//   2 composite  max_rays:  each ray composites its samples (nerf/nerf_march.glsl's rule), its
-//                           loss against the target over the same background, and the backward
-//                           pass: dL/d colour and dL/d raw density per sample
-//                           (apps/nerf/tracing.py composite_backward())
+//   2 composite  max_rays:  (the first train_rays[0] / s^2) each pixel's rays composite their samples
+//                           (nerf/nerf_march.glsl's rule), the pixel is their mean, its loss
+//                           against the target over the same background, and the backward pass:
+//                           dL/d colour and dL/d raw density per sample of each ray, given
+//                           dL/d pixel / s^2 (apps/nerf/tracing.py composite_backward())
 //   3 density    budget:    dL/d density outputs: the colour network's input gradient of the first
 //                           16 inputs, plus dL/d raw density on the first
 // Unused trained slots hold position 0.5 and ray NERF_NO_RAY (filled before stage 0) and zero
@@ -28,7 +32,7 @@
 // 0       | occupancy     | read       | 0      | uint [cascades R^3 / 32]: the occupancy grid's bits
 // 1       | cameras       | read       | 0      | vec4 [images x 8]: camera_array() blocks, lenses too (lib/camera.glsl)
 // 2       | images        | read       | 0      | uint [images x H x W]: RGBA8, sRGB colour, straight alpha
-// 3       | train_rays    | read       | 0 2    | uint [1]: the rays of this step
+// 3       | train_rays    | read       | 0 2    | uint [2]: the rays of this step, s (rays per pixel side)
 // 4       | sample_count  | read-write | 0 4    | uint [2]: samples the rays asked for, marched and trained (atomic)
 // 5       | rays          | read-write | 0-2, 4 | NerfTrainRay [max_rays]
 // 6       | sample_ray    | read-write | 4 1    | uint [budget]: each trained slot's ray (NERF_NO_RAY: none)
@@ -38,7 +42,7 @@
 // 10      | color_out     | read       | 2      | float [budget, 3]: the colour network's outputs
 // 11      | d_color_out   | write      | 2      | float [budget, 3]: dL/d colour
 // 12      | d_raw         | read-write | 2 3    | float [budget]: dL/d raw density
-// 13      | losses        | write      | 2      | float [max_rays]: each ray's share of the loss
+// 13      | losses        | write      | 2      | float [max_rays]: each pixel's share of the loss
 // 14      | d_color_in    | read       | 3      | float [budget, 32]: dL/d colour network inputs
 // 15      | d_density_out | write      | 3      | float [budget, 16]: dL/d density outputs
 // 16      | training_state| read       | 0      | uint [2]: step, seed (engine/nn/training.py Trainer)
@@ -67,9 +71,9 @@ struct NerfTrainRay {
     vec3 background;   // linear RGB
     uint used;         // samples composited before the stop (stage 2)
     uint march_first;  // its first marched slot
-    uint march_count;  // its marched slots (0: dropped)
-    uint pad0;
-    uint pad1;
+    uint march_count;  // its marched slots
+    uint dropped;      // 1: a budget overflowed (stages 0, 4): its pixel is not trained
+    uint pad;
 };
 
 layout(std430, binding = 0) readonly buffer Occupancy { uint occupancy[]; };
@@ -111,6 +115,20 @@ float ray_random(uint i, uint draw, uint k) {
     return random_uniform(training_state[1], training_state[0] * 2u + draw, i, k);
 }
 
+// Ray `ray`'s trained samples composited as the render composites them, with its stop; `used`: the
+// samples composited before it.
+NerfRay nerf_train_forward(NerfTrainRay ray, out uint used) {
+    NerfRay state = nerf_ray_empty();
+    used = 0u;
+    for (uint k = 0u; k < ray.count && state.status == NERF_MARCHING; ++k) {
+        uint slot = ray.first + k;
+        vec3 rgb = vec3(color_out[3u * slot], color_out[3u * slot + 1u], color_out[3u * slot + 2u]);
+        nerf_composite(state, density_out[slot * NERF_DENSITY_OUTPUTS], rgb, sample_t[slot]);
+        used = k + 1u;
+    }
+    return state;
+}
+
 void main() {
     uint i = global_index();
     if (i >= n) return;
@@ -121,8 +139,8 @@ void main() {
     ray.used = 0u;
     ray.march_first = 0u;
     ray.march_count = 0u;
-    ray.pad0 = 0u;
-    ray.pad1 = 0u;
+    ray.dropped = 0u;
+    ray.pad = 0u;
     ray.direction = vec3(0.0, 0.0, 1.0);
     ray.target = vec3(0.0);
     ray.background = vec3(0.0);
@@ -130,14 +148,17 @@ void main() {
         rays[i] = ray;
         return;
     }
-    uint image = min(uint(ray_random(i, 0u, 0u) * float(image_count)), image_count - 1u);
-    uint x = min(uint(ray_random(i, 0u, 1u) * float(image_width)), image_width - 1u);
-    uint y = min(uint(ray_random(i, 0u, 2u) * float(image_height)), image_height - 1u);
+    uint factor = train_rays[1];
+    uint group = i / (factor * factor), sub = i % (factor * factor);  // the pixel among the step's, its ray
+    uint image = min(uint(ray_random(group, 0u, 0u) * float(image_count)), image_count - 1u);
+    uint x = min(uint(ray_random(group, 0u, 1u) * float(image_width)), image_width - 1u);
+    uint y = min(uint(ray_random(group, 0u, 2u) * float(image_height)), image_height - 1u);
     uint pixel = y * image_width + x;
     vec3 o, d;
-    camera_ray_indexed(image, pixel, o, d);
+    camera_ray_indexed(image, factor, (y * factor + sub / factor) * image_width * factor + x * factor + sub % factor,
+                       o, d);
     ray.direction = d;
-    ray.background = vec3(ray_random(i, 1u, 0u), ray_random(i, 1u, 1u), ray_random(i, 1u, 2u));
+    ray.background = vec3(ray_random(group, 1u, 0u), ray_random(group, 1u, 1u), ray_random(group, 1u, 2u));
     vec4 texel = unpackUnorm4x8(images[image * image_width * image_height + pixel]);
     ray.target = srgb_to_linear(texel.rgb) * texel.a + ray.background * (1.0 - texel.a);
     vec2 entry = nerf_aabb_entry(o, d);
@@ -159,6 +180,8 @@ void main() {
             march_positions[3u * slot + 1u] = p.y;
             march_positions[3u * slot + 2u] = p.z;
         }
+    } else if (count > 0u) {
+        ray.dropped = 1u;
     }
     rays[i] = ray;
 #elif NERF_TRAIN_STAGE == 4
@@ -185,6 +208,8 @@ void main() {
             positions[3u * slot + 2u] = march_positions[3u * from + 2u];
             sample_ray[slot] = i;
         }
+    } else {
+        ray.dropped = 1u;
     }
     rays[i] = ray;
 #elif NERF_TRAIN_STAGE == 1
@@ -196,55 +221,61 @@ void main() {
     nerf_color_input(density, d, x);
     [[unroll]] for (int k = 0; k < NERF_COLOR_INPUTS; ++k) color_in[i * NERF_COLOR_INPUTS + k] = x[k];
 #elif NERF_TRAIN_STAGE == 2
-    NerfTrainRay ray = rays[i];
-    if (ray.count == 0u) {
-        losses[i] = 0.0;
-        return;
+    // Invocation i: pixel i, rays first_ray + r (a pixel's rays are all kept or all skipped).
+    uint pixel_rays = train_rays[1] * train_rays[1];
+    uint first_ray = i * pixel_rays;
+    if (first_ray >= train_rays[0]) return;
+    for (uint r = 0u; r < pixel_rays; ++r) {
+        if (rays[first_ray + r].dropped != 0u) return;
     }
-    // Forward: the render's compositing, with its stop.
-    NerfRay state = nerf_ray_empty();
-    uint used = 0u;
-    for (uint k = 0u; k < ray.count && state.status == NERF_MARCHING; ++k) {
-        uint slot = ray.first + k;
-        vec3 rgb = vec3(color_out[3u * slot], color_out[3u * slot + 1u], color_out[3u * slot + 2u]);
-        nerf_composite(state, density_out[slot * NERF_DENSITY_OUTPUTS], rgb, sample_t[slot]);
-        used = k + 1u;
+    vec3 background = rays[first_ray].background, target = rays[first_ray].target;
+    // Forward: the pixel is the mean of its rays, each composited as the render does.
+    vec3 pixel = vec3(0.0);
+    for (uint r = 0u; r < pixel_rays; ++r) {
+        uint used;
+        NerfRay state = nerf_train_forward(rays[first_ray + r], used);
+        pixel += state.colour + state.transmittance * background;
+        rays[first_ray + r].used = used;
     }
-    vec3 colour = state.colour;
-    float transmittance = state.transmittance;
-    vec3 pixel = colour + transmittance * ray.background;
-    float total = float(train_rays[0]) * 3.0;  // the loss is the mean over the step's rays and channels
+    pixel /= float(pixel_rays);
+    // The loss is the mean over the step's pixels and channels.
+    float total = float(train_rays[0] / pixel_rays) * 3.0;
     float loss = 0.0;
     vec3 d_pixel;
     [[unroll]] for (int c = 0; c < 3; ++c) {
         float value, gradient;
-        loss_element(pixel[c], ray.target[c], value, gradient);
+        loss_element(pixel[c], target[c], value, gradient);
         loss += value;
         d_pixel[c] = gradient / total;
     }
     losses[i] = loss / total;
-    // Backward (apps/nerf/tracing.py composite_backward()).
-    float t_before = 1.0;
-    vec3 partial = vec3(0.0);
-    for (uint k = 0u; k < used; ++k) {
-        uint slot = ray.first + k;
-        float sigma = exp(density_out[slot * NERF_DENSITY_OUTPUTS]);
-        float dt = nerf_step_size(sample_t[slot]);
-        float alpha = 1.0 - exp(-sigma * dt);
-        vec3 rgb = vec3(color_out[3u * slot], color_out[3u * slot + 1u], color_out[3u * slot + 2u]);
-        float weight = t_before * alpha;
-        float t_after = t_before * (1.0 - alpha);
-        partial += weight * rgb;
-        vec3 d_colour = weight * d_pixel;
-        d_color_out[3u * slot] = d_colour.x;
-        d_color_out[3u * slot + 1u] = d_colour.y;
-        d_color_out[3u * slot + 2u] = d_colour.z;
-        vec3 d_sigma = t_after * rgb - (colour - partial) - transmittance * ray.background;
-        d_raw[slot] = sigma * dt * dot(d_sigma, d_pixel);
-        t_before = t_after;
+    d_pixel /= float(pixel_rays);  // each ray's colour enters the pixel's mean
+    // Backward, ray by ray (apps/nerf/tracing.py composite_backward()); its forward again, for the
+    // ray's colour and transmittance (cheaper than keeping them: a pixel has up to 16 rays).
+    for (uint r = 0u; r < pixel_rays; ++r) {
+        NerfTrainRay ray = rays[first_ray + r];
+        uint used;
+        NerfRay state = nerf_train_forward(ray, used);
+        float t_before = 1.0;
+        vec3 partial = vec3(0.0);
+        for (uint k = 0u; k < used; ++k) {
+            uint slot = ray.first + k;
+            float sigma = exp(density_out[slot * NERF_DENSITY_OUTPUTS]);
+            float dt = nerf_step_size(sample_t[slot]);
+            float alpha = 1.0 - exp(-sigma * dt);
+            vec3 rgb = vec3(color_out[3u * slot], color_out[3u * slot + 1u], color_out[3u * slot + 2u]);
+            float weight = t_before * alpha;
+            float t_after = t_before * (1.0 - alpha);
+            partial += weight * rgb;
+            vec3 d_colour = weight * d_pixel;
+            d_color_out[3u * slot] = d_colour.x;
+            d_color_out[3u * slot + 1u] = d_colour.y;
+            d_color_out[3u * slot + 2u] = d_colour.z;
+            vec3 d_sigma = t_after * rgb - (state.colour - partial) - state.transmittance * background;
+            d_raw[slot] = sigma * dt * dot(d_sigma, d_pixel);
+            t_before = t_after;
+        }
     }
-    ray.used = used;
-    rays[i] = ray;
 #else
     [[unroll]] for (int k = 0; k < NERF_DENSITY_OUTPUTS; ++k) {
         d_density_out[i * NERF_DENSITY_OUTPUTS + k] = d_color_in[i * NERF_COLOR_INPUTS + k] + (k == 0 ? d_raw[i] : 0.0);
