@@ -107,8 +107,9 @@ class NerfApp(App):
         self.aabb_scale = getattr(args, "aabb_scale", None)
         self.skip_missing = getattr(args, "skip_missing", False)
         self.supersampling = getattr(args, "supersampling", 1)
-        if not 1 <= self.supersampling <= 4:
-            raise NgvkError(f"--supersampling {self.supersampling}: give 1 to 4 rays per pixel side")
+        if not 1 <= self.supersampling <= training.MAX_SUPERSAMPLING:
+            raise NgvkError(f"--supersampling {self.supersampling}: give 1 to {training.MAX_SUPERSAMPLING} "
+                            "rays per pixel side")
         self.split = getattr(args, "split", "test")
         self.images = getattr(args, "images", None)
         if self.images is not None and not Path(self.images).is_dir():
